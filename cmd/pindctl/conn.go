@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
+
+	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
+)
+
+// parseEndpoints splits a comma list of host:port addresses.
+func parseEndpoints(s string) ([]string, error) {
+	var out []string
+	for ep := range strings.SplitSeq(s, ",") {
+		ep = strings.TrimSpace(ep)
+		if ep == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(ep); err != nil {
+			return nil, fmt.Errorf("endpoint %q: want host:port (--endpoints)", ep)
+		}
+		out = append(out, ep)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no pind endpoint given: set --endpoints host:port")
+	}
+	return out, nil
+}
+
+// endpointList returns the configured endpoints, for messages.
+func (a *app) endpointList() []string {
+	eps, err := parseEndpoints(a.endpoints)
+	if err != nil {
+		return []string{a.endpoints}
+	}
+	return eps
+}
+
+// pind returns the PinService client, connecting on first use. The
+// connection tries the endpoints in order and moves to the next one when a
+// pind is unreachable.
+func (a *app) pind() (rollpinv1.PinServiceClient, error) {
+	if a.client != nil {
+		return a.client, nil
+	}
+	eps, err := parseEndpoints(a.endpoints)
+	if err != nil {
+		return nil, &usageError{err: err}
+	}
+	creds := insecure.NewCredentials()
+	if a.tlsCA != "" || a.tlsCert != "" {
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if a.tlsCA != "" {
+			pem, err := os.ReadFile(a.tlsCA)
+			if err != nil {
+				return nil, fmt.Errorf("read --tls-ca: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("--tls-ca %s holds no PEM certificate", a.tlsCA)
+			}
+			cfg.RootCAs = pool
+		}
+		if a.tlsCert != "" {
+			cert, err := tls.LoadX509KeyPair(a.tlsCert, a.tlsKey)
+			if err != nil {
+				return nil, fmt.Errorf("load --tls-cert/--tls-key: %w", err)
+			}
+			cfg.Certificates = []tls.Certificate{cert}
+		}
+		creds = credentials.NewTLS(cfg)
+	}
+	addrs := make([]resolver.Address, len(eps))
+	for i, ep := range eps {
+		host, _, _ := net.SplitHostPort(ep)
+		addrs[i] = resolver.Address{Addr: ep, ServerName: host}
+	}
+	r := manual.NewBuilderWithScheme("pindctl")
+	r.InitialState(resolver.State{Addresses: addrs})
+	opts := []grpc.DialOption{
+		grpc.WithResolvers(r),
+		grpc.WithTransportCredentials(creds),
+	}
+	if a.token != "" {
+		opts = append(opts,
+			grpc.WithChainUnaryInterceptor(a.unaryToken),
+			grpc.WithChainStreamInterceptor(a.streamToken))
+	}
+	conn, err := grpc.NewClient(r.Scheme()+":///pind", opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to pind at %s: %w", a.endpoints, err)
+	}
+	a.conn = conn
+	a.client = rollpinv1.NewPinServiceClient(conn)
+	return a.client, nil
+}
+
+// withToken attaches the bearer token to an outgoing call.
+func (a *app) withToken(ctx context.Context) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+a.token)
+}
+
+func (a *app) unaryToken(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	return invoker(a.withToken(ctx), method, req, reply, cc, opts...)
+}
+
+func (a *app) streamToken(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return streamer(a.withToken(ctx), desc, cc, method, opts...)
+}
+
+// call returns a context bounded by --timeout for one request.
+func (a *app) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, a.timeout)
+}

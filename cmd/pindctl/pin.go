@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/rollpin/rollpin/backport"
+	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
+)
+
+// pinFlags are the options of pin set and pin lower.
+type pinFlags struct {
+	force  bool
+	dryRun bool
+	reason string
+}
+
+func newPinCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "pin",
+		Short: "Raise or lower the pin of a service",
+		Args:  noSubcommand,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(newPinSetCmd(a), newPinLowerCmd(a))
+	return cmd
+}
+
+func newPinSetCmd(a *app) *cobra.Command {
+	var f pinFlags
+	cmd := &cobra.Command{
+		Use:   "set SERVICE VERSION|MANIFEST",
+		Short: "Set the pin of a service (raise or lower it)",
+		Long: `pin set writes the pin of SERVICE. VERSION (MAJOR.MINOR) applies to the
+service's own track, its proto package; a MANIFEST (track=MAJOR.MINOR,...)
+sets several tracks.
+
+Raising the pin above the floor (the oldest version a live instance runs) is
+refused: senders would speak a version those instances do not understand.
+Wait for the upgrade, or pass --force. --dry-run shows what would change and
+which instances block, without writing.
+
+The write only succeeds if the pin has not changed since pindctl read it;
+otherwise run the command again.`,
+		Example: `  pindctl pin set VolumeService 1.4 --dry-run
+  pindctl pin set acme.volume.v1.VolumeService 1.4 --reason "upgrade done"`,
+		Args: exactArgs(2, "SERVICE and VERSION|MANIFEST"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.setPin(cmd.Context(), args[0], args[1], f, false)
+		},
+	}
+	cmd.Flags().BoolVar(&f.force, "force", false, "raise above the floor, or create the pin of a service pind does not know")
+	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "report what would change and which instances block, without writing")
+	cmd.Flags().StringVar(&f.reason, "reason", "", "why; recorded with the pin and in pind's log")
+	return cmd
+}
+
+func newPinLowerCmd(a *app) *cobra.Command {
+	var f pinFlags
+	cmd := &cobra.Command{
+		Use:   "lower SERVICE VERSION|MANIFEST",
+		Short: "Lower the pin of a service (the roll-back path); never raises",
+		Long: `pin lower moves the pin of SERVICE down, so that senders stop using what
+the newer version added: the first step of a roll-back, before old binaries
+come back. It refuses any target above the current pin on any track (use
+pin set to raise). Lowering is always allowed by pind and is logged.
+
+In AUTO mode pind raises the pin again once the whole fleet runs the newer
+version and has settled: hold the service (pindctl hold) or switch it to
+manual (pindctl mode SERVICE manual) to keep it down.`,
+		Example: `  pindctl pin lower VolumeService 1.3 --reason "roll back 1.4: bad latency"`,
+		Args:    exactArgs(2, "SERVICE and VERSION|MANIFEST"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.setPin(cmd.Context(), args[0], args[1], f, true)
+		},
+	}
+	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "report what would change, without writing")
+	cmd.Flags().StringVar(&f.reason, "reason", "", "why; recorded with the pin and in pind's log")
+	return cmd
+}
+
+// setPin implements pin set and pin lower.
+func (a *app) setPin(ctx context.Context, name, arg string, f pinFlags, lowerOnly bool) error {
+	full, st, err := a.lookup(ctx, name)
+	if err != nil {
+		return err
+	}
+	target, err := parseTarget(full, arg)
+	if err != nil {
+		return err
+	}
+	curText := st.GetPin().GetManifest()
+	if lowerOnly {
+		if curText == "" {
+			return fmt.Errorf("refused: %s has no pin to lower; use `pindctl pin set` to create one", full)
+		}
+		cur, err := backport.ParseManifest(curText)
+		if err != nil {
+			return fmt.Errorf("the pin of %s is unreadable (%v): set it with `pindctl pin set`", full, err)
+		}
+		if up := target.NewerThan(cur); len(up) > 0 {
+			return fmt.Errorf("refused: %s would raise the pin of %s (now %s) on %s: pin lower never raises; use `pindctl pin set` to raise",
+				shortManifest(full, target.String()), full, shortManifest(full, curText), entriesText(up))
+		}
+	}
+	c, err := a.pind()
+	if err != nil {
+		return err
+	}
+	cctx, cancel := a.call(ctx)
+	defer cancel()
+	resp, err := c.SetPin(cctx, &rollpinv1.SetPinRequest{
+		Service:          full,
+		Manifest:         target.String(),
+		ExpectedRevision: st.GetPinRevision(),
+		Force:            f.force,
+		DryRun:           f.dryRun,
+		Reason:           f.reason,
+	})
+	if err != nil {
+		if refusal := floorRefusal(full, st, target, err); refusal != nil {
+			return refusal
+		}
+		return a.rpcError("set the pin of "+full, err)
+	}
+	if ok, err := a.printStructured(resp); ok {
+		return err
+	}
+	return writeSetPinResult(a.Out, full, curText, target, f, resp)
+}
+
+// entriesText renders manifest entries as "track=1.4,track=2.0".
+func entriesText(es []backport.Entry) string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = e.Track + "=" + e.Version.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+// blockingInstances returns, grouped by manifest, the live instances of st
+// whose manifests are below target on a track they share.
+func blockingInstances(st *rollpinv1.ServiceState, target backport.Manifest) (groups []string, ids []string) {
+	byManifest := map[string][]string{}
+	var order []string
+	for _, in := range st.GetInstances() {
+		m, err := backport.ParseManifest(in.GetManifest())
+		if err != nil || m.Covers(target) {
+			continue
+		}
+		if _, seen := byManifest[in.GetManifest()]; !seen {
+			order = append(order, in.GetManifest())
+		}
+		byManifest[in.GetManifest()] = append(byManifest[in.GetManifest()], in.GetId())
+		ids = append(ids, in.GetId())
+	}
+	for _, m := range order {
+		list := byManifest[m]
+		slices.Sort(list)
+		verb := "run"
+		if len(list) == 1 {
+			verb = "runs"
+		}
+		groups = append(groups, fmt.Sprintf("%s %s %s", strings.Join(list, ","), verb, shortManifest(st.GetService(), m)))
+	}
+	return groups, ids
+}
+
+// floorRefusal turns pind's FAILED_PRECONDITION answer to a raise into an
+// explanation naming the floor and the instances that hold it, or returns
+// nil when err is something else.
+func floorRefusal(full string, st *rollpinv1.ServiceState, target backport.Manifest, err error) error {
+	if status.Code(err) != codes.FailedPrecondition {
+		return nil
+	}
+	if st == nil {
+		return fmt.Errorf("refused: pind knows no service %s (%s): check the name with `pindctl status`, or --force to create its pin", full, status.Convert(err).Message())
+	}
+	groups, _ := blockingInstances(st, target)
+	if len(groups) == 0 {
+		return nil
+	}
+	noun := "instances"
+	if len(groups) == 1 && !strings.Contains(groups[0], ",") {
+		noun = "instance"
+	}
+	return fmt.Errorf("refused: floor of %s is %s because %s %s; wait for the upgrade, or --force",
+		full, shortManifest(full, st.GetFloor()), noun, strings.Join(groups, ", "))
+}
+
+// writeSetPinResult reports the outcome of pin set/lower as text.
+func writeSetPinResult(w io.Writer, full, before string, target backport.Manifest, f pinFlags, resp *rollpinv1.SetPinResponse) error {
+	after := resp.GetState().GetPin().GetManifest()
+	if after == "" {
+		after = target.String()
+	}
+	from, to := shortManifest(full, before), shortManifest(full, after)
+	if before == "" {
+		from = "none"
+	}
+	switch {
+	case f.dryRun && resp.GetChanged():
+		fmt.Fprintf(w, "dry run: the pin of %s would go from %s to %s\n", full, from, to)
+	case f.dryRun:
+		fmt.Fprintf(w, "dry run: the pin of %s is %s; nothing would change\n", full, from)
+	case resp.GetChanged():
+		fmt.Fprintf(w, "pin of %s: %s -> %s\n", full, from, to)
+	default:
+		fmt.Fprintf(w, "pin of %s is already %s; nothing to do\n", full, from)
+	}
+	if b := resp.GetBlocking(); len(b) > 0 {
+		parts := make([]string, len(b))
+		for i, in := range b {
+			parts[i] = fmt.Sprintf("%s (%s)", in.GetId(), shortManifest(full, in.GetManifest()))
+		}
+		fmt.Fprintf(w, "instances below %s: %s\n", shortManifest(full, target.String()), strings.Join(parts, ", "))
+		if f.dryRun && !f.force {
+			fmt.Fprintln(w, "raising now needs --force; or wait for these instances to upgrade")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
+)
+
+func newStatusCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status [SERVICE]",
+		Short: "Show where every service stands: pin, floor, instances, upgrade progress",
+		Long: `status prints one row per service:
+
+  PIN        the stored cap (a bare version when it covers only the service's own track)
+  FLOOR      the oldest version any live instance runs; senders use min(PIN, FLOOR)
+  MODE       auto (pind raises the pin once the fleet has settled) or manual
+  INSTANCES  live instances per version, oldest first (1.3:2 1.4:1)
+  PROGRESS   instances on the newest version (2/3 at 1.4)
+  HOLD       why automatic raises are frozen, and by whom
+  RAISE      why the pin has (not) risen, and which instances block it
+
+SERVICE may be a full name or a unique suffix (VolumeService).`,
+		Args: maxArgs(1, "[SERVICE]"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			snap, err := a.snapshot(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if len(args) == 1 {
+				full, err := resolveService(args[0], serviceNames(snap.GetServices()))
+				if err != nil {
+					return err
+				}
+				var keep []*rollpinv1.ServiceState
+				for _, s := range snap.GetServices() {
+					if s.GetService() == full {
+						keep = append(keep, s)
+					}
+				}
+				if len(keep) == 0 {
+					return fmt.Errorf("pind knows no service %s: check the name with `pindctl status`", full)
+				}
+				snap = &rollpinv1.GetPinsResponse{Services: keep, Revision: snap.GetRevision()}
+			}
+			if ok, err := a.printStructured(snap); ok {
+				return err
+			}
+			return writeStatusTable(a.Out, snap.GetServices())
+		},
+	}
+}
+
+// writeStatusTable renders states as the status table.
+func writeStatusTable(w io.Writer, states []*rollpinv1.ServiceState) error {
+	tw := newTable(w)
+	row(tw, "SERVICE", "PIN", "FLOOR", "MODE", "INSTANCES", "PROGRESS", "HOLD", "RAISE")
+	for _, st := range states {
+		row(tw,
+			st.GetService(),
+			shortManifest(st.GetService(), st.GetPin().GetManifest()),
+			shortManifest(st.GetService(), st.GetFloor()),
+			modeText(st),
+			versionsText(st),
+			progressText(st),
+			holdText(st),
+			raiseText(st),
+		)
+	}
+	return tw.Flush()
+}
