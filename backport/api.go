@@ -6,6 +6,7 @@ package backport
 
 import (
 	"errors"
+	"sync"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -75,8 +76,16 @@ func RegisterUpgrader(name protoreflect.FullName, fn func(m protoreflect.Message
 }
 
 // OwnManifest returns the manifest of the descriptors linked into this
-// binary (protoregistry.GlobalFiles). It is computed once.
-func OwnManifest() Manifest { return ManifestOf(protoregistry.GlobalFiles) }
+// binary (protoregistry.GlobalFiles). It is computed once, on first call;
+// tracks whose declarations are invalid are left out (see ManifestOfFiles).
+func OwnManifest() Manifest { return ownManifest() }
 
-// ManifestOf returns the manifest of every track declared in files.
-func ManifestOf(files *protoregistry.Files) Manifest { return Manifest{} }
+var ownManifest = sync.OnceValue(func() Manifest { return ManifestOf(protoregistry.GlobalFiles) })
+
+// ManifestOf returns the manifest of every track declared in files. A
+// package whose (rollpin.v1.api) declarations disagree or do not parse is
+// left out; ManifestOfFiles reports it.
+func ManifestOf(files *protoregistry.Files) Manifest {
+	m, _ := ManifestOfFiles(files)
+	return m
+}

@@ -1,0 +1,579 @@
+package backport
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
+)
+
+// A plan is what the engine knows about one message type, compiled once from
+// its descriptor and the descriptors reachable from it.
+type plan struct {
+	desc    protoreflect.MessageDescriptor
+	track   string // "" when the message's package is unversioned
+	version Version
+
+	// all holds every field that matters to the engine: fields with a since,
+	// and fields whose message or enum type is versioned.
+	all []*fieldPlan
+	// dg are the fields Downgrade looks at; fill those FillDefaults looks at.
+	dg, fill []*fieldPlan
+	// custom are the ON_DOWNGRADE_CUSTOM fields, checked before anything else.
+	custom []*fieldPlan
+
+	// th has one entry per track reachable from this message, sorted by
+	// track; it lets Downgrade and FillDefaults decide with one comparison
+	// per track that a whole subtree needs no work.
+	th []threshold
+
+	children []*plan     // plans of message-typed fields
+	enums    []*enumPlan // plans of enum-typed fields
+	errs     []error     // invalid options of this message's own fields
+	err      error       // every invalid option in the subtree; nil when valid
+}
+
+// threshold summarises one track over a subtree.
+type threshold struct {
+	track  string
+	schema Version // the track's version in this schema
+	// max is the highest since of a field or enum value of the track in the
+	// subtree (valid when hasMax): a cap at or above it leaves the subtree
+	// unchanged.
+	max    Version
+	hasMax bool
+	// fillMax is the highest since of a field with a default (valid when
+	// hasFill): a sender at or above it needs no defaults.
+	fillMax Version
+	hasFill bool
+}
+
+type fieldPlan struct {
+	fd       protoreflect.FieldDescriptor
+	hasSince bool
+	since    Version
+	action   rollpinv1.OnDowngrade
+
+	hasDefault bool
+	defVal     protoreflect.Value // scalar and enum defaults
+	defMsg     []byte             // message defaults, in wire form
+
+	msg  *plan     // message type of the field, list elements or map values
+	enum *enumPlan // enum type of the field, list elements or map values
+}
+
+type enumPlan struct {
+	desc    protoreflect.EnumDescriptor
+	track   string
+	version Version
+	values  []enumValuePlan // values with a since, sorted by number
+	max     Version
+	hasMax  bool
+	errs    []error
+}
+
+type enumValuePlan struct {
+	num   protoreflect.EnumNumber
+	desc  protoreflect.EnumValueDescriptor
+	since Version
+	hasTo bool
+	to    protoreflect.EnumNumber
+}
+
+func (ep *enumPlan) lookup(n protoreflect.EnumNumber) *enumValuePlan {
+	for i := range ep.values {
+		if ep.values[i].num == n {
+			return &ep.values[i]
+		}
+	}
+	return nil
+}
+
+// plans is the process-wide plan cache: a copy-on-write map read with one
+// atomic load; writers serialise on mu and publish a new map.
+var plans struct {
+	mu sync.Mutex
+	m  atomic.Pointer[map[protoreflect.MessageDescriptor]*plan]
+}
+
+// planFor returns the compiled plan of md, compiling it (and everything it
+// reaches) on first use.
+func planFor(md protoreflect.MessageDescriptor) *plan {
+	if mp := plans.m.Load(); mp != nil {
+		if p := (*mp)[md]; p != nil {
+			return p
+		}
+	}
+	plans.mu.Lock()
+	defer plans.mu.Unlock()
+	var old map[protoreflect.MessageDescriptor]*plan
+	if mp := plans.m.Load(); mp != nil {
+		old = *mp
+		if p := old[md]; p != nil {
+			return p
+		}
+	}
+	b := &builder{
+		old:    old,
+		new:    map[protoreflect.MessageDescriptor]*plan{},
+		enums:  map[protoreflect.EnumDescriptor]*enumPlan{},
+		tracks: map[protoreflect.FileDescriptor]trackInfo{},
+	}
+	p := b.message(md)
+	b.finish()
+	next := make(map[protoreflect.MessageDescriptor]*plan, len(old)+len(b.new))
+	for k, v := range old {
+		next[k] = v
+	}
+	for k, v := range b.new {
+		next[k] = v
+	}
+	plans.m.Store(&next)
+	return p
+}
+
+type trackInfo struct {
+	track     string
+	version   Version
+	versioned bool
+	err       error
+}
+
+// builder compiles the plans of one message and every type it reaches that
+// has no plan yet. A plan is entered in new before its fields are compiled,
+// so that cyclic types find it (a placeholder) instead of recursing forever.
+type builder struct {
+	old    map[protoreflect.MessageDescriptor]*plan
+	new    map[protoreflect.MessageDescriptor]*plan
+	order  []*plan
+	enums  map[protoreflect.EnumDescriptor]*enumPlan
+	tracks map[protoreflect.FileDescriptor]trackInfo
+}
+
+func (b *builder) track(f protoreflect.FileDescriptor) trackInfo {
+	if ti, ok := b.tracks[f]; ok {
+		return ti
+	}
+	t, v, ok, err := trackOfFile(nil, f)
+	ti := trackInfo{track: t, version: v, versioned: ok, err: err}
+	b.tracks[f] = ti
+	return ti
+}
+
+func (b *builder) message(md protoreflect.MessageDescriptor) *plan {
+	if p := b.old[md]; p != nil {
+		return p
+	}
+	if p := b.new[md]; p != nil {
+		return p
+	}
+	ti := b.track(md.ParentFile())
+	p := &plan{desc: md, track: ti.track, version: ti.version}
+	if !ti.versioned {
+		p.track, p.version = "", Version{}
+	}
+	if ti.err != nil {
+		p.errs = append(p.errs, ti.err)
+	}
+	b.new[md] = p
+	b.order = append(b.order, p)
+
+	fields := md.Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		fp := &fieldPlan{fd: fd}
+		b.fieldOptions(p, ti, fp)
+		vd := fd
+		if fd.IsMap() {
+			vd = fd.MapValue()
+		}
+		switch vd.Kind() {
+		case protoreflect.MessageKind, protoreflect.GroupKind:
+			fp.msg = b.message(vd.Message())
+			p.children = append(p.children, fp.msg)
+		case protoreflect.EnumKind:
+			fp.enum = b.enum(vd.Enum())
+			p.enums = append(p.enums, fp.enum)
+		}
+		if fp.hasSince || fp.msg != nil || fp.enum != nil {
+			p.all = append(p.all, fp)
+		}
+		if fp.hasSince && fp.action == rollpinv1.OnDowngrade_ON_DOWNGRADE_CUSTOM {
+			p.custom = append(p.custom, fp)
+		}
+	}
+	return p
+}
+
+// fieldOptions reads and validates the (rollpin.v1.field) option of fp.fd.
+func (b *builder) fieldOptions(p *plan, ti trackInfo, fp *fieldPlan) {
+	fd := fp.fd
+	o, present, err := resolveOption[*rollpinv1.FieldOptions](fd.Options(), rollpinv1.E_Field)
+	if err != nil {
+		p.errs = append(p.errs, fmt.Errorf("%w: field %s: %w", ErrSchema, fd.FullName(), err))
+		return
+	}
+	if !present {
+		return
+	}
+	bad := func(format string, args ...any) {
+		p.errs = append(p.errs, fmt.Errorf("%w: field %s: "+format, append([]any{ErrSchema, fd.FullName()}, args...)...))
+	}
+	if o.GetSince() == "" {
+		if o.GetOnDowngrade() != rollpinv1.OnDowngrade_ON_DOWNGRADE_UNSPECIFIED {
+			bad("on_downgrade %s without since", o.GetOnDowngrade())
+		}
+		if o.GetDefault() != "" {
+			bad("default %q without since", o.GetDefault())
+		}
+		return
+	}
+	since, err := ParseVersion(o.GetSince())
+	if err != nil {
+		bad("since: %w", err)
+		return
+	}
+	if ti.err != nil {
+		return // the package declaration is reported once, by the message
+	}
+	if !ti.versioned {
+		bad("since %s, but package %s declares no (rollpin.v1.api) version", since, fd.ParentFile().Package())
+		return
+	}
+	if ti.version.Less(since) {
+		bad("since %s is above the package version %s", since, ti.version)
+		return
+	}
+	switch a := o.GetOnDowngrade(); a {
+	case rollpinv1.OnDowngrade_ON_DOWNGRADE_UNSPECIFIED, rollpinv1.OnDowngrade_ON_DOWNGRADE_DROP,
+		rollpinv1.OnDowngrade_ON_DOWNGRADE_REJECT, rollpinv1.OnDowngrade_ON_DOWNGRADE_CUSTOM:
+		fp.action = a
+	default:
+		bad("unknown on_downgrade value %d", int32(a))
+		return
+	}
+	fp.hasSince, fp.since = true, since
+	if text := o.GetDefault(); text != "" {
+		v, msg, err := parseDefault(fd, text)
+		if err != nil {
+			bad("default %q: %w", text, err)
+			return
+		}
+		fp.hasDefault, fp.defVal, fp.defMsg = true, v, msg
+	}
+}
+
+// parseDefault parses a field's declared default: scalar text, an enum value
+// name, or protobuf text format for a message.
+func parseDefault(fd protoreflect.FieldDescriptor, text string) (protoreflect.Value, []byte, error) {
+	if fd.IsList() || fd.IsMap() {
+		return protoreflect.Value{}, nil, errors.New("defaults are supported on singular fields only")
+	}
+	switch fd.Kind() {
+	case protoreflect.BoolKind:
+		v, err := strconv.ParseBool(text)
+		if err != nil || (text != "true" && text != "false") {
+			return protoreflect.Value{}, nil, errors.New(`want "true" or "false"`)
+		}
+		return protoreflect.ValueOfBool(v), nil, nil
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		v, err := strconv.ParseInt(text, 10, 32)
+		if err != nil {
+			return protoreflect.Value{}, nil, fmt.Errorf("not a 32-bit integer: %w", err)
+		}
+		return protoreflect.ValueOfInt32(int32(v)), nil, nil
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		v, err := strconv.ParseInt(text, 10, 64)
+		if err != nil {
+			return protoreflect.Value{}, nil, fmt.Errorf("not a 64-bit integer: %w", err)
+		}
+		return protoreflect.ValueOfInt64(v), nil, nil
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		v, err := strconv.ParseUint(text, 10, 32)
+		if err != nil {
+			return protoreflect.Value{}, nil, fmt.Errorf("not an unsigned 32-bit integer: %w", err)
+		}
+		return protoreflect.ValueOfUint32(uint32(v)), nil, nil
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		v, err := strconv.ParseUint(text, 10, 64)
+		if err != nil {
+			return protoreflect.Value{}, nil, fmt.Errorf("not an unsigned 64-bit integer: %w", err)
+		}
+		return protoreflect.ValueOfUint64(v), nil, nil
+	case protoreflect.FloatKind:
+		v, err := strconv.ParseFloat(text, 32)
+		if err != nil {
+			return protoreflect.Value{}, nil, fmt.Errorf("not a float: %w", err)
+		}
+		return protoreflect.ValueOfFloat32(float32(v)), nil, nil
+	case protoreflect.DoubleKind:
+		v, err := strconv.ParseFloat(text, 64)
+		if err != nil || math.IsInf(v, 0) && !isInfText(text) {
+			return protoreflect.Value{}, nil, fmt.Errorf("not a double: %w", err)
+		}
+		return protoreflect.ValueOfFloat64(v), nil, nil
+	case protoreflect.StringKind:
+		if !utf8.ValidString(text) {
+			return protoreflect.Value{}, nil, errors.New("not valid UTF-8")
+		}
+		return protoreflect.ValueOfString(text), nil, nil
+	case protoreflect.BytesKind:
+		return protoreflect.ValueOfBytes([]byte(text)), nil, nil
+	case protoreflect.EnumKind:
+		ev := fd.Enum().Values().ByName(protoreflect.Name(text))
+		if ev == nil {
+			return protoreflect.Value{}, nil, fmt.Errorf("enum %s has no value named %q", fd.Enum().FullName(), text)
+		}
+		return protoreflect.ValueOfEnum(ev.Number()), nil, nil
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		m := dynamicpb.NewMessage(fd.Message())
+		if err := prototext.Unmarshal([]byte(text), m); err != nil {
+			return protoreflect.Value{}, nil, fmt.Errorf("not %s in protobuf text format: %w", fd.Message().FullName(), err)
+		}
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+		if err != nil {
+			return protoreflect.Value{}, nil, err
+		}
+		return protoreflect.Value{}, b, nil
+	}
+	return protoreflect.Value{}, nil, fmt.Errorf("unsupported kind %s", fd.Kind())
+}
+
+func isInfText(s string) bool {
+	switch s {
+	case "inf", "+inf", "-inf", "Inf", "+Inf", "-Inf", "infinity", "-infinity", "Infinity", "-Infinity":
+		return true
+	}
+	return false
+}
+
+func (b *builder) enum(ed protoreflect.EnumDescriptor) *enumPlan {
+	if ep := b.enums[ed]; ep != nil {
+		return ep
+	}
+	ti := b.track(ed.ParentFile())
+	ep := &enumPlan{desc: ed}
+	if ti.err != nil {
+		ep.errs = append(ep.errs, ti.err)
+	}
+	if ti.versioned {
+		ep.track, ep.version = ti.track, ti.version
+	}
+	b.enums[ed] = ep
+	vals := ed.Values()
+	for i := 0; i < vals.Len(); i++ {
+		ev := vals.Get(i)
+		o, present, err := resolveOption[*rollpinv1.EnumValueOptions](ev.Options(), rollpinv1.E_EnumValue)
+		bad := func(format string, args ...any) {
+			ep.errs = append(ep.errs, fmt.Errorf("%w: enum value %s: "+format, append([]any{ErrSchema, ev.FullName()}, args...)...))
+		}
+		if err != nil {
+			bad("%w", err)
+			continue
+		}
+		if !present {
+			continue
+		}
+		if o.GetSince() == "" {
+			if o.GetDowngradeTo() != "" {
+				bad("downgrade_to %q without since", o.GetDowngradeTo())
+			}
+			continue
+		}
+		since, err := ParseVersion(o.GetSince())
+		if err != nil {
+			bad("since: %w", err)
+			continue
+		}
+		if ti.err != nil {
+			continue
+		}
+		if !ti.versioned {
+			bad("since %s, but package %s declares no (rollpin.v1.api) version", since, ed.ParentFile().Package())
+			continue
+		}
+		if ti.version.Less(since) {
+			bad("since %s is above the package version %s", since, ti.version)
+			continue
+		}
+		vp := enumValuePlan{num: ev.Number(), desc: ev, since: since}
+		if to := o.GetDowngradeTo(); to != "" {
+			tv := vals.ByName(protoreflect.Name(to))
+			if tv == nil {
+				bad("downgrade_to %q: enum %s has no such value", to, ed.FullName())
+				continue
+			}
+			if tv.Number() == ev.Number() {
+				bad("downgrade_to %q names the value itself", to)
+				continue
+			}
+			if to, ok := EnumValueOptions(tv); ok && to.GetSince() != "" {
+				if ts, err := ParseVersion(to.GetSince()); err == nil && !ts.Less(since) {
+					bad("downgrade_to %s was added in %s, not before this value's %s", tv.Name(), ts, since)
+					continue
+				}
+			}
+			vp.hasTo, vp.to = true, tv.Number()
+		}
+		if dup := ep.lookup(vp.num); dup != nil {
+			continue // an alias (allow_alias) of a value already planned
+		}
+		ep.values = append(ep.values, vp)
+		if !ep.hasMax || ep.max.Less(since) {
+			ep.max, ep.hasMax = since, true
+		}
+	}
+	sort.Slice(ep.values, func(i, j int) bool { return ep.values[i].num < ep.values[j].num })
+	return ep
+}
+
+// finish computes, for every plan built in this session, the per-track
+// thresholds and the errors of its whole subtree (to a fixpoint, so cycles
+// are handled), then the field lists the engine walks.
+func (b *builder) finish() {
+	for _, p := range b.order {
+		if p.track != "" {
+			t := threshold{track: p.track, schema: p.version}
+			for _, fp := range p.all {
+				if !fp.hasSince {
+					continue
+				}
+				if !t.hasMax || t.max.Less(fp.since) {
+					t.max, t.hasMax = fp.since, true
+				}
+				if fp.hasDefault && (!t.hasFill || t.fillMax.Less(fp.since)) {
+					t.fillMax, t.hasFill = fp.since, true
+				}
+			}
+			p.th = mergeThreshold(p.th, t)
+		}
+		for _, ep := range p.enums {
+			if ep.track != "" {
+				p.th = mergeThreshold(p.th, threshold{track: ep.track, schema: ep.version, max: ep.max, hasMax: ep.hasMax})
+			}
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, p := range b.order {
+			for _, c := range p.children {
+				if c == p {
+					continue
+				}
+				for _, t := range c.th {
+					before := len(p.th)
+					var grew bool
+					p.th, grew = mergeThresholdChanged(p.th, t)
+					if grew || len(p.th) != before {
+						changed = true
+					}
+				}
+			}
+		}
+	}
+	for _, p := range b.order {
+		p.err = subtreeErrors(p)
+		for _, fp := range p.all {
+			if fp.hasSince || (fp.msg != nil && fp.msg.hasMax()) || (fp.enum != nil && fp.enum.hasMax) {
+				p.dg = append(p.dg, fp)
+			}
+			if (fp.hasSince && fp.hasDefault) || (fp.msg != nil && len(fp.msg.th) > 0) {
+				p.fill = append(p.fill, fp)
+			}
+		}
+	}
+}
+
+func (p *plan) hasMax() bool {
+	for i := range p.th {
+		if p.th[i].hasMax {
+			return true
+		}
+	}
+	return false
+}
+
+func mergeThreshold(ts []threshold, t threshold) []threshold {
+	ts, _ = mergeThresholdChanged(ts, t)
+	return ts
+}
+
+// mergeThresholdChanged folds t into ts (sorted by track) and reports
+// whether an existing entry grew.
+func mergeThresholdChanged(ts []threshold, t threshold) ([]threshold, bool) {
+	i := sort.Search(len(ts), func(i int) bool { return ts[i].track >= t.track })
+	if i == len(ts) || ts[i].track != t.track {
+		ts = append(ts, threshold{})
+		copy(ts[i+1:], ts[i:])
+		ts[i] = t
+		return ts, false
+	}
+	grew := false
+	e := &ts[i]
+	if t.hasMax && (!e.hasMax || e.max.Less(t.max)) {
+		e.max, e.hasMax = t.max, true
+		grew = true
+	}
+	if t.hasFill && (!e.hasFill || e.fillMax.Less(t.fillMax)) {
+		e.fillMax, e.hasFill = t.fillMax, true
+		grew = true
+	}
+	return ts, grew
+}
+
+// subtreeErrors joins the option errors of every plan and enum reachable
+// from p, each once.
+func subtreeErrors(p *plan) error {
+	var errs []error
+	texts := map[string]bool{}
+	add := func(es []error) {
+		for _, e := range es {
+			if t := e.Error(); !texts[t] {
+				texts[t] = true
+				errs = append(errs, e)
+			}
+		}
+	}
+	seen := map[*plan]bool{}
+	seenEnum := map[*enumPlan]bool{}
+	var walk func(*plan)
+	walk = func(p *plan) {
+		if seen[p] {
+			return
+		}
+		seen[p] = true
+		add(p.errs)
+		for _, ep := range p.enums {
+			if !seenEnum[ep] {
+				seenEnum[ep] = true
+				add(ep.errs)
+			}
+		}
+		for _, c := range p.children {
+			walk(c)
+		}
+	}
+	walk(p)
+	return errors.Join(errs...)
+}
+
+// CheckMessage compiles the plan of md and returns every invalid rollpin
+// option in md and the types it reaches (bad version text, a since above its
+// package's version or in an unversioned package, conflicting package
+// declarations, an unknown or newer downgrade_to, an unparsable default),
+// each naming the element, joined with errors.Join; nil when all are valid.
+// Every error wraps ErrSchema. It never panics on bad options.
+func CheckMessage(md protoreflect.MessageDescriptor) error {
+	return planFor(md).err
+}
