@@ -1,0 +1,249 @@
+package interceptor
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/rollpin/rollpin/backport"
+)
+
+const (
+	levelWarn  = slog.LevelWarn
+	levelInfo  = slog.LevelInfo
+	levelDebug = slog.LevelDebug
+)
+
+type clientCore struct {
+	*core
+	pins PinSource
+}
+
+func newClientCore(pins PinSource, opts []Option) *clientCore {
+	return &clientCore{core: newCore(evaluateOptions(opts)), pins: pins}
+}
+
+// route decides which method a call is sent to and under which cap. m == nil
+// means the method is not in the files: the call passes through untouched.
+func (c *clientCore) route(fullMethod string) (*method, *capState, error) {
+	m := c.method(fullMethod)
+	if m == nil {
+		return nil, nil, nil
+	}
+	if m.err != nil {
+		return nil, nil, status.Errorf(codes.Internal, "rollpin: %v", m.err)
+	}
+	cap, ok := c.pins.Cap(m.service)
+	if !ok && c.o.unknownService == UnknownServiceFail {
+		return nil, nil, c.unknownService(m)
+	}
+	s := m.capFor(cap)
+	if !s.tooNew {
+		return m, s, nil
+	}
+	switch {
+	case m.fallback != nil:
+		fs := m.fallback.capFor(cap)
+		if !fs.tooNew {
+			if l := c.o.logger; l.Enabled(context.Background(), levelInfo) {
+				l.Info("rollpin: method newer than the pin, calling its fallback",
+					"method", m.full, "fallback", m.fallback.full, "cap", s.restricted.String())
+			}
+			return m.fallback, fs, nil
+		}
+		return nil, nil, c.methodTooNew(m, s, ", and its fallback "+m.fallback.full+" is newer than the pin too")
+	case m.fallbackErr != nil:
+		return nil, nil, c.methodTooNew(m, s, " (its registered fallback is unusable: "+m.fallbackErr.Error()+")")
+	}
+	return nil, nil, c.methodTooNew(m, s, "")
+}
+
+// downgrade returns req made conformant to the cap of s.
+func (c *clientCore) downgrade(m *method, s *capState, req any) (any, error) {
+	msg, ok := req.(proto.Message)
+	if !ok {
+		return req, nil
+	}
+	out, err := backport.DowngradeObserved(msg, s.restricted, c.obs)
+	if err != nil {
+		return nil, c.downgradeError(m, "the request", s.restricted, err)
+	}
+	return out, nil
+}
+
+// withHeaders attaches the rollpin headers of s to ctx, replacing any
+// rollpin headers already there (a proxy forwarding its caller's metadata).
+// Without outgoing metadata it shares the precomputed MD: two allocations.
+func withHeaders(ctx context.Context, s *capState) context.Context {
+	md, ok := metadata.FromOutgoingContext(ctx) // a copy, ours to modify
+	if !ok {
+		return metadata.NewOutgoingContext(ctx, s.md)
+	}
+	md[HeaderVersion] = s.md[HeaderVersion]
+	if v, ok := s.md[HeaderCap]; ok {
+		md[HeaderCap] = v
+	} else {
+		delete(md, HeaderCap)
+	}
+	return metadata.NewOutgoingContext(ctx, md)
+}
+
+// fill sets defaults in a response sent by a server whose headers are hdr.
+func (c *clientCore) fill(m *method, hdr metadata.MD, reply any) error {
+	vs := hdr[HeaderVersion]
+	if len(vs) == 0 {
+		return nil // not a rollpin server: nothing is known about its version
+	}
+	msg, ok := reply.(proto.Message)
+	if !ok {
+		return nil
+	}
+	srv, err := c.headers.parse(vs[0])
+	if err != nil {
+		return status.Errorf(codes.Internal, "rollpin: the server of %s sent a malformed %s header %s: %v", m.full, HeaderVersion, quote(vs[0]), err)
+	}
+	if srv.Covers(m.own) {
+		return nil
+	}
+	if err := backport.FillDefaultsObserved(msg, srv, c.obs); err != nil {
+		return status.Errorf(codes.Internal, "rollpin: filling defaults in the response of %s from %s: %v", m.full, srv, err)
+	}
+	return nil
+}
+
+func (c *clientCore) downgraded(m *method, s *capState) {
+	if c.o.reporter != nil {
+		c.o.reporter.CallDowngraded(m.full)
+	}
+	if l := c.o.logger; l.Enabled(context.Background(), levelDebug) {
+		l.Debug("rollpin: downgrading call", "method", m.full, "cap", s.restricted.String())
+	}
+}
+
+// UnaryClientInterceptor returns a client interceptor that caps every call
+// at the pin of its target service (from pins): a method whose since is
+// above the cap fails with FAILED_PRECONDITION without being sent (or goes to
+// its WithFallback method), the request is downgraded to the cap (a REJECT
+// field fails with FAILED_PRECONDITION without being sent), the
+// rollpin-version and rollpin-cap headers are set, and defaults are filled in
+// the response of an older server. Methods not in the files (WithFiles) pass
+// through untouched. Safe for concurrent use; the common path takes no lock.
+func UnaryClientInterceptor(pins PinSource, opts ...Option) grpc.UnaryClientInterceptor {
+	c := newClientCore(pins, opts)
+	return func(ctx context.Context, fullMethod string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, callOpts ...grpc.CallOption) error {
+		m, s, err := c.route(fullMethod)
+		if err != nil {
+			return err
+		}
+		if m == nil {
+			return invoker(ctx, fullMethod, req, reply, cc, callOpts...)
+		}
+		if s.below {
+			c.downgraded(m, s)
+			if req, err = c.downgrade(m, s, req); err != nil {
+				return err
+			}
+		}
+		ctx = withHeaders(ctx, s)
+		if !s.serverMayBeOlder {
+			return invoker(ctx, m.full, req, reply, cc, callOpts...)
+		}
+		var hdr metadata.MD
+		all := make([]grpc.CallOption, len(callOpts), len(callOpts)+1)
+		copy(all, callOpts)
+		all = append(all, grpc.Header(&hdr))
+		if err := invoker(ctx, m.full, req, reply, cc, all...); err != nil {
+			return err
+		}
+		return c.fill(m, hdr, reply)
+	}
+}
+
+// StreamClientInterceptor returns the streaming counterpart of
+// UnaryClientInterceptor: the method check happens before the stream is
+// opened, every sent message is downgraded and every received message gets
+// defaults filled from the server's rollpin-version header.
+func StreamClientInterceptor(pins PinSource, opts ...Option) grpc.StreamClientInterceptor {
+	c := newClientCore(pins, opts)
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, fullMethod string, streamer grpc.Streamer, callOpts ...grpc.CallOption) (grpc.ClientStream, error) {
+		m, s, err := c.route(fullMethod)
+		if err != nil {
+			return nil, err
+		}
+		if m == nil {
+			return streamer(ctx, desc, cc, fullMethod, callOpts...)
+		}
+		if s.below {
+			c.downgraded(m, s)
+		}
+		cs, err := streamer(withHeaders(ctx, s), desc, cc, m.full, callOpts...)
+		if err != nil || (!s.below && !s.serverMayBeOlder) {
+			return cs, err
+		}
+		return &clientStream{ClientStream: cs, c: c, m: m, s: s}, nil
+	}
+}
+
+// clientStream downgrades sent messages and fills defaults in received ones.
+type clientStream struct {
+	grpc.ClientStream
+	c *clientCore
+	m *method
+	s *capState
+
+	hdr     metadata.MD // server headers, read after the first message
+	haveHdr bool
+}
+
+func (cs *clientStream) SendMsg(msg any) error {
+	if cs.s.below {
+		out, err := cs.c.downgrade(cs.m, cs.s, msg)
+		if err != nil {
+			return err
+		}
+		msg = out
+	}
+	return cs.ClientStream.SendMsg(msg)
+}
+
+func (cs *clientStream) RecvMsg(msg any) error {
+	if err := cs.ClientStream.RecvMsg(msg); err != nil {
+		return err
+	}
+	if !cs.s.serverMayBeOlder {
+		return nil
+	}
+	if !cs.haveHdr {
+		hdr, err := cs.ClientStream.Header()
+		if err != nil {
+			return err
+		}
+		cs.hdr, cs.haveHdr = hdr, true
+	}
+	return cs.c.fill(cs.m, cs.hdr, msg)
+}
+
+// defaultCore serves CanSend without options.
+var defaultCore = sync.OnceValue(func() *core { return newCore(evaluateOptions(nil)) })
+
+// CanSend reports whether a call to fullMethod ("/pkg.Service/Method")
+// would be sent under the current pins: nil, or the FAILED_PRECONDITION
+// status the call would get because the method is newer than the pin of its
+// service (a registered fallback counts as sendable) or, under
+// UnknownServiceFail, the service has no pin. opts are those of the client
+// interceptor; without them the result for GlobalFiles is cached.
+func CanSend(pins PinSource, fullMethod string, opts ...Option) error {
+	c := &clientCore{core: defaultCore(), pins: pins}
+	if len(opts) > 0 {
+		c = newClientCore(pins, opts)
+		c.o.reporter, c.obs = nil, nil // a question, not a call
+	}
+	_, _, err := c.route(fullMethod)
+	return err
+}
