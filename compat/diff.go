@@ -1,0 +1,424 @@
+package compat
+
+import (
+	"fmt"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/rollpin/rollpin/backport"
+)
+
+// Check compares the current release's descriptors with the previous
+// release's and returns every broken rule: Lint on cur plus Diff(prev, cur).
+// prev and cur are descriptor sets or buf images (see ParseImage). An error
+// means a set could not be linked, not that a rule is broken. Findings are
+// sorted by file, element and rule.
+func Check(prev, cur *descriptorpb.FileDescriptorSet) ([]Finding, error) {
+	pf, err := NewFiles(prev)
+	if err != nil {
+		return nil, fmt.Errorf("compat: previous: %w", err)
+	}
+	cf, err := NewFiles(cur)
+	if err != nil {
+		return nil, fmt.Errorf("compat: current: %w", err)
+	}
+	return CheckFiles(pf, cf), nil
+}
+
+// CheckFiles is Check on linked registries.
+func CheckFiles(prev, cur *protoregistry.Files) []Finding {
+	out := append(Lint(cur), Diff(prev, cur)...)
+	sortFindings(out)
+	return out
+}
+
+// Diff applies the rules in DiffRules: what changed between the previous
+// release and the current one. Added fields, enum values and methods of a
+// track that existed (with a valid api version) in prev must carry a since
+// above prev's track version, and the track version must rise; existing
+// elements keep their since, number and type; methods keep their request and
+// response types; an element may disappear only once it was deprecated in
+// prev, and a field's or enum value's number must then be reserved. Elements
+// of a new message, enum or service count as added. Findings are sorted by
+// file, element and rule.
+func Diff(prev, cur *protoregistry.Files) []Finding {
+	d := &differ{prev: newSchema(prev), cur: newSchema(cur), grew: map[string][]addedElem{}}
+	d.run()
+	sortFindings(d.out)
+	return d.out
+}
+
+type differ struct {
+	prev, cur *schema
+	grew      map[string][]addedElem // by track
+	out       []Finding
+}
+
+func (d *differ) add(desc protoreflect.Descriptor, previous bool, r Rule, fix, format string, args ...any) {
+	d.out = append(d.out, Finding{
+		File: desc.ParentFile().Path(), Element: desc.FullName(), Rule: r,
+		Message: fmt.Sprintf(format, args...), Fix: fix, Previous: previous,
+	})
+}
+
+func (d *differ) run() {
+	for _, name := range sortedKeys(d.prev.messages) {
+		pm := d.prev.messages[name]
+		cm, ok := d.cur.messages[name]
+		if !ok {
+			d.removedType(pm)
+			continue
+		}
+		d.fields(pm, cm)
+	}
+	for _, name := range sortedKeys(d.cur.messages) {
+		if _, ok := d.prev.messages[name]; !ok {
+			cm := d.cur.messages[name]
+			for i := 0; i < cm.Fields().Len(); i++ {
+				fd := cm.Fields().Get(i)
+				d.added(fd, d.fieldSince(fd), fieldSinceFix)
+			}
+		}
+	}
+	for _, name := range sortedKeys(d.prev.enums) {
+		pe := d.prev.enums[name]
+		ce, ok := d.cur.enums[name]
+		if !ok {
+			d.removedType(pe)
+			continue
+		}
+		d.values(pe, ce)
+	}
+	for _, name := range sortedKeys(d.cur.enums) {
+		if _, ok := d.prev.enums[name]; !ok {
+			ce := d.cur.enums[name]
+			for i := 0; i < ce.Values().Len(); i++ {
+				vd := ce.Values().Get(i)
+				d.added(vd, d.valueSince(vd), valueSinceFix)
+			}
+		}
+	}
+	for _, name := range sortedKeys(d.prev.services) {
+		ps := d.prev.services[name]
+		cs, ok := d.cur.services[name]
+		if !ok {
+			d.removedType(ps)
+			continue
+		}
+		d.methods(ps, cs)
+	}
+	for _, name := range sortedKeys(d.cur.services) {
+		if _, ok := d.prev.services[name]; !ok {
+			cs := d.cur.services[name]
+			for i := 0; i < cs.Methods().Len(); i++ {
+				md := cs.Methods().Get(i)
+				d.added(md, d.methodSince(md), methodSinceFix)
+			}
+		}
+	}
+	d.finish()
+}
+
+func (d *differ) fieldSince(fd protoreflect.FieldDescriptor) string {
+	o, _ := fieldOptions(fd) // unreadable options are reported by Lint
+	return o.GetSince()
+}
+
+func (d *differ) valueSince(vd protoreflect.EnumValueDescriptor) string {
+	o, _ := enumValueOptions(vd)
+	return o.GetSince()
+}
+
+func (d *differ) methodSince(md protoreflect.MethodDescriptor) string {
+	o, _ := methodOptions(md)
+	return o.GetSince()
+}
+
+func fieldSinceFix(v string) string {
+	return fmt.Sprintf(`annotate it: [(rollpin.v1.field) = {since: %q}]`, v)
+}
+
+func valueSinceFix(v string) string {
+	return fmt.Sprintf(`annotate it: [(rollpin.v1.enum_value) = {since: %q, downgrade_to: "<older value>"}]`, v)
+}
+
+func methodSinceFix(v string) string {
+	return fmt.Sprintf(`annotate it: option (rollpin.v1.method) = {since: %q};`, v)
+}
+
+// addedElem is an element of cur that prev did not have.
+type addedElem struct {
+	desc  protoreflect.Descriptor
+	since string
+	fix   func(string) string
+}
+
+// added records an element of cur that prev did not have; finish checks it
+// once the track's versions are known.
+func (d *differ) added(desc protoreflect.Descriptor, since string, fix func(string) string) {
+	pkg := string(desc.ParentFile().Package())
+	if !d.prev.tracks[pkg].versioned() || !d.cur.tracks[pkg].versioned() {
+		return // a new or unversioned track: everything is at its first version
+	}
+	d.grew[pkg] = append(d.grew[pkg], addedElem{desc: desc, since: since, fix: fix})
+}
+
+// finish applies the track-level rules and checks the added elements of
+// every track whose version rose. When a track's version did not rise, one
+// finding names the track (the since of its added elements can only be
+// judged against the new version); when it went backwards, that alone is
+// reported.
+func (d *differ) finish() {
+	for _, pkg := range sortedTrackNames(d.cur.tracks) {
+		ct, pt := d.cur.tracks[pkg], d.prev.tracks[pkg]
+		if !ct.versioned() || !pt.versioned() {
+			continue
+		}
+		elems := d.grew[pkg]
+		switch c := ct.version.Compare(pt.version); {
+		case c < 0:
+			d.out = append(d.out, Finding{
+				File: ct.file, Element: protoreflect.FullName(pkg), Rule: RuleAPIBackwards,
+				Message: fmt.Sprintf("api version %s is below the previous release's %s", ct.version, pt.version),
+				Fix:     fmt.Sprintf("set the api version to %s or higher: versions never go back", pt.version),
+			})
+		case c == 0 && len(elems) > 0:
+			next := backport.Version{Major: pt.version.Major, Minor: pt.version.Minor + 1}
+			names := make([]string, 0, len(elems))
+			for _, e := range elems {
+				names = append(names, string(e.desc.FullName()))
+			}
+			d.out = append(d.out, Finding{
+				File: ct.file, Element: protoreflect.FullName(pkg), Rule: RuleAPINotRaised,
+				Message: fmt.Sprintf("%d element(s) added but the api version stayed at %s: %s", len(elems), ct.version, strings.Join(names, ", ")),
+				Fix:     fmt.Sprintf(`raise it: option (rollpin.v1.api) = {version: %q}; and give the added elements since: %q`, next, next),
+			})
+		case c > 0:
+			for _, e := range elems {
+				d.checkAdded(e, pt, ct)
+			}
+		}
+	}
+}
+
+func (d *differ) checkAdded(e addedElem, pt, ct *track) {
+	if e.since == "" {
+		d.add(e.desc, false, RuleSinceMissing, e.fix(ct.version.String()),
+			"added since the previous release (%s %s) without since", pt.name, pt.version)
+		return
+	}
+	v, err := backport.ParseVersion(e.since)
+	if err != nil {
+		return // reported by Lint
+	}
+	if !pt.version.Less(v) {
+		d.add(e.desc, false, RuleSinceNotNew, e.fix(ct.version.String()),
+			"since %s is not above the previous release's %s %s: an old peer would be sent it", v, pt.name, pt.version)
+	}
+}
+
+// sinceChanged reports a changed since on an element present in both.
+func (d *differ) sinceChanged(desc protoreflect.Descriptor, prevSince, curSince string) {
+	if prevSince == curSince {
+		return
+	}
+	pv, perr := backport.ParseVersion(prevSince)
+	cv, cerr := backport.ParseVersion(curSince)
+	if perr == nil && cerr == nil && pv == cv {
+		return
+	}
+	show := func(s string) string {
+		if s == "" {
+			return "none"
+		}
+		return fmt.Sprintf("%q", s)
+	}
+	fix := fmt.Sprintf(`restore since: %q`, prevSince)
+	if prevSince == "" {
+		fix = "remove since: the element existed before it"
+	}
+	d.add(desc, false, RuleSinceChanged, fix,
+		"since changed from %s to %s: peers would disagree on when it appeared", show(prevSince), show(curSince))
+}
+
+// removedType reports a message, enum or service of prev missing from cur.
+func (d *differ) removedType(desc protoreflect.Descriptor) {
+	if deprecated(desc) {
+		return
+	}
+	d.add(desc, true, RuleRemoved,
+		"restore it; mark it deprecated = true for one release before removing it",
+		"removed without being deprecated in the previous release")
+}
+
+func (d *differ) fields(pm, cm protoreflect.MessageDescriptor) {
+	for i := 0; i < pm.Fields().Len(); i++ {
+		pf := pm.Fields().Get(i)
+		cf := cm.Fields().ByNumber(pf.Number())
+		if cf == nil {
+			if byName := cm.Fields().ByName(pf.Name()); byName != nil {
+				d.add(byName, false, RuleRenumbered, fmt.Sprintf("give it back number %d", pf.Number()),
+					"number changed from %d to %d", pf.Number(), byName.Number())
+				continue
+			}
+			switch {
+			case !deprecated(pf):
+				d.add(pf, true, RuleRemoved,
+					fmt.Sprintf("restore field %d; mark it [deprecated = true] for one release before removing it", pf.Number()),
+					"field %d removed without being deprecated in the previous release", pf.Number())
+			case !reservedNumber(cm.ReservedRanges(), pf.Number()):
+				d.add(pf, true, RuleNotReserved,
+					fmt.Sprintf("add `reserved %d;` (and `reserved %q;`) to %s", pf.Number(), pf.Name(), cm.FullName()),
+					"field %d removed but its number is not reserved", pf.Number())
+			}
+			continue
+		}
+		if why := retyped(pf, cf); why != "" {
+			d.add(cf, false, RuleRetyped, "restore the previous type; add a new field for the new type", "%s", why)
+		}
+		d.sinceChanged(cf, d.fieldSince(pf), d.fieldSince(cf))
+	}
+	for i := 0; i < cm.Fields().Len(); i++ {
+		cf := cm.Fields().Get(i)
+		if pm.Fields().ByNumber(cf.Number()) == nil && pm.Fields().ByName(cf.Name()) == nil {
+			d.added(cf, d.fieldSince(cf), fieldSinceFix)
+		}
+	}
+}
+
+func (d *differ) values(pe, ce protoreflect.EnumDescriptor) {
+	for i := 0; i < pe.Values().Len(); i++ {
+		pv := pe.Values().Get(i)
+		cv := ce.Values().ByName(pv.Name())
+		if cv == nil {
+			if cur := ce.Values().ByNumber(pv.Number()); cur != nil {
+				// Renamed: same wire value, compatible.
+				d.sinceChanged(cur, d.valueSince(pv), d.valueSince(cur))
+				continue
+			}
+			switch {
+			case !deprecated(pv):
+				d.add(pv, true, RuleRemoved,
+					fmt.Sprintf("restore %s = %d; mark it [deprecated = true] for one release before removing it", pv.Name(), pv.Number()),
+					"enum value %d removed without being deprecated in the previous release", pv.Number())
+			case !ce.ReservedRanges().Has(pv.Number()):
+				d.add(pv, true, RuleNotReserved,
+					fmt.Sprintf("add `reserved %d;` (and `reserved %q;`) to %s", pv.Number(), pv.Name(), ce.FullName()),
+					"enum value %d removed but its number is not reserved", pv.Number())
+			}
+			continue
+		}
+		if cv.Number() != pv.Number() {
+			d.add(cv, false, RuleRenumbered, fmt.Sprintf("give it back number %d", pv.Number()),
+				"number changed from %d to %d", pv.Number(), cv.Number())
+			continue
+		}
+		d.sinceChanged(cv, d.valueSince(pv), d.valueSince(cv))
+	}
+	for i := 0; i < ce.Values().Len(); i++ {
+		cv := ce.Values().Get(i)
+		if pe.Values().ByNumber(cv.Number()) == nil && pe.Values().ByName(cv.Name()) == nil {
+			d.added(cv, d.valueSince(cv), valueSinceFix)
+		}
+	}
+}
+
+func (d *differ) methods(ps, cs protoreflect.ServiceDescriptor) {
+	for i := 0; i < ps.Methods().Len(); i++ {
+		pm := ps.Methods().Get(i)
+		cm := cs.Methods().ByName(pm.Name())
+		if cm == nil {
+			if !deprecated(pm) {
+				d.add(pm, true, RuleRemoved,
+					"restore the method; mark it option deprecated = true; for one release before removing it",
+					"method removed without being deprecated in the previous release")
+			}
+			continue
+		}
+		switch {
+		case pm.Input().FullName() != cm.Input().FullName():
+			d.add(cm, false, RuleMethodType, fmt.Sprintf("restore request type %s; add a new method for the new type", pm.Input().FullName()),
+				"request type changed from %s to %s", pm.Input().FullName(), cm.Input().FullName())
+		case pm.Output().FullName() != cm.Output().FullName():
+			d.add(cm, false, RuleMethodType, fmt.Sprintf("restore response type %s; add a new method for the new type", pm.Output().FullName()),
+				"response type changed from %s to %s", pm.Output().FullName(), cm.Output().FullName())
+		case pm.IsStreamingClient() != cm.IsStreamingClient() || pm.IsStreamingServer() != cm.IsStreamingServer():
+			d.add(cm, false, RuleMethodType, "restore the previous streaming; add a new method for the new shape",
+				"streaming changed from %s to %s", streaming(pm), streaming(cm))
+		}
+		d.sinceChanged(cm, d.methodSince(pm), d.methodSince(cm))
+	}
+	for i := 0; i < cs.Methods().Len(); i++ {
+		cm := cs.Methods().Get(i)
+		if ps.Methods().ByName(cm.Name()) == nil {
+			d.added(cm, d.methodSince(cm), methodSinceFix)
+		}
+	}
+}
+
+func streaming(md protoreflect.MethodDescriptor) string {
+	switch {
+	case md.IsStreamingClient() && md.IsStreamingServer():
+		return "bidirectional"
+	case md.IsStreamingClient():
+		return "client streaming"
+	case md.IsStreamingServer():
+		return "server streaming"
+	}
+	return "unary"
+}
+
+// retyped says how a field's type changed, or "" when it did not.
+func retyped(pf, cf protoreflect.FieldDescriptor) string {
+	desc := func(fd protoreflect.FieldDescriptor) string {
+		var t string
+		switch {
+		case fd.IsMap():
+			return fmt.Sprintf("map<%s, %s>", typeName(fd.MapKey()), typeName(fd.MapValue()))
+		default:
+			t = typeName(fd)
+		}
+		if fd.IsList() {
+			return "repeated " + t
+		}
+		return t
+	}
+	if p, c := desc(pf), desc(cf); p != c {
+		return fmt.Sprintf("type changed from %s to %s", p, c)
+	}
+	return ""
+}
+
+func typeName(fd protoreflect.FieldDescriptor) string {
+	switch fd.Kind() {
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		return string(fd.Message().FullName())
+	case protoreflect.EnumKind:
+		return string(fd.Enum().FullName())
+	}
+	return fd.Kind().String()
+}
+
+func reservedNumber(rs protoreflect.FieldRanges, n protoreflect.FieldNumber) bool { return rs.Has(n) }
+
+// deprecated reports whether desc carries deprecated = true.
+func deprecated(desc protoreflect.Descriptor) bool {
+	opts := desc.Options()
+	if opts == nil {
+		return false
+	}
+	type dep interface{ GetDeprecated() bool }
+	if o, ok := opts.(dep); ok {
+		return o.GetDeprecated()
+	}
+	// dynamicpb options: read the field by name.
+	m := opts.(proto.Message).ProtoReflect()
+	if fd := m.Descriptor().Fields().ByName("deprecated"); fd != nil && m.Has(fd) {
+		return m.Get(fd).Bool()
+	}
+	return false
+}

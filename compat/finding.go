@@ -1,0 +1,110 @@
+package compat
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Rule identifies one compatibility rule. Rule values are stable: they appear
+// in CI output and as buf rule IDs.
+type Rule string
+
+// Rules about one schema on its own (reported by Lint and by Check on the
+// current schema).
+const (
+	// RuleBadVersion: an api version or a since is not MAJOR.MINOR.
+	RuleBadVersion Rule = "ROLLPIN_VERSION_SYNTAX"
+	// RuleAPIMismatch: files of one package declare different api versions.
+	RuleAPIMismatch Rule = "ROLLPIN_API_VERSION_AGREE"
+	// RuleSinceAboveAPI: a since is above its package's api version.
+	RuleSinceAboveAPI Rule = "ROLLPIN_SINCE_NOT_ABOVE_API"
+	// RuleSinceWithoutAPI: a since in a package that declares no api version.
+	RuleSinceWithoutAPI Rule = "ROLLPIN_SINCE_NEEDS_API"
+	// RuleBadDefault: a default that does not parse for its field, or that
+	// can never apply.
+	RuleBadDefault Rule = "ROLLPIN_DEFAULT_VALID"
+	// RuleBadDowngradeTo: a downgrade_to that names no older value of the
+	// same enum.
+	RuleBadDowngradeTo Rule = "ROLLPIN_DOWNGRADE_TO_VALID"
+)
+
+// Rules comparing the current schema with the previous release (reported by
+// Diff and Check).
+const (
+	// RuleSinceMissing: an element added since the previous release has no
+	// since.
+	RuleSinceMissing Rule = "ROLLPIN_SINCE_PRESENT"
+	// RuleSinceNotNew: an added element's since is not above the previous
+	// release's track version.
+	RuleSinceNotNew Rule = "ROLLPIN_SINCE_ABOVE_PREVIOUS"
+	// RuleAPIBackwards: a track's api version is below the previous release's.
+	RuleAPIBackwards Rule = "ROLLPIN_API_VERSION_NOT_BACKWARDS"
+	// RuleAPINotRaised: elements were added to a track but its api version
+	// did not rise.
+	RuleAPINotRaised Rule = "ROLLPIN_API_VERSION_RAISED"
+	// RuleSinceChanged: the since of an element that already existed changed.
+	RuleSinceChanged Rule = "ROLLPIN_SINCE_UNCHANGED"
+	// RuleRemoved: an element disappeared without having been marked
+	// deprecated in the previous release.
+	RuleRemoved Rule = "ROLLPIN_REMOVE_ONLY_DEPRECATED"
+	// RuleNotReserved: a deprecated field or enum value disappeared but its
+	// number is not reserved.
+	RuleNotReserved Rule = "ROLLPIN_REMOVED_NUMBER_RESERVED"
+	// RuleRenumbered: a field or enum value kept its name but changed number.
+	RuleRenumbered Rule = "ROLLPIN_NUMBER_UNCHANGED"
+	// RuleRetyped: a field changed type or cardinality.
+	RuleRetyped Rule = "ROLLPIN_FIELD_TYPE_UNCHANGED"
+	// RuleMethodType: a method's request or response type, or its streaming,
+	// changed.
+	RuleMethodType Rule = "ROLLPIN_METHOD_TYPE_UNCHANGED"
+)
+
+// LintRules lists the rules Lint applies, in a stable order.
+var LintRules = []Rule{
+	RuleBadVersion, RuleAPIMismatch, RuleSinceAboveAPI, RuleSinceWithoutAPI,
+	RuleBadDefault, RuleBadDowngradeTo,
+}
+
+// DiffRules lists the rules Diff applies, in a stable order.
+var DiffRules = []Rule{
+	RuleSinceMissing, RuleSinceNotNew, RuleAPIBackwards, RuleAPINotRaised,
+	RuleSinceChanged, RuleRemoved, RuleNotReserved, RuleRenumbered,
+	RuleRetyped, RuleMethodType,
+}
+
+// Finding is one broken rule.
+type Finding struct {
+	// File is the path of the file holding Element: in the current schema,
+	// or in the previous one for an element that was removed.
+	File string
+	// Element is the full name of the field, enum value, method, message,
+	// enum, service or package (for track-level rules) concerned.
+	Element protoreflect.FullName
+	// Rule is the rule broken.
+	Rule Rule
+	// Message says what is wrong.
+	Message string
+	// Fix says how to repair it.
+	Fix string
+	// Previous is true when Element names an element of the previous schema
+	// (it was removed).
+	Previous bool
+}
+
+// String renders the finding on one line: "file: element: RULE: message; fix".
+func (f Finding) String() string {
+	return fmt.Sprintf("%s: %s: %s: %s; fix: %s", f.File, f.Element, f.Rule, f.Message, f.Fix)
+}
+
+func sortFindings(fs []Finding) {
+	slices.SortStableFunc(fs, func(a, b Finding) int {
+		return cmp.Or(
+			cmp.Compare(a.File, b.File),
+			cmp.Compare(a.Element, b.Element),
+			cmp.Compare(a.Rule, b.Rule),
+		)
+	})
+}
