@@ -23,11 +23,6 @@ import (
 
 // Sentinel errors of the Client.
 var (
-	// ErrFenced is wrapped by the error a Client reports when pind refuses
-	// its registration because the instance's manifest is below a pin. The
-	// wrapped gRPC status (FAILED_PRECONDITION) names the pin and the
-	// pindctl command that would lower it.
-	ErrFenced = errors.New("pinsvc: registration refused: instance is older than the pin")
 	// ErrClientClosed is returned by WaitForSync after Close.
 	ErrClientClosed = errors.New("pinsvc: client closed")
 	// ErrAlreadyStarted is returned by a second call to Start.
