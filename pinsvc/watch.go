@@ -1,0 +1,384 @@
+package pinsvc
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/rollpin/rollpin/backport"
+	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
+)
+
+// svcData is the mutable state of one service, owned by the watch goroutine.
+type svcData struct {
+	pin       *rollpinv1.Pin
+	pinMan    backport.Manifest
+	pinRev    int64
+	insts     map[string]instanceOf
+	changedAt time.Time
+}
+
+// hub holds the published state, the bounded history of updates and the
+// subscribers.
+//
+// Fan-out policy (after grpc-go's health server): publishing never blocks.
+// Each subscriber owns a notification channel of capacity 1 and a cursor
+// (the last revision it sent). Publishing appends the update to the history
+// and pokes every channel without blocking; each subscriber's goroutine then
+// sends, at its own pace, every update after its cursor. A subscriber that
+// falls more than HistorySize updates behind (a slow reader, or a resume
+// from a revision older than the history) receives a fresh full snapshot
+// instead, so one slow stream never holds back the others nor makes the
+// server buffer without bound.
+type hub struct {
+	cur atomic.Pointer[State]
+
+	mu       sync.RWMutex
+	hist     []*rollpinv1.PinUpdate // ascending revisions
+	base     int64                  // history holds every update after base
+	histSize int
+
+	subsMu sync.Mutex
+	subs   map[chan struct{}]struct{}
+}
+
+// reset publishes st as a new starting point: the history is cleared, so
+// every subscriber behind st resynchronises with a snapshot.
+func (h *hub) reset(st *State) {
+	h.mu.Lock()
+	h.hist = nil
+	h.base = st.Revision
+	h.cur.Store(st)
+	h.mu.Unlock()
+	h.notify()
+}
+
+// publish appends up (whose revision is st.Revision) and publishes st.
+func (h *hub) publish(st *State, up *rollpinv1.PinUpdate) {
+	h.mu.Lock()
+	h.hist = append(h.hist, up)
+	if len(h.hist) > 2*h.histSize {
+		drop := len(h.hist) - h.histSize
+		h.base = h.hist[drop-1].GetRevision()
+		h.hist = slices.Clone(h.hist[drop:])
+	}
+	h.cur.Store(st)
+	h.mu.Unlock()
+	h.notify()
+}
+
+func (h *hub) notify() {
+	h.subsMu.Lock()
+	for ch := range h.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	h.subsMu.Unlock()
+}
+
+// next returns the updates after cursor, or (when the history no longer
+// reaches back to cursor) the current state to send as a snapshot.
+func (h *hub) next(cursor int64) ([]*rollpinv1.PinUpdate, *State) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if cursor < h.base {
+		return nil, h.cur.Load()
+	}
+	i, _ := slices.BinarySearchFunc(h.hist, cursor, func(u *rollpinv1.PinUpdate, r int64) int {
+		switch {
+		case u.GetRevision() <= r:
+			return -1
+		default:
+			return 1
+		}
+	})
+	if i == len(h.hist) {
+		return nil, nil
+	}
+	return slices.Clone(h.hist[i:]), nil
+}
+
+// subscribe returns a channel poked after every publication.
+func (h *hub) subscribe() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	h.subsMu.Lock()
+	if h.subs == nil {
+		h.subs = map[chan struct{}]struct{}{}
+	}
+	h.subs[ch] = struct{}{}
+	h.subsMu.Unlock()
+	return ch, func() {
+		h.subsMu.Lock()
+		delete(h.subs, ch)
+		h.subsMu.Unlock()
+	}
+}
+
+func (h *hub) subscribers() int {
+	h.subsMu.Lock()
+	defer h.subsMu.Unlock()
+	return len(h.subs)
+}
+
+// snapshotUpdate returns the PinUpdate that carries st in full, built once
+// per State.
+func (st *State) snapshotUpdate() *rollpinv1.PinUpdate {
+	st.snapOnce.Do(func() {
+		names := st.Names()
+		ss := make([]*rollpinv1.ServiceState, len(names))
+		for i, n := range names {
+			ss[i] = st.Services[n].proto
+		}
+		st.snap = &rollpinv1.PinUpdate{Revision: st.Revision, Snapshot: true, Services: ss}
+	})
+	return st.snap
+}
+
+// load reads every key under the prefix and publishes the result as a new
+// starting point. It returns the revision read.
+func (s *Server) load(ctx context.Context) (int64, error) {
+	resp, err := s.cli.Get(ctx, s.cfg.Prefix, clientv3.WithPrefix())
+	if err != nil {
+		return 0, err
+	}
+	now := time.Now()
+	data := map[string]*svcData{}
+	for _, kv := range resp.Kvs {
+		s.applyKV(data, mvccpb.PUT, kv, now)
+	}
+	// Keep the instance-change time of services whose set did not change.
+	for name, d := range data {
+		if old := s.data[name]; old != nil && sameInstances(old.insts, d.insts) {
+			d.changedAt = old.changedAt
+		}
+	}
+	s.data = data
+	st := &State{Revision: resp.Header.Revision, Services: map[string]*ServiceView{}}
+	raise := s.raiseFunc()
+	for name, d := range data {
+		if d.pin == nil && len(d.insts) == 0 {
+			continue
+		}
+		st.Services[name] = d.view(name, raise)
+	}
+	s.hub.reset(st)
+	s.metrics.setState(st)
+	return st.Revision, nil
+}
+
+func sameInstances(a, b map[string]instanceOf) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for id, x := range a {
+		y, ok := b[id]
+		if !ok || !x.manifest.Equal(y.manifest) {
+			return false
+		}
+	}
+	return true
+}
+
+func (d *svcData) view(name string, raise RaiseFunc) *ServiceView {
+	return buildView(name, d.pin, d.pinMan, d.pinRev, d.insts, d.changedAt, raise)
+}
+
+// applyKV applies one event to data and reports the service it touched.
+func (s *Server) applyKV(data map[string]*svcData, typ mvccpb.Event_EventType, kv *mvccpb.KeyValue, now time.Time) (string, bool) {
+	svc, id, isPin, ok := s.keys.parse(string(kv.Key))
+	if !ok {
+		return "", false
+	}
+	d := data[svc]
+	if d == nil {
+		d = &svcData{insts: map[string]instanceOf{}, changedAt: now}
+		data[svc] = d
+	}
+	switch {
+	case isPin && typ == mvccpb.PUT:
+		p, m, err := decodePin(kv.Value)
+		if err != nil {
+			s.log.Warn("ignoring unreadable pin", "key", string(kv.Key), "err", err)
+			return "", false
+		}
+		d.pin, d.pinMan, d.pinRev = p, m, kv.ModRevision
+		s.metrics.observeLag(p, now)
+	case isPin:
+		d.pin, d.pinMan, d.pinRev = nil, backport.Manifest{}, 0
+	case typ == mvccpb.PUT:
+		in, m, err := decodeInstance(kv.Value)
+		if err != nil {
+			s.log.Warn("ignoring unreadable instance", "key", string(kv.Key), "err", err)
+			return "", false
+		}
+		if old, had := d.insts[id]; !had || !old.manifest.Equal(m) {
+			d.changedAt = now
+		}
+		d.insts[id] = instanceOf{inst: in, manifest: m}
+	default:
+		if _, had := d.insts[id]; had {
+			delete(d.insts, id)
+			d.changedAt = now
+		}
+	}
+	return svc, true
+}
+
+// apply folds one watch response into the state and publishes the update.
+func (s *Server) apply(resp *clientv3.WatchResponse) {
+	if len(resp.Events) == 0 {
+		return
+	}
+	now := time.Now()
+	changed := map[string]bool{}
+	for _, ev := range resp.Events {
+		if svc, ok := s.applyKV(s.data, ev.Type, ev.Kv, now); ok {
+			changed[svc] = true
+		}
+	}
+	rev := resp.Events[len(resp.Events)-1].Kv.ModRevision
+	old := s.hub.cur.Load()
+	st := &State{Revision: rev, Services: make(map[string]*ServiceView, len(old.Services)+len(changed))}
+	for n, v := range old.Services {
+		st.Services[n] = v
+	}
+	up := &rollpinv1.PinUpdate{Revision: rev}
+	names := make([]string, 0, len(changed))
+	for n := range changed {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	raise := s.raiseFunc()
+	for _, n := range names {
+		d := s.data[n]
+		if d.pin == nil && len(d.insts) == 0 {
+			delete(s.data, n)
+			if _, had := st.Services[n]; had {
+				delete(st.Services, n)
+				up.Removed = append(up.Removed, n)
+			}
+			continue
+		}
+		v := d.view(n, raise)
+		st.Services[n] = v
+		up.Services = append(up.Services, v.proto)
+	}
+	s.hub.publish(st, up)
+	s.metrics.setState(st)
+}
+
+// watchLoop follows etcd from rev+1 until ctx ends. It re-watches when the
+// watch breaks, and reloads everything when its revision was compacted.
+func (s *Server) watchLoop(ctx context.Context, rev int64) {
+	for ctx.Err() == nil {
+		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+		wch := s.cli.Watch(wctx, s.cfg.Prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+		for resp := range wch {
+			if err := resp.Err(); err != nil {
+				if errors.Is(err, rpctypes.ErrCompacted) || resp.CompactRevision > 0 {
+					s.log.Warn("watch revision compacted: reloading every pin", "revision", rev, "compact_revision", resp.CompactRevision)
+					r, lerr := s.reload(ctx)
+					if lerr == nil {
+						rev = r
+					}
+				} else {
+					s.log.Warn("etcd watch broke: watching again", "revision", rev, "err", err)
+				}
+				break
+			}
+			s.apply(&resp)
+			if n := len(resp.Events); n > 0 {
+				rev = resp.Events[n-1].Kv.ModRevision
+			}
+		}
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// reload retries load until it succeeds or ctx ends.
+func (s *Server) reload(ctx context.Context) (int64, error) {
+	for {
+		rev, err := s.load(ctx)
+		if err == nil {
+			return rev, nil
+		}
+		s.log.Warn("reloading pins from etcd failed: retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// serveUpdates sends a snapshot (or, when start > 0 and the history reaches
+// back to it, every update after start), then every update, until ctx ends
+// or the Server closes.
+func (s *Server) serveUpdates(ctx context.Context, start int64, send func(*rollpinv1.PinUpdate) error) error {
+	poke, cancel := s.hub.subscribe()
+	defer cancel()
+	s.metrics.subscribers(1)
+	defer s.metrics.subscribers(-1)
+
+	cursor := start
+	snapshot := start <= 0
+	if !snapshot && start > s.hub.cur.Load().Revision {
+		// The client saw a revision this Server has not reached: valid only if
+		// etcd has it (another pind served it); otherwise start afresh.
+		resp, err := s.cli.Get(ctx, s.keys.pins(), clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err != nil || start > resp.Header.Revision {
+			snapshot = true
+		}
+	}
+	for {
+		var ups []*rollpinv1.PinUpdate
+		var st *State
+		if snapshot {
+			st = s.hub.cur.Load()
+			snapshot = false
+		} else {
+			ups, st = s.hub.next(cursor)
+		}
+		if st != nil {
+			if err := send(st.snapshotUpdate()); err != nil {
+				return err
+			}
+			cursor = st.Revision
+			continue
+		}
+		for _, u := range ups {
+			if err := send(u); err != nil {
+				return err
+			}
+			cursor = u.GetRevision()
+		}
+		if len(ups) > 0 {
+			continue
+		}
+		select {
+		case <-poke:
+		case <-ctx.Done():
+			return status.FromContextError(ctx.Err()).Err()
+		case <-s.done:
+			return status.Error(codes.Unavailable, "pind is shutting down: reconnect (to another pind if there is one) and resume from the last revision")
+		}
+	}
+}
