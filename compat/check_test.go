@@ -35,9 +35,25 @@ func TestCheck(t *testing.T) {
 			want:     []got{{volumePath, "acme.volume.v1.CreateVolumeRequest.encryption", compat.RuleSinceMissing}},
 		},
 		{
-			name:     "field of a new message without since",
+			// Only the new field leading to it needs a since.
+			name:     "field of a new message without since is fine",
 			curEdits: []string{`string key_id = 1 [(rollpin.v1.field) = {since: "1.4"}];`, `string key_id = 1;`},
-			want:     []got{{volumePath, "acme.volume.v1.Encryption.key_id", compat.RuleSinceMissing}},
+		},
+		{
+			name:     "field of a new message with an old since",
+			curEdits: []string{`string key_id = 1 [(rollpin.v1.field) = {since: "1.4"}];`, `string key_id = 1 [(rollpin.v1.field) = {since: "1.1"}];`},
+			want:     []got{{volumePath, "acme.volume.v1.Encryption.key_id", compat.RuleSinceNotNew}},
+		},
+		{
+			name: "method of a new service without since",
+			extra: map[string]string{"acme/volume/v1/snapshot.proto": `syntax = "proto3";
+package acme.volume.v1;
+import "acme/volume/v1/volume.proto";
+service SnapshotService {
+  rpc Snapshot(DeleteVolumeRequest) returns (Volume);
+}
+`},
+			want: []got{{"acme/volume/v1/snapshot.proto", "acme.volume.v1.SnapshotService.Snapshot", compat.RuleSinceMissing}},
 		},
 		{
 			name:     "added enum value without since",

@@ -80,7 +80,7 @@ func (d *differ) run() {
 			cm := d.cur.messages[name]
 			for i := 0; i < cm.Fields().Len(); i++ {
 				fd := cm.Fields().Get(i)
-				d.added(fd, d.fieldSince(fd), fieldSinceFix)
+				d.addedInNew(fd, d.fieldSince(fd), fieldSinceFix)
 			}
 		}
 	}
@@ -98,7 +98,7 @@ func (d *differ) run() {
 			ce := d.cur.enums[name]
 			for i := 0; i < ce.Values().Len(); i++ {
 				vd := ce.Values().Get(i)
-				d.added(vd, d.valueSince(vd), valueSinceFix)
+				d.addedInNew(vd, d.valueSince(vd), valueSinceFix)
 			}
 		}
 	}
@@ -155,6 +155,10 @@ type addedElem struct {
 	desc  protoreflect.Descriptor
 	since string
 	fix   func(string) string
+	// optional: a member of a new message or enum, which needs no since of
+	// its own (only a new field or method can lead to its type, and that
+	// one carries the since); a since it does carry must still be new.
+	optional bool
 }
 
 // added records an element of cur that prev did not have; finish checks it
@@ -165,6 +169,15 @@ func (d *differ) added(desc protoreflect.Descriptor, since string, fix func(stri
 		return // a new or unversioned track: everything is at its first version
 	}
 	d.grew[pkg] = append(d.grew[pkg], addedElem{desc: desc, since: since, fix: fix})
+}
+
+// addedInNew is added for a member of a new message or enum.
+func (d *differ) addedInNew(desc protoreflect.Descriptor, since string, fix func(string) string) {
+	pkg := string(desc.ParentFile().Package())
+	if !d.prev.tracks[pkg].versioned() || !d.cur.tracks[pkg].versioned() {
+		return
+	}
+	d.grew[pkg] = append(d.grew[pkg], addedElem{desc: desc, since: since, fix: fix, optional: true})
 }
 
 // finish applies the track-level rules and checks the added elements of
@@ -207,6 +220,9 @@ func (d *differ) finish() {
 
 func (d *differ) checkAdded(e addedElem, pt, ct *track) {
 	if e.since == "" {
+		if e.optional {
+			return
+		}
 		d.add(e.desc, false, RuleSinceMissing, e.fix(ct.version.String()),
 			"added since the previous release (%s %s) without since", pt.name, pt.version)
 		return

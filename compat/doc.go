@@ -11,13 +11,15 @@
 // api version, a package's files agree on that version, defaults parse,
 // downgrade_to names an older value. Diff compares the current schema with
 // the previous release: every added field, enum value and method carries a
-// since above the previous track version (the members of a new message, enum
-// or service count as added), the track version rises when something was
+// since above the previous track version, the track version rises when something was
 // added and never goes back, an existing element keeps its since, number and
 // type, a method keeps its request and response types, and an element
 // disappears only after a release in which it was deprecated (a field's or
-// enum value's number then reserved). Check runs both on descriptor sets or
-// buf images:
+// enum value's number then reserved). The methods of a new service count as
+// added; the fields of a new message and the values of a new enum need no
+// since of their own, because only an added field or method (which carries
+// one) can lead to a new type, but a since they carry must be new. Check
+// runs both on descriptor sets or buf images:
 //
 //	prev, err := compat.ReadImage("release-1.3.binpb") // buf build -o release-1.3.binpb
 //	cur, err := compat.ReadImage("head.binpb")
