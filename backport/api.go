@@ -1,11 +1,9 @@
 package backport
 
-// This file holds the engine's public entry points. Their bodies are being
-// written (see plan.go once it lands); until then they report
-// errNotImplemented so that dependent packages compile.
+// This file holds the engine's public entry points; plan.go compiles the
+// per-descriptor plans, downgrade.go and fill.go walk messages with them.
 
 import (
-	"errors"
 	"sync"
 
 	"google.golang.org/protobuf/proto"
@@ -13,25 +11,43 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 )
 
-var errNotImplemented = errors.New("backport: not implemented yet")
-
 // Downgrade returns msg made conformant to cap. It never mutates msg. When
 // nothing in msg is newer than cap it returns msg itself (no allocation). A
 // populated field with ON_DOWNGRADE_REJECT, or an enum value with no
 // downgrade_to, yields a *RejectError naming the field path, its since and
 // the cap.
+//
+// Only what changes is copied: the result shares every unchanged
+// sub-message, list and map with msg, so treat both as read-only afterwards
+// (or proto.Clone the result before mutating it). Populated fields newer
+// than the cap are cleared (ON_DOWNGRADE_DROP) or handed to the message's
+// downgrader (ON_DOWNGRADE_CUSTOM); enum values newer than the cap are
+// replaced by their downgrade_to, following chains; unknown fields are
+// dropped from every copied message whose track is capped below this
+// schema. Tracks absent from cap are uncapped, and a cap at or above the
+// schema's version is nothing to do. Other errors: invalid options in the
+// message's types (wrapping ErrSchema, see CheckMessage), a cap in another
+// major version (ErrAcrossMajors), a CUSTOM field with no downgrader
+// (ErrNoDowngrader), or a downgrader's own error. Safe for concurrent use.
 func Downgrade(msg proto.Message, cap Manifest) (proto.Message, error) {
 	return DowngradeObserved(msg, cap, nil)
 }
 
 // DowngradeObserved is Downgrade that reports every change to obs (nil: none).
 func DowngradeObserved(msg proto.Message, cap Manifest, obs Observer) (proto.Message, error) {
-	return nil, errNotImplemented
+	return downgradeMessage(msg, cap, obs)
 }
 
 // FillDefaults sets, in place, the declared default of every unpopulated
 // field whose since is newer than the sender's version of its track,
-// recursively through present sub-messages.
+// recursively through present sub-messages (it never creates an absent
+// sub-message to fill inside it). Fields the sender knew are never touched,
+// even when zero; a oneof member is not filled when another member is set.
+// Registered upgraders run on each message whose track the sender has below
+// this schema's version, after its defaults are filled. Tracks absent from
+// sender are taken as known to the sender. Errors: invalid options
+// (ErrSchema), a sender in another major (ErrAcrossMajors), an upgrader's
+// error.
 func FillDefaults(msg proto.Message, sender Manifest) error {
 	return FillDefaultsObserved(msg, sender, nil)
 }
@@ -39,7 +55,7 @@ func FillDefaults(msg proto.Message, sender Manifest) error {
 // FillDefaultsObserved is FillDefaults that reports every change to obs
 // (nil: none).
 func FillDefaultsObserved(msg proto.Message, sender Manifest, obs Observer) error {
-	return errNotImplemented
+	return fillMessage(msg, sender, obs)
 }
 
 // Observer is told what Downgrade and FillDefaults change. Implementations
@@ -63,16 +79,21 @@ type Upgrader func(m protoreflect.Message, sender Manifest) error
 
 // RegisterDowngrader registers fn for messages named name (generated and
 // dynamic alike). It is called when cap is below the since of a populated
-// ON_DOWNGRADE_CUSTOM field of the message, before the engine clears that
-// field. Registering twice for one name replaces the hook. Safe for
-// concurrent use.
+// ON_DOWNGRADE_CUSTOM field of the message, once per message, on a private
+// deep copy of it (never the caller's input), before the engine clears the
+// fields newer than the cap; the engine then downgrades what fn left.
+// Registering twice for one name replaces the hook; a nil fn removes it.
+// Safe for concurrent use.
 func RegisterDowngrader(name protoreflect.FullName, fn func(m protoreflect.Message, cap Manifest) error) {
+	downgraders.set(name, fn, fn == nil)
 }
 
 // RegisterUpgrader registers fn for messages named name. It is called by
-// FillDefaults on a message when the sender's version of its track is below
-// the message's track version. Safe for concurrent use.
+// FillDefaults on a present message, in place and after its defaults are
+// filled, when the sender's version of its track is below this schema's
+// version of it. A nil fn removes the hook. Safe for concurrent use.
 func RegisterUpgrader(name protoreflect.FullName, fn func(m protoreflect.Message, sender Manifest) error) {
+	upgraders.set(name, fn, fn == nil)
 }
 
 // OwnManifest returns the manifest of the descriptors linked into this
