@@ -137,6 +137,9 @@ func (s *Server) register(ctx context.Context, reg *registration) (<-chan struct
 			in.Service = svc
 			puts[i] = clientv3.OpPut(s.keys.instance(svc, reg.inst.GetId()), marshal(in), clientv3.WithLease(lease))
 		}
+		if s.beforeRegisterTxn != nil {
+			s.beforeRegisterTxn()
+		}
 		resp, err := s.cli.Txn(ctx).If(cmps...).Then(puts...).Commit()
 		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
 			s.dropLease(lease)

@@ -47,6 +47,10 @@ type Server struct {
 	regs    atomic.Int64 // live registration streams
 	started atomic.Bool
 
+	// beforeRegisterTxn, when set (by tests), runs between the pin read and
+	// the registration transaction.
+	beforeRegisterTxn func()
+
 	ctx       context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup

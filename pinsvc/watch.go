@@ -247,6 +247,9 @@ func (s *Server) apply(resp *clientv3.WatchResponse) {
 			changed[svc] = true
 		}
 	}
+	if len(changed) == 0 {
+		return // keys under the prefix that are neither pins nor instances
+	}
 	rev := resp.Events[len(resp.Events)-1].Kv.ModRevision
 	old := s.hub.cur.Load()
 	st := &State{Revision: rev, Services: make(map[string]*ServiceView, len(old.Services)+len(changed))}
