@@ -346,22 +346,47 @@ func (c *Client) stream(ctx context.Context, ep int, fenced *bool) (progressed b
 func (c *Client) registrationFailed(err error, fenced *bool) {
 	switch status.Code(err) {
 	case codes.FailedPrecondition:
-		ferr := fmt.Errorf("%w: %w", ErrFenced, err)
+		rerr := &RegistrationError{ID: c.o.reg.ID, Err: err, Fenced: true}
 		*fenced = true
-		c.setErr(ferr)
+		c.setErr(rerr)
 		c.o.logger.Error("pinsvc: pind refused the registration; watching pins until they allow it",
-			"id", c.o.reg.ID, "manifest", c.o.reg.Manifest.String(), "err", err)
+			"id", c.o.reg.ID, "manifest", c.o.reg.Manifest.String(), "err", status.Convert(err).Message())
 		c.fenceOnce.Do(func() { close(c.fencedCh) })
 		if c.o.onError != nil {
-			c.o.onError(ferr)
+			c.o.onError(rerr)
 		}
 	case codes.InvalidArgument, codes.PermissionDenied, codes.Unauthenticated:
-		perr := fmt.Errorf("pinsvc: pind refused the registration of %q: %w", c.o.reg.ID, err)
-		c.setErr(perr)
+		rerr := &RegistrationError{ID: c.o.reg.ID, Err: err}
+		c.setErr(rerr)
 		if c.o.onError != nil {
-			c.o.onError(perr)
+			c.o.onError(rerr)
 		}
 	}
+}
+
+// RegistrationError reports that pind refused to register an instance. It
+// unwraps to the gRPC status error and, when Fenced, to ErrFenced too.
+type RegistrationError struct {
+	// ID is the instance id.
+	ID string
+	// Err is the status error pind answered.
+	Err error
+	// Fenced is true when the instance is below a pin (FAILED_PRECONDITION).
+	Fenced bool
+}
+
+// Error returns pind's explanation, which names the pin and the command that
+// would lower it when Fenced.
+func (e *RegistrationError) Error() string {
+	return "pinsvc: pind refused to register instance " + e.ID + ": " + status.Convert(e.Err).Message()
+}
+
+// Unwrap returns the status error and, when Fenced, ErrFenced.
+func (e *RegistrationError) Unwrap() []error {
+	if e.Fenced {
+		return []error{ErrFenced, e.Err}
+	}
+	return []error{e.Err}
 }
 
 func (c *Client) setErr(err error) {
