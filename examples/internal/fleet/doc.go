@@ -1,0 +1,30 @@
+// Package fleet holds what the example volume binaries share whatever their
+// API version: serving with the rollpin interceptors while registered with
+// pind, draining gracefully, dialing a set of server slots with the client
+// interceptors, and reporting counters as JSON lines on stdout for the
+// rolling-upgrade orchestrator.
+//
+// It does not import the example's generated code: the 1.3 and 1.4 binaries
+// each link their own revision of package acme.volume.v1 and pass their
+// service registration in.
+//
+// # Serving
+//
+//	err := fleet.Serve(ctx, fleet.ServerConfig{Listen: ":0", Pind: []string{"127.0.0.1:7070"}, ID: "volume-1"},
+//		func(s *grpc.Server) { volumepb.RegisterVolumeServiceServer(s, srv) })
+//
+// # Reports
+//
+// Every process writes one JSON object per line on stdout (a Report). The
+// orchestrator reads the latest report of each process; counters are
+// cumulative.
+//
+// # Slots
+//
+// Clients hold one connection per server slot and run each sequence of calls
+// (create, get, attach, list...) on one slot, because a server keeps its
+// volumes in memory. Before a server is replaced the orchestrator writes
+// "drain <slot>" on each client's stdin; the client stops starting sequences
+// there, waits for those in flight, and answers with a "drained" report.
+// "open <slot> <address>" brings the slot back with the new server.
+package fleet

@@ -1,0 +1,125 @@
+// Command volume is the example volume service at API 1.3, as a server or as
+// a load client, for the rolling-upgrade demo (examples/rolling-upgrade).
+//
+//	volume server -listen 127.0.0.1:0 -pind 127.0.0.1:7070 -id volume-1
+//	volume client -pind 127.0.0.1:7070 -id client-1 -slots 127.0.0.1:7001,127.0.0.1:7002
+//
+// Both write JSON reports on stdout (package fleet). A server stops
+// gracefully on SIGTERM or SIGINT; a client stops on "stop", end of stdin or
+// a signal, and obeys "drain"/"open" commands on stdin.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/rollpin/rollpin/examples/internal/fleet"
+	"github.com/rollpin/rollpin/examples/volume/v1/volumepb"
+)
+
+// build is the API version this binary speaks.
+const build = "1.3"
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: volume server|client [flags]")
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "server":
+		err = runServer(ctx, os.Args[2:], log)
+	case "client":
+		err = runClient(ctx, os.Args[2:], log)
+	default:
+		err = fmt.Errorf("unknown command %q: want server or client", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "volume:", err)
+		os.Exit(1)
+	}
+}
+
+func runServer(ctx context.Context, args []string, log *slog.Logger) error {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "address to serve on")
+	pind := fs.String("pind", "127.0.0.1:7070", "pind endpoints, comma-separated")
+	id := fs.String("id", "", "instance id (required)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *id == "" {
+		return fmt.Errorf("server: -id is required")
+	}
+	svc := newVolumeService(*id)
+	return fleet.Serve(ctx, fleet.ServerConfig{
+		Listen: *listen, Pind: strings.Split(*pind, ","), ID: *id, Build: build, Logger: log,
+	}, fleet.NewReporter(os.Stdout), &fleet.Tally{}, func(s *grpc.Server) {
+		volumepb.RegisterVolumeServiceServer(s, svc)
+	})
+}
+
+func runClient(ctx context.Context, args []string, log *slog.Logger) error {
+	fs := flag.NewFlagSet("client", flag.ContinueOnError)
+	pind := fs.String("pind", "127.0.0.1:7070", "pind endpoints, comma-separated")
+	id := fs.String("id", "client", "client id")
+	slotList := fs.String("slots", "", "server addresses, comma-separated (slot i is the i-th)")
+	workers := fs.Int("workers", 2, "concurrent call sequences")
+	pause := fs.Duration("pause", 5*time.Millisecond, "pause between two sequences of a worker")
+	every := fs.Duration("report", 250*time.Millisecond, "report period")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	pins, err := fleet.WatchPins(ctx, strings.Split(*pind, ","), log)
+	if err != nil {
+		return err
+	}
+	defer pins.Close()
+	tally := &fleet.Tally{}
+	slots, err := fleet.DialSlots(strings.Split(*slotList, ","), pins, fleet.NewObserver(tally), log)
+	if err != nil {
+		return err
+	}
+	defer slots.Close()
+	rep := fleet.NewReporter(os.Stdout)
+	report := func(kind string) fleet.Report {
+		m, ok := pins.Cap(fleet.Service)
+		capText := ""
+		if ok {
+			capText = m.String()
+		}
+		return fleet.Report{Kind: kind, Role: "client", ID: *id, Build: build, Cap: capText,
+			Counts: tally.Counts(), Errors: tally.Errors()}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go fleet.Commands(ctx, os.Stdin, slots, func(slot int) {
+		r := report(fleet.KindDrained)
+		r.Slot = slot
+		rep.Emit(r)
+	}, cancel)
+	go rep.Every(ctx, *every, func() fleet.Report { return report(fleet.KindClient) })
+
+	c := &loadClient{id: *id, tally: tally}
+	var wg sync.WaitGroup
+	for n := range *workers {
+		wg.Go(func() { c.worker(ctx, slots, n, *pause) })
+	}
+	wg.Wait()
+	rep.Emit(report(fleet.KindFinal))
+	return nil
+}
