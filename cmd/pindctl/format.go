@@ -72,9 +72,10 @@ func servicePackage(service string) string {
 	return service[:i]
 }
 
-// shortManifest renders a manifest for a table cell: the bare version when
-// the manifest holds only the service's own track, the canonical text
-// otherwise, and "-" when empty.
+// shortManifest renders a manifest for a table cell: the version of the
+// service's own track (its proto package) bare, followed by the other tracks
+// as "+track=MAJOR.MINOR" ("1.4+acme.types.v1=2.0"); the canonical text
+// when the own track is absent; "-" when empty.
 func shortManifest(service, text string) string {
 	if text == "" {
 		return "-"
@@ -83,10 +84,18 @@ func shortManifest(service, text string) string {
 	if err != nil {
 		return text
 	}
-	if es := m.Entries(); len(es) == 1 && es[0].Track == servicePackage(service) {
-		return es[0].Version.String()
+	own, ok := m.Get(servicePackage(service))
+	if !ok {
+		return m.String()
 	}
-	return m.String()
+	var b strings.Builder
+	b.WriteString(own.String())
+	for _, e := range m.Entries() {
+		if e.Track != servicePackage(service) {
+			b.WriteString("+" + e.Track + "=" + e.Version.String())
+		}
+	}
+	return b.String()
 }
 
 // parseTarget reads the VERSION|MANIFEST argument of pin set/lower: a bare

@@ -37,7 +37,7 @@ those files would announce. Without the flag it prints pindctl's own.
 
 It does not contact pind.`,
 		Example: `  buf build -o image.binpb && pindctl manifest --descriptor-set image.binpb`,
-		Args:    maxArgs(0, "no arguments (use --descriptor-set FILE)"),
+		Args:    exactArgs(0, "no arguments (use --descriptor-set FILE)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			m := backport.OwnManifest()
 			if file != "" {

@@ -88,6 +88,10 @@ manual (pindctl mode SERVICE manual) to keep it down.`,
 
 // setPin implements pin set and pin lower.
 func (a *app) setPin(ctx context.Context, name, arg string, f pinFlags, lowerOnly bool) error {
+	// Check the target's syntax before contacting pind.
+	if _, err := parseTarget("a.Service", arg); err != nil {
+		return err
+	}
 	full, st, err := a.lookup(ctx, name)
 	if err != nil {
 		return err

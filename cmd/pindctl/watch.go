@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,7 +30,7 @@ Each line starts with the etcd revision of the change. With -o json every
 update is one JSON object per line; with -o yaml one YAML document each.
 When the connection to pind drops, watch reconnects (to any of --endpoints)
 and resumes from the last revision it printed. Ctrl-C ends it.`,
-		Args: maxArgs(0, "no arguments"),
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.watch(cmd.Context())
 		},
@@ -136,10 +137,15 @@ func (w *watchPrinter) lines(u *rollpinv1.PinUpdate) []string {
 			}
 		}
 		if w.seen {
+			var gone []string
 			for name := range old {
 				if _, ok := w.known[name]; !ok {
-					out = append(out, prefix+name+" removed")
+					gone = append(gone, name)
 				}
+			}
+			slices.Sort(gone)
+			for _, name := range gone {
+				out = append(out, prefix+name+" removed")
 			}
 		} else if len(u.GetServices()) == 0 {
 			out = append(out, prefix+"no services yet")
