@@ -1,6 +1,7 @@
 package interceptor
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -32,7 +33,7 @@ func (c *core) reject(fullMethod string, reason Reason, code codes.Code, msg str
 
 func (c *core) methodTooNew(m *method, s *capState, fbNote string) error {
 	return c.reject(m.full, ReasonMethodTooNew, codes.FailedPrecondition, fmt.Sprintf(
-		"rollpin: method %s was added in %s %s, but service %s is pinned at %s=%s%s; "+
+		"rollpin: method %s (since %s %s) is newer than service %s, which is pinned at %s=%s%s; "+
 			"the call was not sent: wait until every instance of the service is upgraded and the pin is raised, or call an older method",
 		m.full, m.track, m.since, m.service, m.track, s.capVersion, fbNote))
 }
@@ -69,5 +70,6 @@ func versionTooNew(sent, own backport.Manifest) string {
 // isReject reports whether err is the engine's refusal to downgrade a
 // populated field or enum value.
 func isReject(err error) bool {
-	return err != nil // TODO: errors.As(err, new(*backport.RejectError)) once the engine defines it.
+	var re *backport.RejectError
+	return errors.As(err, &re)
 }

@@ -69,6 +69,9 @@ func newCore(o *options) *core {
 	if o.files == protoregistry.GlobalFiles {
 		c.own = backport.OwnManifest()
 	} else {
+		// The engine must find the package declarations of descriptors
+		// that are not linked into the binary.
+		backport.RegisterFiles(o.files)
 		c.own = backport.ManifestOf(o.files)
 	}
 	if o.reporter != nil {
@@ -142,12 +145,8 @@ func (c *core) build(fullMethod string, withFallback bool) *method {
 		return nil
 	}
 	m := &method{full: fullMethod, service: service, desc: md}
-	pkg := string(md.ParentFile().Package())
-	if _, ok := c.own.Get(pkg); ok {
-		m.track = pkg
-	}
-	m.since, m.hasSince, m.err = methodSince(md)
-	m.own = c.own.Restrict(reachablePackages(md)...)
+	m.since, m.track, m.hasSince, m.err = backport.MethodSince(md)
+	m.own = c.own.Restrict(reachableTracks(md)...)
 	m.ownHeader = m.own.String()
 	m.ownMD = metadata.MD{HeaderVersion: {m.ownHeader}}
 	if fb, ok := c.o.fallbacks[fullMethod]; ok && withFallback {
