@@ -366,3 +366,5 @@ func rollpinClient(pins interceptor.PinSource, opts ...interceptor.Option) []grp
 		grpc.WithChainStreamInterceptor(interceptor.StreamClientInterceptor(pins, opts...)),
 	}
 }
+
+func newOldReply(c *oldClient) *dynamicpb.Message { return dynamicpb.NewMessage(c.vol) }
