@@ -124,3 +124,18 @@ func findMessage(t testing.TB, files *protoregistry.Files, name string) protoref
 	}
 	return d.(protoreflect.MessageDescriptor)
 }
+
+type (
+	descriptorpbDescriptorProto = descriptorpb.DescriptorProto
+	descriptorpbField           = descriptorpb.FieldDescriptorProto
+)
+
+func strPtr(s string) *string { return proto.String(s) }
+
+func customSince(v string) *rollpinv1.FieldOptions {
+	return &rollpinv1.FieldOptions{Since: v, OnDowngrade: rollpinv1.OnDowngrade_ON_DOWNGRADE_CUSTOM}
+}
+
+func sinceOnly(v string) *rollpinv1.FieldOptions { return &rollpinv1.FieldOptions{Since: v} }
+
+func newDynamic(md protoreflect.MessageDescriptor) *dynamicpb.Message { return dynamicpb.NewMessage(md) }
