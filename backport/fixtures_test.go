@@ -138,4 +138,6 @@ func customSince(v string) *rollpinv1.FieldOptions {
 
 func sinceOnly(v string) *rollpinv1.FieldOptions { return &rollpinv1.FieldOptions{Since: v} }
 
-func newDynamic(md protoreflect.MessageDescriptor) *dynamicpb.Message { return dynamicpb.NewMessage(md) }
+func newDynamic(md protoreflect.MessageDescriptor) *dynamicpb.Message {
+	return dynamicpb.NewMessage(md)
+}
