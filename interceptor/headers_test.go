@@ -1,0 +1,104 @@
+package interceptor
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	_ "github.com/rollpin/rollpin/interceptor/internal/testapi/current/rollpin/itest/v1"
+)
+
+const testCreate = "/rollpin.itest.v1.VolumeService/Create"
+
+func TestManifestCacheIsBounded(t *testing.T) {
+	t.Parallel()
+	var c manifestCache
+	for i := range 10 * maxCachedManifests {
+		s := fmt.Sprintf("a.b=1.%d", i)
+		m, err := c.parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.String() != s {
+			t.Fatalf("parse(%q) = %q", s, m)
+		}
+		if n := c.size(); n > maxCachedManifests {
+			t.Fatalf("after %d distinct headers the cache holds %d entries, want at most %d", i+1, n, maxCachedManifests)
+		}
+	}
+	if _, err := c.parse("a.b=x"); err == nil {
+		t.Errorf("parse of a malformed header succeeded")
+	}
+	long := "a.b=1.1"
+	for i := 0; len(long) <= maxCachedHeaderLen; i++ {
+		long += fmt.Sprintf(",t%d=1.0", i)
+	}
+	before := c.size()
+	if _, err := c.parse(long); err != nil {
+		t.Fatal(err)
+	}
+	if c.size() > before && c.size() != 1 {
+		t.Errorf("a %d-byte header was cached", len(long))
+	}
+}
+
+func TestCachedHeaderAllocatesNothing(t *testing.T) {
+	var c manifestCache
+	if _, err := c.parse("rollpin.itest.v1=1.1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = c.parse("rollpin.itest.v1=1.1") }); n != 0 {
+		t.Errorf("parse of a cached header: %v allocs, want 0", n)
+	}
+}
+
+// FuzzIncomingHeaders feeds arbitrary header values to the server side: it
+// must never panic, and must answer either success, INVALID_ARGUMENT (does
+// not parse) or FAILED_PRECONDITION (newer than the server).
+func FuzzIncomingHeaders(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"rollpin.itest.v1=1.2", ""},
+		{"rollpin.itest.v1=1.1", ""},
+		{"rollpin.itest.v1=1.3", "rollpin.itest.v1=1.1"},
+		{"rollpin.itest.v1=1.3", ""},
+		{"other.v1=9.9,rollpin.itest.v1=1.2", "other.v1=1.0"},
+		{"", ""},
+		{"rollpin.itest.v1=1.2,rollpin.itest.v1=1.2", ""},
+		{"rollpin.itest.v1=4294967296.0", ""},
+		{"=", ","},
+		{"rollpin.itest.v1=1.2", "garbage"},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	c := newCore(evaluateOptions(nil))
+	m := c.method(testCreate)
+	if m == nil {
+		f.Fatal("test method not found")
+	}
+	f.Fuzz(func(t *testing.T, version, cap string) {
+		md := metadata.MD{}
+		if version != "" {
+			md[HeaderVersion] = []string{version}
+		}
+		if cap != "" {
+			md[HeaderCap] = []string{cap}
+		}
+		p, err := c.incoming(metadata.NewIncomingContext(context.Background(), md), m)
+		switch status.Code(err) {
+		case codes.OK:
+			if !c.own.Covers(p.sent) {
+				t.Errorf("accepted %q/%q although it is newer than %s", version, cap, c.own)
+			}
+		case codes.InvalidArgument, codes.FailedPrecondition:
+		default:
+			t.Errorf("incoming(%q, %q) = %v, want OK, INVALID_ARGUMENT or FAILED_PRECONDITION", version, cap, err)
+		}
+		if c.headers.size() > maxCachedManifests {
+			t.Errorf("header cache holds %d entries", c.headers.size())
+		}
+	})
+}
