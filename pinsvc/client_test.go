@@ -14,6 +14,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -66,7 +67,7 @@ func startPind(t testing.TB, c *etcdtest.Cluster, name, addr string) *testPind {
 		Endpoints:   c.Endpoints(),
 		DialTimeout: 5 * time.Second,
 		DialOptions: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())},
-		Logger:      nil,
+		Logger:      zap.NewNop(),
 	})
 	if err != nil {
 		t.Fatalf("etcd client: %v", err)
