@@ -75,7 +75,7 @@ func (a *app) rpcError(what string, err error) error {
 	case codes.FailedPrecondition:
 		return fmt.Errorf("refused: %s", desc)
 	case codes.NotFound:
-		return fmt.Errorf("%s: %s: check the name with `pindctl status`", what, desc)
+		return fmt.Errorf("%s: %s", what, desc)
 	case codes.InvalidArgument:
 		return fmt.Errorf("pind rejected the request to %s: %s", what, desc)
 	case codes.Unimplemented:

@@ -98,19 +98,32 @@ func shortManifest(service, text string) string {
 	return b.String()
 }
 
-// parseTarget reads the VERSION|MANIFEST argument of pin set/lower: a bare
-// MAJOR.MINOR applies to the service's own track.
-func parseTarget(service, arg string) (backport.Manifest, error) {
+// parseTarget reads the VERSION|MANIFEST argument of pin set/lower as pind
+// resolves it: a bare MAJOR.MINOR sets the service's own track (its proto
+// package) in the current pin cur and keeps its other tracks; a manifest
+// replaces the pin. Syntax errors are usage errors.
+func parseTarget(service, arg string, cur backport.Manifest) (backport.Manifest, error) {
 	if !strings.Contains(arg, "=") {
 		v, err := backport.ParseVersion(arg)
 		if err != nil {
 			return backport.Manifest{}, usagef("%v: give MAJOR.MINOR or a manifest like %s=1.4", err, orExample(servicePackage(service)))
 		}
-		return backport.NewManifest(backport.Entry{Track: servicePackage(service), Version: v})
+		track := servicePackage(service)
+		if track == "" {
+			return backport.Manifest{}, usagef("service %q has no proto package, so a bare version has no track: give track=MAJOR.MINOR", service)
+		}
+		m, err := cur.With(track, v)
+		if err != nil {
+			return backport.Manifest{}, usagef("%v", err)
+		}
+		return m, nil
 	}
 	m, err := backport.ParseManifest(arg)
 	if err != nil {
 		return backport.Manifest{}, usagef("%v", err)
+	}
+	if m.IsEmpty() {
+		return backport.Manifest{}, usagef("empty manifest: give MAJOR.MINOR or track=MAJOR.MINOR,...")
 	}
 	return m, nil
 }
@@ -212,7 +225,11 @@ func raiseText(st *rollpinv1.ServiceState) string {
 	if reason == "" && r.GetState() == rollpinv1.RaiseState_RAISE_STATE_SETTLING && r.GetSettleUntil() != nil {
 		reason = "until " + formatTime(r.GetSettleUntil())
 	}
-	if reason != "" {
+	switch {
+	case reason == "":
+	case strings.HasPrefix(strings.ToLower(reason), s):
+		s = reason // pind's explanation already starts with the state
+	default:
 		s += ": " + reason
 	}
 	if b := r.GetBlockingInstances(); len(b) > 0 && !strings.Contains(reason, b[0]) {

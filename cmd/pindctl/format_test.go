@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/rollpin/rollpin/backport"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
@@ -164,18 +165,23 @@ func TestResolveService(t *testing.T) {
 }
 
 func TestParseTarget(t *testing.T) {
+	cur := backport.MustManifest(backport.Entry{Track: "acme.types.v1", Version: backport.Version{Major: 2}}, backport.Entry{Track: "acme.volume.v1", Version: backport.Version{Major: 1, Minor: 3}})
 	tests := []struct {
-		arg, want string
-		bad       bool
+		arg  string
+		cur  backport.Manifest
+		want string
+		bad  bool
 	}{
 		{arg: "1.4", want: "acme.volume.v1=1.4"},
-		{arg: "acme.volume.v1=1.4,acme.types.v1=2.0", want: "acme.types.v1=2.0,acme.volume.v1=1.4"},
+		{arg: "1.4", cur: cur, want: "acme.types.v1=2.0,acme.volume.v1=1.4"},
+		{arg: "acme.volume.v1=1.4,acme.types.v1=2.1", cur: cur, want: "acme.types.v1=2.1,acme.volume.v1=1.4"},
+		{arg: "acme.volume.v1=1.2", cur: cur, want: "acme.volume.v1=1.2"},
 		{arg: "1", bad: true},
 		{arg: "v1.4", bad: true},
 		{arg: "acme.volume.v1=x", bad: true},
 	}
 	for _, tc := range tests {
-		got, err := parseTarget("acme.volume.v1.VolumeService", tc.arg)
+		got, err := parseTarget("acme.volume.v1.VolumeService", tc.arg, tc.cur)
 		if tc.bad {
 			if exitCode(err) != exitUsage {
 				t.Errorf("parseTarget(%q) = %v, %v; want a usage error", tc.arg, got, err)
@@ -183,7 +189,7 @@ func TestParseTarget(t *testing.T) {
 			continue
 		}
 		if err != nil || got.String() != tc.want {
-			t.Errorf("parseTarget(%q) = %v, %v; want %s", tc.arg, got, err, tc.want)
+			t.Errorf("parseTarget(%q, %v) = %v, %v; want %s", tc.arg, tc.cur, got, err, tc.want)
 		}
 	}
 }
@@ -223,8 +229,8 @@ func TestWatchLinesHandBuilt(t *testing.T) {
 		`rev 10 acme.billing.v2.BillingService pin=2.1 floor=2.2 mode=manual hold=- instances=2.2:1 raise="manual: mode is manual: raise with pindctl pin set"`,
 		`rev 10 acme.empty.v1.EmptyService pin=- floor=- mode=- hold=- instances=- raise=no-instances`,
 		`rev 10 acme.volume.v1.VolumeService pin=1.3 floor=1.3 mode=auto hold="canary until Monday (alice)" instances=1.3:1,1.4:2 raise="blocked (waiting for vol-a)"`,
-		`rev 11 acme.volume.v1.VolumeService floor=1.3->1.4 instances=1.3:1,1.4:2->1.4:3 raise="blocked (waiting for vol-a)"->"held: held by alice"`,
-		`rev 12 acme.volume.v1.VolumeService pin=1.3->1.4 by=controller hold="canary until Monday (alice)"->- raise="held: held by alice"->up-to-date`,
+		`rev 11 acme.volume.v1.VolumeService floor=1.3->1.4 instances=1.3:1,1.4:2->1.4:3 raise="blocked (waiting for vol-a)"->"held by alice"`,
+		`rev 12 acme.volume.v1.VolumeService pin=1.3->1.4 by=controller hold="canary until Monday (alice)"->- raise="held by alice"->up-to-date`,
 		`rev 14 acme.types.v1.Types new pin=2.0+acme.common.v1=1.0 floor=2.1+acme.common.v1=1.0 mode=auto hold=- instances=2.1+acme.common.v1=1.0:2 raise="settling: until 2026-03-01T12:00:00Z"`,
 		`rev 14 acme.empty.v1.EmptyService removed`,
 		`rev 20 acme.billing.v2.BillingService removed`,

@@ -59,7 +59,7 @@ func FuzzParseTarget(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		m, err := parseTarget("acme.volume.v1.VolumeService", s)
+		m, err := parseTarget("acme.volume.v1.VolumeService", s, backport.Manifest{})
 		if err != nil {
 			if exitCode(err) != exitUsage {
 				t.Fatalf("parseTarget(%q) error %v is not a usage error", s, err)

@@ -89,29 +89,39 @@ manual (pindctl mode SERVICE manual) to keep it down.`,
 // setPin implements pin set and pin lower.
 func (a *app) setPin(ctx context.Context, name, arg string, f pinFlags, lowerOnly bool) error {
 	// Check the target's syntax before contacting pind.
-	if _, err := parseTarget("a.Service", arg); err != nil {
+	if _, err := parseTarget("syntax.check.Service", arg, backport.Manifest{}); err != nil {
 		return err
 	}
 	full, st, err := a.lookup(ctx, name)
 	if err != nil {
 		return err
 	}
-	target, err := parseTarget(full, arg)
+	curText := st.GetPin().GetManifest()
+	cur, err := backport.ParseManifest(curText)
+	if err != nil {
+		return fmt.Errorf("the pin of %s is unreadable (%v): overwrite it with `pindctl pin set %s MANIFEST --force`", full, err, full)
+	}
+	target, err := parseTarget(full, arg, cur)
 	if err != nil {
 		return err
 	}
-	curText := st.GetPin().GetManifest()
 	if lowerOnly {
 		if curText == "" {
 			return fmt.Errorf("refused: %s has no pin to lower; use `pindctl pin set` to create one", full)
 		}
-		cur, err := backport.ParseManifest(curText)
-		if err != nil {
-			return fmt.Errorf("the pin of %s is unreadable (%v): set it with `pindctl pin set`", full, err)
-		}
 		if up := target.NewerThan(cur); len(up) > 0 {
 			return fmt.Errorf("refused: %s would raise the pin of %s (now %s) on %s: pin lower never raises; use `pindctl pin set` to raise",
 				shortManifest(full, target.String()), full, shortManifest(full, curText), entriesText(up))
+		}
+		var uncapped []string
+		for _, e := range cur.Entries() {
+			if _, ok := target.Get(e.Track); !ok {
+				uncapped = append(uncapped, e.Track)
+			}
+		}
+		if len(uncapped) > 0 {
+			return fmt.Errorf("refused: %s leaves out %s, which the pin of %s (now %s) caps: dropping a track uncaps it, which raises; name every track of the pin",
+				target, strings.Join(uncapped, ","), full, curText)
 		}
 	}
 	c, err := a.pind()
@@ -122,7 +132,7 @@ func (a *app) setPin(ctx context.Context, name, arg string, f pinFlags, lowerOnl
 	defer cancel()
 	resp, err := c.SetPin(cctx, &rollpinv1.SetPinRequest{
 		Service:          full,
-		Manifest:         target.String(),
+		Manifest:         arg,
 		ExpectedRevision: st.GetPinRevision(),
 		Force:            f.force,
 		DryRun:           f.dryRun,

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/rollpin/rollpin/internal/etcdtest"
+	"github.com/rollpin/rollpin/pinsvc"
+	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
+)
+
+// testToken is the admin token of the test pind.
+const testToken = "s3cret"
+
+// testPind is a real pind (pinsvc.Server on an embedded etcd) serving gRPC
+// on 127.0.0.1:0.
+type testPind struct {
+	addr string
+	srv  *pinsvc.Server
+	cli  rollpinv1.PinServiceClient
+	// sneak, when set, is called by the server before handling a SetPin
+	// whose reason is "race", with the call's context: it makes a
+	// concurrent write happen between pindctl's read and its write.
+	sneak func(ctx context.Context)
+}
+
+// startPind starts etcd and pind; both stop when the test ends. The settle
+// window is long, so nothing changes unless the test changes it.
+func startPind(t *testing.T) *testPind {
+	t.Helper()
+	cli := etcdtest.Start(t).Client(t)
+	srv, err := pinsvc.NewServer(cli, pinsvc.Config{
+		Settle:     time.Hour,
+		LeaseTTL:   2 * time.Second,
+		AdminToken: testToken,
+		Name:       "pind-test",
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatalf("pinsvc.NewServer: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Start(ctx); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	p := &testPind{srv: srv}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.addr = lis.Addr().String()
+	gs := grpc.NewServer(grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		if r, ok := req.(*rollpinv1.SetPinRequest); ok && r.GetReason() == "race" && p.sneak != nil {
+			p.sneak(ctx)
+		}
+		return h(ctx, req)
+	}))
+	rollpinv1.RegisterPinServiceServer(gs, srv)
+	go gs.Serve(lis)
+	conn, err := grpc.NewClient("passthrough:///"+p.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cli = rollpinv1.NewPinServiceClient(conn)
+	t.Cleanup(func() {
+		conn.Close()
+		srv.Close()
+		gs.Stop()
+	})
+	return p
+}
+
+// register announces a live instance through the Register RPC and waits
+// until pind lists it. The instance stays registered until the test ends.
+func (p *testPind) register(t *testing.T, id, manifest, service string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stream, err := p.cli.Register(ctx, &rollpinv1.RegisterRequest{
+		Instance: &rollpinv1.Instance{Id: id, Manifest: manifest, Build: "build-" + manifest[strings.IndexByte(manifest, '=')+1:], Address: id + ":9000"},
+		Services: []string{service},
+	})
+	if err != nil {
+		cancel()
+		t.Fatalf("Register(%s): %v", id, err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		cancel()
+		t.Fatalf("Register(%s): first update: %v", id, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if _, err := stream.Recv(); err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	p.waitFor(t, "instance "+id, func(r *rollpinv1.GetPinsResponse) bool {
+		for _, s := range r.GetServices() {
+			for _, in := range s.GetInstances() {
+				if s.GetService() == service && in.GetId() == id {
+					return true
+				}
+			}
+		}
+		return false
+	})
+}
+
+// waitFor polls GetPins until cond holds (or fails the test after 20 s).
+func (p *testPind) waitFor(t *testing.T, what string, cond func(*rollpinv1.GetPinsResponse) bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		r, err := p.cli.GetPins(ctx, &rollpinv1.GetPinsRequest{})
+		if err == nil && cond(r) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v (last error %v)", what, ctx.Err(), err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// state returns pind's current state of service (nil when unknown).
+func (p *testPind) state(t *testing.T, service string) *rollpinv1.ServiceState {
+	t.Helper()
+	r, err := p.cli.GetPins(context.Background(), &rollpinv1.GetPinsRequest{})
+	if err != nil {
+		t.Fatalf("GetPins: %v", err)
+	}
+	for _, s := range r.GetServices() {
+		if s.GetService() == service {
+			return s
+		}
+	}
+	return nil
+}
+
+// adminCtx carries the admin token, for writes made behind pindctl's back.
+func adminCtx(ctx context.Context) context.Context {
+	return metadata.NewIncomingContext(ctx, metadata.Pairs("authorization", "Bearer "+testToken))
+}
+
+// ctl runs pindctl against p with the given extra environment.
+func (p *testPind) ctl(t *testing.T, env map[string]string, args ...string) result {
+	t.Helper()
+	return pindctl(t, env, append([]string{"--endpoints", p.addr}, args...)...)
+}
+
+// admin runs pindctl against p with the admin token from PINDCTL_TOKEN.
+func (p *testPind) admin(t *testing.T, args ...string) result {
+	t.Helper()
+	return p.ctl(t, map[string]string{"PINDCTL_TOKEN": testToken}, args...)
+}
+
+// expect checks an invocation's exit code and that stdout or stderr
+// contains want.
+func expect(t *testing.T, r result, code int, want string) {
+	t.Helper()
+	if r.code != code {
+		t.Errorf("exit code = %d, want %d\nstdout: %s\nstderr: %s", r.code, code, r.out, r.err)
+	}
+	if !strings.Contains(r.out+r.err, want) {
+		t.Errorf("output does not contain %q\nstdout: %s\nstderr: %s", want, r.out, r.err)
+	}
+}
