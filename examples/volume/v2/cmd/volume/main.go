@@ -85,7 +85,7 @@ func runClient(ctx context.Context, args []string, log *slog.Logger) error {
 	id := fs.String("id", "client", "client id")
 	slotList := fs.String("slots", "", "server addresses, comma-separated (slot i is the i-th)")
 	workers := fs.Int("workers", 2, "concurrent call sequences")
-	pause := fs.Duration("pause", 5*time.Millisecond, "pause between two sequences of a worker")
+	pause := fs.Duration("pause", 10*time.Millisecond, "pause between two sequences of a worker")
 	every := fs.Duration("report", 250*time.Millisecond, "report period")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/rollpin/rollpin/pinsvc"
+	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
+)
+
+// pind is a pin service on an embedded single-member etcd, in this process:
+// what `pind --data-dir DIR` runs as a daemon.
+type pind struct {
+	etcd *embed.Etcd
+	cli  *clientv3.Client
+	srv  *pinsvc.Server
+	grpc *grpc.Server
+	addr string
+	cfg  pinsvc.Config
+}
+
+// startPind starts etcd in dir and a PinService on 127.0.0.1.
+func startPind(ctx context.Context, dir string, settle time.Duration, log *slog.Logger) (_ *pind, err error) {
+	p := &pind{}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	cfg := embed.NewConfig()
+	cfg.Name = "demo"
+	cfg.Dir = filepath.Join(dir, "etcd")
+	client, peer := freeAddr(), freeAddr()
+	cu, pu := url.URL{Scheme: "http", Host: client}, url.URL{Scheme: "http", Host: peer}
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
+	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
+	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	cfg.LogLevel = "error"
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	cfg.UnsafeNoFsync = true // a throw-away demo store: no need to wait for the disk
+	if p.etcd, err = embed.StartEtcd(cfg); err != nil {
+		return nil, fmt.Errorf("start embedded etcd: %w", err)
+	}
+	select {
+	case <-p.etcd.Server.ReadyNotify():
+	case <-time.After(30 * time.Second):
+		return nil, errors.New("embedded etcd not ready after 30s")
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	p.cli, err = clientv3.New(clientv3.Config{
+		Endpoints:   []string{cu.String()},
+		DialTimeout: 5 * time.Second,
+		Logger:      zap.NewNop(),
+		DialOptions: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcd client: %w", err)
+	}
+	p.cfg = pinsvc.Config{Settle: settle, LeaseTTL: 5 * time.Second, Name: "pind-demo", Logger: log}
+	if p.srv, err = pinsvc.NewServer(p.cli, p.cfg); err != nil {
+		return nil, err
+	}
+	p.cfg = p.srv.Config()
+	if err := p.srv.Start(ctx); err != nil {
+		return nil, err
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p.addr = lis.Addr().String()
+	p.grpc = grpc.NewServer()
+	rollpinv1.RegisterPinServiceServer(p.grpc, p.srv)
+	go p.grpc.Serve(lis)
+	return p, nil
+}
+
+// close stops everything started, in reverse order.
+func (p *pind) close() {
+	if p.grpc != nil {
+		p.grpc.Stop()
+	}
+	if p.srv != nil {
+		p.srv.Close()
+	}
+	if p.cli != nil {
+		p.cli.Close()
+	}
+	if p.etcd != nil {
+		p.etcd.Close()
+		<-p.etcd.Server.StopNotify()
+	}
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	defer l.Close()
+	return l.Addr().String()
+}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rollpin/rollpin/examples/internal/fleet"
+	"github.com/rollpin/rollpin/pinsvc"
+)
+
+// timeline prints what happens, as it happens.
+type timeline struct {
+	mu  sync.Mutex
+	out io.Writer
+	t0  time.Time
+}
+
+func (t *timeline) printf(format string, args ...any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fmt.Fprintf(t.out, "%6.1fs  %s\n", time.Since(t.t0).Seconds(), fmt.Sprintf(format, args...))
+}
+
+// event prints a step of the scenario.
+func (t *timeline) event(format string, args ...any) { t.printf("▶ "+format, args...) }
+
+// status prints one line: the service as pind sees it, then the fleet's
+// counters.
+func (t *timeline) status(st *pinsvc.State, f *fleetState) {
+	t.printf("%s │ %s", serviceLine(st), countsLine(f))
+}
+
+// serviceLine describes the pin, floor and live instances of the service.
+func serviceLine(st *pinsvc.State) string {
+	v := st.Service(fleet.Service)
+	if v == nil {
+		return "pin -    floor -    no instances"
+	}
+	pin := "-"
+	if v.Pin != nil {
+		pin = trackVersion(v.Pin.GetManifest())
+	}
+	floor := "-"
+	if !v.Floor.IsEmpty() {
+		floor = trackVersion(v.Floor.String())
+	}
+	byVersion := map[string]int{}
+	for _, in := range v.Instances {
+		byVersion[trackVersion(in.GetManifest())]++
+	}
+	versions := make([]string, 0, len(byVersion))
+	for ver := range byVersion {
+		versions = append(versions, ver)
+	}
+	sort.Strings(versions)
+	var inst []string
+	for _, ver := range versions {
+		inst = append(inst, fmt.Sprintf("%s×%d", ver, byVersion[ver]))
+	}
+	if len(inst) == 0 {
+		inst = []string{"none"}
+	}
+	return fmt.Sprintf("pin %-4s floor %-4s servers %-10s", pin, floor, strings.Join(inst, " "))
+}
+
+// countsLine sums the counters every process reported.
+func countsLine(f *fleetState) string {
+	c, s, _ := f.totals()
+	return fmt.Sprintf("calls ok %-6d refused %-4d failed %d lost %d │ dropped %d enum↓ %d defaults %d",
+		c.OK, c.Refused, c.Failed, c.Lost,
+		c.FieldsDropped+s.FieldsDropped, c.EnumsDowngraded+s.EnumsDowngraded, c.DefaultsFilled+s.DefaultsFilled)
+}
