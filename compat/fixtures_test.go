@@ -145,6 +145,7 @@ message CreateVolumeRequest {
 message Volume {
   string id = 1;
   string name = 2;
+  string pool = 3 [(rollpin.v1.field) = {since: "1.4", default: "default-pool"}];
 }
 
 message DeleteVolumeRequest { string id = 1; }

@@ -1,0 +1,101 @@
+package compat_test
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rollpin/rollpin/compat"
+)
+
+// recorder is a testing.TB that records failures instead of failing, so a
+// test can assert that RoundTrip fails and how.
+type recorder struct {
+	testing.TB
+	mu   sync.Mutex
+	errs []string
+}
+
+func (r *recorder) Helper() {}
+
+func (r *recorder) Errorf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+func (r *recorder) Error(args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errs = append(r.errs, fmt.Sprint(args...))
+}
+
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.TB.Fatalf("RoundTrip must report with Errorf and return, not Fatalf: "+format, args...)
+}
+
+func TestRoundTripExamplePair(t *testing.T) {
+	t.Parallel()
+	prev, err := compat.ReadImage(exampleV1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := compat.ReadImage(exampleV2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compat.RoundTrip(t, prev, cur, compat.WithCount(300))
+}
+
+func TestRoundTripFixturePair(t *testing.T) {
+	t.Parallel()
+	prev := compileSet(t, map[string]string{volumePath: prevVolume})
+	cur := compileSet(t, map[string]string{volumePath: curVolume})
+	compat.RoundTrip(t, prev, cur, compat.WithCount(300))
+}
+
+func TestRoundTripFailsOnDroppedAnnotation(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		edits     []string
+		wantField string
+	}{
+		{
+			name:      "field without since reaches the old side",
+			edits:     []string{`uint32 iops = 7 [(rollpin.v1.field) = {since: "1.4", default: "3000"}];`, `uint32 iops = 7;`},
+			wantField: "acme.volume.v1.CreateVolumeRequest.iops",
+		},
+		{
+			name:      "enum value without since reaches the old side",
+			edits:     []string{`VOLUME_TYPE_NVME = 3 [(rollpin.v1.enum_value) = {since: "1.4", downgrade_to: "VOLUME_TYPE_SSD"}];`, `VOLUME_TYPE_NVME = 3;`},
+			wantField: "acme.volume.v1.CreateVolumeRequest.type",
+		},
+		{
+			// Both directions fail: the old side receives pool, and a
+			// volume from an old sender gets no default.
+			name:      "since dropped from a response field with a default",
+			edits:     []string{`{since: "1.4", default: "default-pool"}`, `{default: "default-pool"}`},
+			wantField: "acme.volume.v1.Volume.pool",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			prev := compileSet(t, map[string]string{volumePath: prevVolume})
+			cur := compileSet(t, map[string]string{volumePath: edit(t, curVolume, tt.edits...)})
+			rec := &recorder{TB: t}
+			compat.RoundTrip(rec, prev, cur, compat.WithCount(300), compat.WithSeed(7))
+			if len(rec.errs) == 0 {
+				t.Fatalf("RoundTrip passed, want a failure naming %s", tt.wantField)
+			}
+			for _, e := range rec.errs {
+				if !strings.Contains(e, tt.wantField) || !strings.Contains(e, "WithSeed(7)") {
+					t.Errorf("RoundTrip failure %q does not name %s and the seed", e, tt.wantField)
+				}
+			}
+			t.Logf("failures as reported:\n%s", strings.Join(rec.errs, "\n"))
+		})
+	}
+}
