@@ -168,15 +168,20 @@ func (w *watchPrinter) lines(u *rollpinv1.PinUpdate) []string {
 }
 
 // watchFields are the properties of a service a watch line reports, in
-// order.
-func watchFields(st *rollpinv1.ServiceState) [][2]string {
+// order. The raise is the full explanation when full, else only its state
+// (a change line stays short; pindctl status explains).
+func watchFields(st *rollpinv1.ServiceState, full bool) [][2]string {
+	raise := raiseStateText(st.GetRaise().GetState())
+	if full {
+		raise = raiseText(st)
+	}
 	return [][2]string{
 		{"pin", shortManifest(st.GetService(), st.GetPin().GetManifest())},
 		{"floor", shortManifest(st.GetService(), st.GetFloor())},
 		{"mode", modeText(st)},
 		{"hold", holdText(st)},
 		{"instances", strings.ReplaceAll(versionsText(st), " ", ",")},
-		{"raise", raiseText(st)},
+		{"raise", raise},
 	}
 }
 
@@ -191,7 +196,7 @@ func quoteIfSpace(s string) string {
 // fullFields renders every property of st.
 func fullFields(st *rollpinv1.ServiceState) string {
 	var parts []string
-	for _, kv := range watchFields(st) {
+	for _, kv := range watchFields(st, true) {
 		parts = append(parts, kv[0]+"="+quoteIfSpace(kv[1]))
 	}
 	return strings.Join(parts, " ")
@@ -203,7 +208,7 @@ func changeLine(old, st *rollpinv1.ServiceState) string {
 	if old == nil {
 		return "new " + fullFields(st)
 	}
-	was, now := watchFields(old), watchFields(st)
+	was, now := watchFields(old, false), watchFields(st, false)
 	var parts []string
 	for i := range now {
 		if was[i][1] == now[i][1] {

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
+)
+
+// background runs pindctl until ctx ends; the returned channel yields its
+// exit code.
+func background(ctx context.Context, out, errb *syncBuffer, args ...string) <-chan int {
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, args, streams{Out: out, Err: errb, Getenv: func(string) string { return "" }})
+	}()
+	return done
+}
+
+// waitOutput waits until buf holds want (or fails the test after 20 s).
+func waitOutput(t *testing.T, buf *syncBuffer, want string) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for !strings.Contains(buf.String(), want) {
+		select {
+		case <-deadline:
+			t.Fatalf("output never contained %q; it is:\n%s", want, buf.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func TestWatchSeesAnotherPindctl(t *testing.T) {
+	p := startPind(t)
+	p.register(t, "vol-a", "acme.volume.v1=1.3", volSvc)
+	p.register(t, "vol-b", "acme.volume.v1=1.4", volSvc)
+	expect(t, p.admin(t, "pin", "set", "VolumeService", "1.3"), exitOK, "none -> 1.3")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb syncBuffer
+	done := background(ctx, &out, &errb, "--endpoints", p.addr, "watch")
+	waitOutput(t, &out, volSvc+" pin=1.3 floor=1.3 mode=auto hold=- instances=1.3:1,1.4:1")
+
+	expect(t, p.admin(t, "hold", "VolumeService", "--reason", "freeze for the demo"), exitOK, "held")
+	waitOutput(t, &out, `hold=-->"freeze for the demo (admin-token)"`)
+	expect(t, p.admin(t, "pin", "lower", "VolumeService", "1.2", "--reason", "roll back"), exitOK, "1.3 -> 1.2")
+	waitOutput(t, &out, "pin=1.3->1.2 by=admin-token")
+	p.register(t, "vol-c", "acme.volume.v1=1.4", volSvc)
+	waitOutput(t, &out, "instances=1.3:1,1.4:1->1.3:1,1.4:2")
+
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("watch ended by its context: exit code %d, want 0 (stderr %q)", code, errb.String())
+	}
+	golden(t, "watch", out.String())
+}
+
+func TestWatchJSON(t *testing.T) {
+	p := startPind(t)
+	p.register(t, "vol-a", "acme.volume.v1=1.3", volSvc)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb syncBuffer
+	done := background(ctx, &out, &errb, "--endpoints", p.addr, "-o", "json", "watch")
+	waitOutput(t, &out, "\n")
+	expect(t, p.admin(t, "mode", "VolumeService", "manual"), exitOK, "-> manual")
+	waitOutput(t, &out, "PIN_MODE_MANUAL")
+	cancel()
+	<-done
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var first, last rollpinv1.WatchPinsResponse
+	decodeJSON(t, lines[0], &first)
+	decodeJSON(t, lines[len(lines)-1], &last)
+	if !first.GetUpdate().GetSnapshot() || len(first.GetUpdate().GetServices()) != 1 {
+		t.Errorf("first watch line = %v, want a snapshot of one service", &first)
+	}
+	if last.GetUpdate().GetSnapshot() || last.GetUpdate().GetRevision() <= first.GetUpdate().GetRevision() ||
+		last.GetUpdate().GetServices()[0].GetPin().GetMode() != rollpinv1.PinMode_PIN_MODE_MANUAL {
+		t.Errorf("last watch line = %v, want a later change to MANUAL", &last)
+	}
+}
