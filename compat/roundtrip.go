@@ -165,7 +165,9 @@ func reachableTypes(files *protoregistry.Files) []protoreflect.MessageDescriptor
 	for _, md := range seen {
 		out = append(out, md)
 	}
-	slices.SortFunc(out, func(a, b protoreflect.MessageDescriptor) int { return strings.Compare(string(a.FullName()), string(b.FullName())) })
+	slices.SortFunc(out, func(a, b protoreflect.MessageDescriptor) int {
+		return strings.Compare(string(a.FullName()), string(b.FullName()))
+	})
 	return out
 }
 
