@@ -149,6 +149,23 @@ func mustCap(t testing.TB, s string) Manifest {
 
 // sinceOf reads a field's since straight from its options.
 func sinceOf(t testing.TB, fd protoreflect.FieldDescriptor) (Version, rollpinv1.OnDowngrade, bool) {
+	type since struct {
+		v   Version
+		act rollpinv1.OnDowngrade
+		ok  bool
+	}
+	if c, ok := sinceCache.Load(fd); ok {
+		s := c.(since)
+		return s.v, s.act, s.ok
+	}
+	v, act, ok := sinceOfUncached(t, fd)
+	sinceCache.Store(fd, since{v, act, ok})
+	return v, act, ok
+}
+
+var sinceCache, trackCache sync.Map
+
+func sinceOfUncached(t testing.TB, fd protoreflect.FieldDescriptor) (Version, rollpinv1.OnDowngrade, bool) {
 	o, ok := FieldOptions(fd)
 	if !ok || o.GetSince() == "" {
 		return Version{}, 0, false
@@ -161,14 +178,23 @@ func sinceOf(t testing.TB, fd protoreflect.FieldDescriptor) (Version, rollpinv1.
 }
 
 func capOf(t testing.TB, d protoreflect.Descriptor, cap Manifest) (Version, bool) {
-	track, _, ok, err := TrackOf(d)
-	if err != nil {
-		t.Fatalf("TrackOf(%s): %v", d.FullName(), err)
+	f := d.ParentFile()
+	c, cached := trackCache.Load(f)
+	if !cached {
+		track, _, ok, err := TrackOf(d)
+		if err != nil {
+			t.Fatalf("TrackOf(%s): %v", d.FullName(), err)
+		}
+		if !ok {
+			track = ""
+		}
+		trackCache.Store(f, track)
+		c = track
 	}
-	if !ok {
+	if c.(string) == "" {
 		return Version{}, false
 	}
-	return cap.Get(track)
+	return cap.Get(c.(string))
 }
 
 // newerPopulated lists every populated field and enum value in m whose
