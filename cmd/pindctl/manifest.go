@@ -39,15 +39,22 @@ It does not contact pind.`,
 		Example: `  buf build -o image.binpb && pindctl manifest --descriptor-set image.binpb`,
 		Args:    exactArgs(0, "no arguments (use --descriptor-set FILE)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m := backport.OwnManifest()
+			files, from := protoregistry.GlobalFiles, "pindctl's own descriptors"
 			if file != "" {
-				files, err := a.readDescriptorSet(file)
-				if err != nil {
+				var err error
+				if files, err = a.readDescriptorSet(file); err != nil {
 					return err
 				}
-				m = backport.ManifestOf(files)
+				from = file
 			}
-			return a.printManifest(m)
+			m, schemaErr := backport.ManifestOfFiles(files)
+			if err := a.printManifest(m); err != nil {
+				return err
+			}
+			if schemaErr != nil {
+				return fmt.Errorf("the manifest of %s leaves out tracks whose declarations are invalid: %w; fix option (rollpin.v1.api) in those files", from, schemaErr)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&file, "descriptor-set", "", "FileDescriptorSet or buf image to read (binary, JSON, .gz)")
