@@ -1,0 +1,131 @@
+package pinsvc
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/rollpin/rollpin/backport"
+	"github.com/rollpin/rollpin/internal/etcdtest"
+)
+
+func TestRegisterFencing(t *testing.T) {
+	cli := etcdtest.Start(t).Client(t)
+	ts := startServer(t, cli, Config{})
+	c := ts.cli
+
+	// No pin: anything registers.
+	if _, err := register(t, c, "any", "acme.volume.v1=0.1", "acme.volume.v1.Fresh"); err != nil {
+		t.Fatalf("Register without a pin: %v", err)
+	}
+	mustSetPin(t, c, testSvc, "acme.volume.v1=1.4,acme.types.v1=2.0", true)
+	for _, tc := range []struct {
+		manifest string
+		want     codes.Code
+	}{
+		{"acme.volume.v1=1.4,acme.types.v1=2.0", codes.OK},
+		{"acme.volume.v1=1.5", codes.OK},            // lacks the types track: does not speak it
+		{"acme.volume.v1=1.4,other.v1=0.1", codes.OK}, // tracks the pin does not cap
+		{"acme.volume.v1=1.3,acme.types.v1=2.0", codes.FailedPrecondition},
+		{"acme.volume.v1=1.4,acme.types.v1=1.9", codes.FailedPrecondition},
+	} {
+		_, err := register(t, c, "i-"+strings.NewReplacer("=", "", ",", "").Replace(tc.manifest), tc.manifest, testSvc)
+		if got := status.Code(err); got != tc.want {
+			t.Errorf("Register(%s) under pin 1.4/2.0: code %v (%v), want %v", tc.manifest, got, err, tc.want)
+		}
+	}
+	_, err := register(t, c, "old", "acme.volume.v1=1.3,acme.types.v1=2.0", testSvc)
+	msg := status.Convert(err).Message()
+	for _, want := range []string{"old", "acme.types.v1=2.0,acme.volume.v1=1.4", testSvc, "pindctl pin lower " + testSvc + " acme.types.v1=2.0,acme.volume.v1=1.3"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("fencing message %q does not contain %q", msg, want)
+		}
+	}
+	// Lowering the pin lets it in (roll-back).
+	mustSetPin(t, c, testSvc, "1.3", false)
+	if _, err := register(t, c, "old", "acme.volume.v1=1.3,acme.types.v1=2.0", testSvc); err != nil {
+		t.Fatalf("Register after lowering the pin: %v", err)
+	}
+	// Fencing covers every service of the instance: one fenced, none written.
+	mustSetPin(t, c, "acme.volume.v1.Other", "1.9", true)
+	_, err = register(t, c, "multi", "acme.volume.v1=1.5", testSvc, "acme.volume.v1.Other")
+	wantCode(t, "Register with one fenced service", err, codes.FailedPrecondition)
+	resp, err := cli.Get(ctxT(t), DefaultPrefix+"instances/"+testSvc+"/multi")
+	if err != nil || len(resp.Kvs) != 0 {
+		t.Fatalf("fenced registration left a key: %v, %v", resp, err)
+	}
+}
+
+// A pin raised between the fencing read and the registration write makes
+// the registration transaction fail, and the retry fences the instance: the
+// check and the write are one etcd transaction.
+func TestRegisterFencingIsInTheSameTransaction(t *testing.T) {
+	cli := etcdtest.Start(t).Client(t)
+	ts := startServer(t, cli, Config{})
+	rev := mustSetPin(t, ts.cli, testSvc, "1.3", true).GetState().GetPinRevision()
+	var calls atomic.Int32
+	ts.srv.beforeRegisterTxn = func() {
+		if calls.Add(1) == 1 {
+			m := backport.MustManifest(backport.Entry{Track: "acme.volume.v1", Version: backport.Version{Major: 1, Minor: 4}})
+			if _, err := ts.srv.RaisePin(context.Background(), testSvc, m, rev, "test", "race"); err != nil {
+				t.Errorf("RaisePin: %v", err)
+			}
+		}
+	}
+	_, err := register(t, ts.cli, "racer", "acme.volume.v1=1.3", testSvc)
+	wantCode(t, "Register racing a raise", err, codes.FailedPrecondition)
+	if n := calls.Load(); n != 1 {
+		t.Errorf("registration transaction attempted %d times before fencing, want 1 (then the fencing read)", n)
+	}
+	resp, err := cli.Get(ctxT(t), DefaultPrefix+"instances/", clientv3.WithPrefix())
+	if err != nil || len(resp.Kvs) != 0 {
+		t.Fatalf("instances after a fenced race: %v, %v; want none", resp.Kvs, err)
+	}
+	// RaisePin is a CAS: the stale revision now fails.
+	m := backport.MustManifest(backport.Entry{Track: "acme.volume.v1", Version: backport.Version{Major: 2}})
+	if _, err := ts.srv.RaisePin(ctxT(t), testSvc, m, rev, "test", "stale"); !errorsIsConflict(err) {
+		t.Fatalf("RaisePin at a stale revision = %v, want ErrConflict", err)
+	}
+}
+
+// pollUntil polls cond every 10ms for up to 20s.
+func pollUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func errorsIsConflict(err error) bool { return err != nil && strings.Contains(err.Error(), ErrConflict.Error()) }
+
+func TestRegisterReplacedByNewerStreamKeepsKey(t *testing.T) {
+	cli := etcdtest.Start(t).Client(t)
+	a := startServer(t, cli, Config{Name: "a"})
+	b := startServer(t, cli, Config{Name: "b"})
+	cancelA, err := register(t, a.cli, "i1", "acme.volume.v1=1.3", testSvc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The instance reconnects to b before its stream on a ends.
+	if _, err := register(t, b.cli, "i1", "acme.volume.v1=1.3", testSvc); err != nil {
+		t.Fatal(err)
+	}
+	cancelA()
+	pollUntil(t, "a's stream gone", func() bool { return a.srv.Registrations() == 0 })
+	// A later change proves a's cleanup ran and the key survived.
+	mustSetPin(t, a.cli, testSvc, "1.3", true)
+	st := waitState(t, a.srv, "the pin", func(st *State) bool { return st.Service(testSvc).Pin != nil })
+	if n := numInstances(st, testSvc); n != 1 {
+		t.Fatalf("instances after the old stream ended = %d, want 1 (the newer registration)", n)
+	}
+}
