@@ -332,9 +332,10 @@ func build(ctx context.Context, dir string) (map[string]string, error) {
 	bins := map[string]string{}
 	errs := make(chan error, len(pkgs))
 	for b, pkg := range pkgs {
-		bins[b] = filepath.Join(dir, "volume-"+b)
+		bin := filepath.Join(dir, "volume-"+b)
+		bins[b] = bin
 		go func() {
-			out, err := exec.CommandContext(ctx, "go", "build", "-o", bins[b], pkg).CombinedOutput()
+			out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg).CombinedOutput()
 			if err != nil {
 				err = fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
 			}
