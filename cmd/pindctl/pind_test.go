@@ -6,9 +6,11 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -31,13 +33,21 @@ type testPind struct {
 	// whose reason is "race", with the call's context: it makes a
 	// concurrent write happen between pindctl's read and its write.
 	sneak func(ctx context.Context)
+	// stop stops the pind (its instances' registrations end with it).
+	stop func()
 }
 
 // startPind starts etcd and pind; both stop when the test ends. The settle
 // window is long, so nothing changes unless the test changes it.
 func startPind(t *testing.T) *testPind {
 	t.Helper()
-	cli := etcdtest.Start(t).Client(t)
+	return startPindOn(t, etcdtest.Start(t).Client(t))
+}
+
+// startPindOn starts a pind on the etcd reached by cli; it stops when the
+// test ends or when stop is called.
+func startPindOn(t *testing.T, cli *clientv3.Client) *testPind {
+	t.Helper()
 	srv, err := pinsvc.NewServer(cli, pinsvc.Config{
 		Settle:     time.Hour,
 		LeaseTTL:   2 * time.Second,
@@ -72,11 +82,15 @@ func startPind(t *testing.T) *testPind {
 		t.Fatal(err)
 	}
 	p.cli = rollpinv1.NewPinServiceClient(conn)
-	t.Cleanup(func() {
-		conn.Close()
-		srv.Close()
-		gs.Stop()
-	})
+	var once sync.Once
+	p.stop = func() {
+		once.Do(func() {
+			conn.Close()
+			srv.Close()
+			gs.Stop()
+		})
+	}
+	t.Cleanup(p.stop)
 	return p
 }
 

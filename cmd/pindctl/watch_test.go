@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rollpin/rollpin/internal/etcdtest"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
@@ -81,4 +82,32 @@ func TestWatchJSON(t *testing.T) {
 		last.GetUpdate().GetServices()[0].GetPin().GetMode() != rollpinv1.PinMode_PIN_MODE_MANUAL {
 		t.Errorf("last watch line = %v, want a later change to MANUAL", &last)
 	}
+}
+
+func TestEndpointsFailOver(t *testing.T) {
+	cli := etcdtest.Start(t).Client(t)
+	p1, p2 := startPindOn(t, cli), startPindOn(t, cli)
+	p2.register(t, "vol-a", "acme.volume.v1=1.3", volSvc)
+	p1.waitFor(t, "vol-a on the first pind", func(r *rollpinv1.GetPinsResponse) bool { return len(r.GetServices()) == 1 })
+	endpoints := p1.addr + "," + p2.addr
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb syncBuffer
+	done := background(ctx, &out, &errb, "--endpoints", endpoints, "watch")
+	waitOutput(t, &out, volSvc+" pin=-")
+
+	// The first pind goes away: watch reconnects to the second and resumes.
+	p1.stop()
+	waitOutput(t, &errb, "pindctl: lost pind")
+	r := pindctl(t, map[string]string{"PINDCTL_TOKEN": testToken, "PINDCTL_ENDPOINTS": endpoints}, "pin", "set", "VolumeService", "1.3")
+	expect(t, r, exitOK, "pin of "+volSvc+": none -> 1.3")
+	waitOutput(t, &out, "pin=-->1.3 by=admin-token")
+
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("watch exit code = %d, want 0 (stderr %q)", code, errb.String())
+	}
+	r = pindctl(t, nil, "--endpoints", endpoints, "status")
+	expect(t, r, exitOK, volSvc+"  1.3")
 }
