@@ -321,25 +321,73 @@ func (c *Client) stream(ctx context.Context, ep int, fenced *bool) (progressed b
 		}
 		st = watchStream{s}
 	}
+	// A reader goroutine feeds the updates; this loop applies every update
+	// already received as one batch, so that a burst (a fleet registering)
+	// costs one snapshot copy, not one per update.
+	ups := make(chan *rollpinv1.PinUpdate, maxBatch)
+	errc := make(chan error, 1)
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		defer close(ups)
+		for {
+			u, err := st.recv()
+			if err != nil {
+				errc <- err
+				return
+			}
+			if u == nil {
+				continue
+			}
+			select {
+			case ups <- u:
+			case <-ctx.Done():
+				errc <- ctx.Err()
+				return
+			}
+		}
+	}()
+	defer func() {
+		cancel()
+		<-readerDone
+	}()
+	batch := make([]*rollpinv1.PinUpdate, 0, maxBatch)
 	for {
-		u, err := st.recv()
-		if err != nil {
+		u, ok := <-ups
+		if !ok {
+			err := <-errc
 			if register && !progressed {
 				c.registrationFailed(err, fenced)
 			}
 			return progressed, err
 		}
+		batch = append(batch[:0], u)
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case u, ok := <-ups:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, u)
+			default:
+				break drain
+			}
+		}
 		if !progressed && register {
 			c.setErr(nil)
 		}
 		progressed = true
-		c.applyUpdate(u)
+		c.applyUpdates(batch)
 		if *fenced && c.o.reg != nil && c.admissible() {
 			*fenced = false
 			return progressed, errReadmit
 		}
 	}
 }
+
+// maxBatch bounds how many received updates are applied as one.
+const maxBatch = 256
 
 // registrationFailed classifies an error that ended a Register stream before
 // its first update. Errors that retrying cannot fix are surfaced.
@@ -415,15 +463,12 @@ func (c *Client) admissible() bool {
 	return true
 }
 
-func (c *Client) applyUpdate(u *rollpinv1.PinUpdate) {
-	if u == nil {
-		return
-	}
+func (c *Client) applyUpdates(us []*rollpinv1.PinUpdate) {
 	next := c.snap.Load()
 	if next != nil && !next.synced {
 		next = nil // a snapshot from the file is replaced, never merged
 	}
-	next = next.apply(u, c.o.logger)
+	next = next.apply(us, c.o.logger)
 	c.snap.Store(next)
 	c.syncOnce.Do(func() { close(c.synced) })
 	if c.o.snapFile != "" {

@@ -66,39 +66,52 @@ func effectiveCap(st *rollpinv1.ServiceState) (backport.Manifest, error) {
 	return backport.Min(pin, floor), nil
 }
 
-// apply returns the snapshot that results from applying u to s (nil s: an
-// empty snapshot). It never modifies s. Services whose pin or floor cannot be
-// parsed keep their previous cap, and the errors are logged.
-func (s *Snapshot) apply(u *rollpinv1.PinUpdate, log *slog.Logger) *Snapshot {
-	next := &Snapshot{rev: u.GetRevision(), synced: true}
-	if u.GetSnapshot() || s == nil {
-		next.caps = make(map[string]backport.Manifest, len(u.GetServices()))
-		next.states = make(map[string]*rollpinv1.ServiceState, len(u.GetServices()))
+// apply returns the snapshot that results from applying us, in order, to s
+// (nil s: an empty snapshot). It never modifies s and copies its maps once
+// for the whole batch. Services whose pin or floor cannot be parsed keep
+// their previous cap, and the errors are logged.
+func (s *Snapshot) apply(us []*rollpinv1.PinUpdate, log *slog.Logger) *Snapshot {
+	if len(us) == 0 {
+		return s
+	}
+	start := 0
+	for i, u := range us {
+		if u.GetSnapshot() {
+			start = i // a snapshot replaces everything before it
+		}
+	}
+	us = us[start:]
+	next := &Snapshot{rev: us[len(us)-1].GetRevision(), synced: true}
+	if us[0].GetSnapshot() || s == nil {
+		next.caps = make(map[string]backport.Manifest, len(us[0].GetServices()))
+		next.states = make(map[string]*rollpinv1.ServiceState, len(us[0].GetServices()))
 	} else {
 		next.caps = maps.Clone(s.caps)
 		next.states = maps.Clone(s.states)
 	}
-	for _, name := range u.GetRemoved() {
-		delete(next.caps, name)
-		delete(next.states, name)
-	}
-	for _, st := range u.GetServices() {
-		name := st.GetService()
-		if name == "" {
-			continue
+	for _, u := range us {
+		for _, name := range u.GetRemoved() {
+			delete(next.caps, name)
+			delete(next.states, name)
 		}
-		next.states[name] = st
-		m, err := effectiveCap(st)
-		if err != nil {
-			log.Error("pinsvc: ignoring unparsable pin update; keeping the previous cap", "service", name, "err", err)
-			if s != nil {
-				if old, ok := s.caps[name]; ok {
-					next.caps[name] = old
-				}
+		for _, st := range u.GetServices() {
+			name := st.GetService()
+			if name == "" {
+				continue
 			}
-			continue
+			next.states[name] = st
+			m, err := effectiveCap(st)
+			if err != nil {
+				log.Error("pinsvc: ignoring unparsable pin update; keeping the previous cap", "service", name, "err", err)
+				if old, ok := next.caps[name]; !ok && s != nil {
+					if old, ok = s.caps[name]; ok {
+						next.caps[name] = old
+					}
+				}
+				continue
+			}
+			next.caps[name] = m
 		}
-		next.caps[name] = m
 	}
 	return next
 }
@@ -153,7 +166,7 @@ func readSnapshotFile(path string, log *slog.Logger) (*Snapshot, error) {
 		return nil, fmt.Errorf("pinsvc: snapshot file %s is corrupt (delete it to start without it): %w", path, err)
 	}
 	u.Snapshot = true
-	s := (*Snapshot)(nil).apply(&u, log)
+	s := (*Snapshot)(nil).apply([]*rollpinv1.PinUpdate{&u}, log)
 	s.synced = false
 	return s, nil
 }
