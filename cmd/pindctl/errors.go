@@ -60,8 +60,11 @@ func (a *app) rpcError(what string, err error) error {
 	switch st.Code() {
 	case codes.Unavailable:
 		hint := "is it running? (--endpoints)"
-		if strings.Contains(desc, "handshake") || strings.Contains(desc, "certificate") || strings.Contains(desc, "tls:") {
+		switch {
+		case strings.Contains(desc, "handshake") || strings.Contains(desc, "certificate") || strings.Contains(desc, "tls:"):
 			hint = "check the TLS flags (--tls-ca, --tls-cert, --tls-key)"
+		case strings.Contains(desc, "server preface") && a.tlsCA == "" && a.tlsCert == "":
+			hint = "it may be serving TLS: pass --tls-ca (or check --endpoints)"
 		}
 		return fmt.Errorf("cannot reach pind at %s to %s (%s): %s", eps, what, desc, hint)
 	case codes.DeadlineExceeded:

@@ -12,6 +12,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
@@ -48,13 +49,25 @@ func startPind(t *testing.T) *testPind {
 // test ends or when stop is called.
 func startPindOn(t *testing.T, cli *clientv3.Client) *testPind {
 	t.Helper()
-	srv, err := pinsvc.NewServer(cli, pinsvc.Config{
-		Settle:     time.Hour,
-		LeaseTTL:   2 * time.Second,
-		AdminToken: testToken,
-		Name:       "pind-test",
-		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	return startPindWith(t, cli, pinsvc.Config{AdminToken: testToken}, nil, nil)
+}
+
+// startPindWith starts a pind with cfg (a long settle window, a short lease
+// and a quiet logger unless set), serving with creds (nil: plaintext); the
+// test's own client connects with clientCreds.
+func startPindWith(t *testing.T, cli *clientv3.Client, cfg pinsvc.Config, creds, clientCreds credentials.TransportCredentials) *testPind {
+	t.Helper()
+	if cfg.Settle == 0 {
+		cfg.Settle = time.Hour
+	}
+	if cfg.LeaseTTL == 0 {
+		cfg.LeaseTTL = 2 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	cfg.Name = "pind-test"
+	srv, err := pinsvc.NewServer(cli, cfg)
 	if err != nil {
 		t.Fatalf("pinsvc.NewServer: %v", err)
 	}
@@ -69,15 +82,22 @@ func startPindOn(t *testing.T, cli *clientv3.Client) *testPind {
 		t.Fatal(err)
 	}
 	p.addr = lis.Addr().String()
-	gs := grpc.NewServer(grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	opts := []grpc.ServerOption{}
+	if creds != nil {
+		opts = append(opts, grpc.Creds(creds))
+	}
+	if clientCreds == nil {
+		clientCreds = insecure.NewCredentials()
+	}
+	gs := grpc.NewServer(append(opts, grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		if r, ok := req.(*rollpinv1.SetPinRequest); ok && r.GetReason() == "race" && p.sneak != nil {
 			p.sneak(ctx)
 		}
 		return h(ctx, req)
-	}))
+	}))...)
 	rollpinv1.RegisterPinServiceServer(gs, srv)
 	go gs.Serve(lis)
-	conn, err := grpc.NewClient("passthrough:///"+p.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient("passthrough:///"+p.addr, grpc.WithTransportCredentials(clientCreds))
 	if err != nil {
 		t.Fatal(err)
 	}
