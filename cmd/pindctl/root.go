@@ -102,6 +102,7 @@ Exit codes: 0 done, 1 refused or failed, 2 bad flags or arguments.`,
 		newInstancesCmd(a),
 		newWatchCmd(a),
 		newManifestCmd(a),
+		newCheckCmd(a),
 	)
 	return root
 }

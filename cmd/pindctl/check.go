@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+
+	"github.com/rollpin/rollpin/compat"
+)
+
+// newCheckCmd is `pindctl check`: compat's rules without buf.
+func newCheckCmd(a *app) *cobra.Command {
+	var against string
+	cmd := &cobra.Command{
+		Use:   "check [--against PREVIOUS] CURRENT",
+		Short: "Check an API's rollpin annotations against its previous release",
+		Long: `check reads the descriptors of the current build of an API (CURRENT) and of
+its previous release (--against PREVIOUS) and reports every broken rollpin
+compatibility rule, with the element and how to fix it: an added field, enum
+value or method without since, or with a since not above the previous version;
+an api version that did not rise or went back; a since, number, field type or
+method type that changed; an element removed before it was deprecated, or
+whose number is not reserved; a default or downgrade_to that does not parse.
+Without --against only the rules about CURRENT alone run.
+
+Both files are FileDescriptorSets (protoc --include_imports
+--descriptor_set_out) or buf images (buf build -o FILE); binary, JSON or
+gzip-compressed. buf users get the same rules from buf-plugin-rollpin in
+buf lint and buf breaking.
+
+Exit code 1 when a rule is broken. It does not contact pind.`,
+		Example: `  pindctl check --against release-1.3.binpb head.binpb
+  pindctl check -o json --against release-1.3.binpb head.binpb`,
+		Args: exactArgs(1, "the current descriptor set (CURRENT)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cur, err := compat.ReadImage(args[0])
+			if err != nil {
+				return fmt.Errorf("%w: give a FileDescriptorSet (protoc --include_imports --descriptor_set_out) or a buf image (buf build -o)", err)
+			}
+			var findings []compat.Finding
+			if against == "" {
+				files, err := compat.NewFiles(cur)
+				if err != nil {
+					return fmt.Errorf("%s: %w", args[0], err)
+				}
+				findings = compat.Lint(files)
+			} else {
+				prev, err := compat.ReadImage(against)
+				if err != nil {
+					return fmt.Errorf("--against: %w: give a FileDescriptorSet or a buf image of the previous release", err)
+				}
+				if findings, err = compat.Check(prev, cur); err != nil {
+					return err
+				}
+			}
+			if err := a.printFindings(findings); err != nil {
+				return err
+			}
+			if len(findings) > 0 {
+				return fmt.Errorf("%d compatibility rule(s) broken; fix each as its line says, then run check again", len(findings))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&against, "against", "", "descriptor set or buf image of the previous release")
+	return cmd
+}
+
+// findingOutput is the JSON and YAML form of a finding.
+type findingOutput struct {
+	File     string `json:"file"`
+	Element  string `json:"element"`
+	Rule     string `json:"rule"`
+	Message  string `json:"message"`
+	Fix      string `json:"fix"`
+	Previous bool   `json:"previous,omitempty"`
+}
+
+// printFindings writes findings per a.output.
+func (a *app) printFindings(findings []compat.Finding) error {
+	out := make([]findingOutput, 0, len(findings))
+	for _, f := range findings {
+		out = append(out, findingOutput{
+			File: f.File, Element: string(f.Element), Rule: string(f.Rule),
+			Message: f.Message, Fix: f.Fix, Previous: f.Previous,
+		})
+	}
+	switch a.output {
+	case "json":
+		b, err := json.MarshalIndent(map[string]any{"findings": out}, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(a.Out, "%s\n", b)
+		return err
+	case "yaml":
+		b, err := yaml.Marshal(map[string]any{"findings": out})
+		if err != nil {
+			return err
+		}
+		_, err = a.Out.Write(b)
+		return err
+	}
+	if len(findings) == 0 {
+		_, err := fmt.Fprintln(a.Out, "no compatibility rule broken")
+		return err
+	}
+	for _, f := range findings {
+		where := f.File
+		if f.Previous {
+			where += " (previous release)"
+		}
+		if _, err := fmt.Fprintf(a.Out, "%s: %s: %s\n  %s\n  fix: %s\n", where, f.Element, f.Rule, f.Message, f.Fix); err != nil {
+			return err
+		}
+	}
+	return nil
+}
