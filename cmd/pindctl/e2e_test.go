@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -222,12 +223,12 @@ func TestOperatorWorkflow(t *testing.T) {
 	})
 
 	t.Run("concurrent write", func(t *testing.T) {
-		p.sneak = func(ctx context.Context) {
-			p.sneak = nil
+		sneak := func(ctx context.Context) {
 			if _, err := p.srv.Hold(ctx, &rollpinv1.HoldRequest{Service: volSvc, Reason: "another operator"}); err != nil {
 				t.Errorf("concurrent Hold: %v", err)
 			}
 		}
+		p.sneak.Store(&sneak)
 		r := p.admin(t, "pin", "set", "VolumeService", "1.2", "--reason", "race")
 		expect(t, r, exitFailed, "pin changed since read; run again")
 		st := p.state(t, volSvc)
@@ -265,4 +266,32 @@ func TestOperatorWorkflow(t *testing.T) {
 		expect(t, r, exitOK, "blocked")
 		golden(t, "status_forced", r.out)
 	})
+}
+
+func TestTimeoutAndInterrupt(t *testing.T) {
+	p := startPind(t)
+	p.register(t, "vol-a", "acme.volume.v1=1.3", volSvc)
+
+	// pind stalls until the caller gives up.
+	stall := func(ctx context.Context) { <-ctx.Done() }
+	p.sneak.Store(&stall)
+	r := p.admin(t, "--timeout", "300ms", "pin", "set", "VolumeService", "1.3", "--reason", "race")
+	expect(t, r, exitFailed, "pind at "+p.addr+" did not answer within 300ms to set the pin of "+volSvc)
+
+	// Ctrl-C (the context ends) while pind stalls.
+	p.sneak.Store(&stall)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--endpoints", p.addr, "--token", testToken, "pin", "set", "VolumeService", "1.3", "--reason", "race"},
+			streams{Out: &out, Err: &errb})
+	}()
+	for p.sneak.Load() != nil { // wait until pind holds the call
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != exitFailed || !strings.Contains(errb.String(), "set the pin of "+volSvc+": interrupted") {
+		t.Errorf("interrupted pin set: exit %d, stderr %q; want 1 and \"interrupted\"", code, errb.String())
+	}
 }

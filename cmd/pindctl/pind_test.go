@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,10 +31,11 @@ type testPind struct {
 	addr string
 	srv  *pinsvc.Server
 	cli  rollpinv1.PinServiceClient
-	// sneak, when set, is called by the server before handling a SetPin
-	// whose reason is "race", with the call's context: it makes a
-	// concurrent write happen between pindctl's read and its write.
-	sneak func(ctx context.Context)
+	// sneak, when set, is taken and called by the server before handling
+	// a SetPin whose reason is "race", with the call's context: it makes a
+	// concurrent write happen between pindctl's read and its write, or
+	// stalls the call.
+	sneak atomic.Pointer[func(ctx context.Context)]
 	// stop stops the pind (its instances' registrations end with it).
 	stop func()
 }
@@ -90,8 +92,10 @@ func startPindWith(t *testing.T, cli *clientv3.Client, cfg pinsvc.Config, creds,
 		clientCreds = insecure.NewCredentials()
 	}
 	gs := grpc.NewServer(append(opts, grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		if r, ok := req.(*rollpinv1.SetPinRequest); ok && r.GetReason() == "race" && p.sneak != nil {
-			p.sneak(ctx)
+		if r, ok := req.(*rollpinv1.SetPinRequest); ok && r.GetReason() == "race" {
+			if fn := p.sneak.Swap(nil); fn != nil {
+				(*fn)(ctx)
+			}
 		}
 		return h(ctx, req)
 	}))...)
@@ -115,8 +119,9 @@ func startPindWith(t *testing.T, cli *clientv3.Client, cfg pinsvc.Config, creds,
 }
 
 // register announces a live instance through the Register RPC and waits
-// until pind lists it. The instance stays registered until the test ends.
-func (p *testPind) register(t *testing.T, id, manifest, service string) {
+// until pind lists it. The instance stays registered until the test ends or
+// the returned function is called.
+func (p *testPind) register(t *testing.T, id, manifest, service string) (leave func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stream, err := p.cli.Register(ctx, &rollpinv1.RegisterRequest{
@@ -140,10 +145,11 @@ func (p *testPind) register(t *testing.T, id, manifest, service string) {
 			}
 		}
 	}()
-	t.Cleanup(func() {
+	leave = func() {
 		cancel()
 		<-done
-	})
+	}
+	t.Cleanup(leave)
 	p.waitFor(t, "instance "+id, func(r *rollpinv1.GetPinsResponse) bool {
 		for _, s := range r.GetServices() {
 			for _, in := range s.GetInstances() {
@@ -154,6 +160,7 @@ func (p *testPind) register(t *testing.T, id, manifest, service string) {
 		}
 		return false
 	})
+	return leave
 }
 
 // waitFor polls GetPins until cond holds (or fails the test after 20 s).

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rollpin/rollpin/internal/etcdtest"
+	"github.com/rollpin/rollpin/pinsvc"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
@@ -110,4 +111,36 @@ func TestEndpointsFailOver(t *testing.T) {
 	}
 	r = pindctl(t, nil, "--endpoints", endpoints, "status")
 	expect(t, r, exitOK, volSvc+"  1.3")
+}
+
+func TestHoldReleaseAutoRaise(t *testing.T) {
+	p := startPindWith(t, etcdtest.Start(t).Client(t), pinsvc.Config{Settle: 300 * time.Millisecond}, nil, nil)
+	leaveA := p.register(t, "vol-a", "acme.volume.v1=1.3", volSvc)
+	// pind creates the pin of a new service at its floor once it settles.
+	p.waitFor(t, "the pin created at 1.3", func(r *rollpinv1.GetPinsResponse) bool {
+		return len(r.GetServices()) == 1 && r.GetServices()[0].GetPin().GetManifest() == "acme.volume.v1=1.3"
+	})
+	expect(t, p.ctl(t, nil, "hold", "VolumeService", "--reason", "canary"), exitOK, "held "+volSvc+" at 1.3")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb syncBuffer
+	done := background(ctx, &out, &errb, "--endpoints", p.addr, "watch")
+	waitOutput(t, &out, volSvc+" pin=1.3")
+
+	p.register(t, "vol-b", "acme.volume.v1=1.4", volSvc)
+	leaveA()
+	waitOutput(t, &out, "floor=1.3->1.4 instances=1.3:1,1.4:1->1.4:1")
+	r := p.ctl(t, nil, "status", "VolumeService")
+	expect(t, r, exitOK, "held by ")
+	if got := p.pinOf(t, volSvc); got != "acme.volume.v1=1.3" {
+		t.Fatalf("held pin = %q, want it to stay at 1.3", got)
+	}
+
+	expect(t, p.ctl(t, nil, "release", "VolumeService"), exitOK, "released "+volSvc+": automatic raises resume")
+	waitOutput(t, &out, "pin=1.3->1.4 by=controller")
+	cancel()
+	<-done
+	r = p.ctl(t, nil, "status", "VolumeService")
+	expect(t, r, exitOK, "up-to-date")
 }
