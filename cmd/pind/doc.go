@@ -1,0 +1,38 @@
+// Command pind serves rollpin's PinService: the version pins of gRPC
+// services, stored in etcd, their live instances, and a live stream of every
+// change to every process that uses them.
+//
+// With no --etcd-endpoints pind runs an embedded single-member etcd in
+// --data-dir (default $XDG_STATE_HOME/rollpin/pind, else
+// ~/.local/state/rollpin/pind): one command gives a working daemon whose
+// pins survive restarts.
+//
+//	pind                                   # loopback, embedded etcd
+//	pind --listen :7070 --etcd-endpoints https://etcd-0:2379,https://etcd-1:2379 \
+//	     --etcd-ca ca.pem --tls-cert pind.pem --tls-key pind-key.pem --tls-ca clients.pem \
+//	     --writer-identities ops --metrics-listen :9090
+//
+// # Configuration
+//
+// Every flag can also be set with an environment variable PIND_<FLAG> in
+// upper snake case (--etcd-endpoints → PIND_ETCD_ENDPOINTS); a flag given on
+// the command line wins. Secrets (--admin-token, --etcd-password) are best
+// passed that way. Run pind -help for the list.
+//
+// # Security
+//
+// With --tls-cert and --tls-key the gRPC port speaks TLS; adding --tls-ca
+// requires every client to present a certificate signed by it (mutual TLS).
+// Writes are open to every client unless --admin-token or
+// --writer-identities is set (see package pinsvc).
+//
+// # Operations
+//
+// pind serves the standard gRPC health service (grpc.health.v1), Prometheus
+// metrics on --metrics-listen at /metrics (pins, services, instances,
+// subscribers, writes by rpc and code, watch lag, the auto-raise controller,
+// and per-RPC gRPC metrics), and logs with log/slog (--log-format json or
+// text, --log-level). SIGTERM or SIGINT shuts it down gracefully: health
+// turns NOT_SERVING, streams end with UNAVAILABLE so clients move to another
+// pind, calls in flight finish, the registration lease is revoked.
+package main

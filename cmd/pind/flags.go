@@ -1,0 +1,122 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rollpin/rollpin/pinsvc"
+)
+
+// options are pind's settings, from flags or PIND_* environment variables.
+type options struct {
+	listen           string
+	etcdEndpoints    string
+	dataDir          string
+	embeddedClient   string
+	embeddedPeer     string
+	prefix           string
+	settle           time.Duration
+	leaseTTL         time.Duration
+	tlsCert          string
+	tlsKey           string
+	tlsCA            string
+	adminToken       string
+	writerIdentities string
+	metricsListen    string
+	etcdCert         string
+	etcdKey          string
+	etcdCA           string
+	etcdUsername     string
+	etcdPassword     string
+	logLevel         string
+	logFormat        string
+	name             string
+	shutdownTimeout  time.Duration
+}
+
+// envName returns the environment variable of a flag: PIND_ and the flag
+// name in upper snake case (--etcd-endpoints → PIND_ETCD_ENDPOINTS).
+func envName(flagName string) string {
+	return "PIND_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// defaultDataDir is the embedded etcd's directory: $XDG_STATE_HOME/rollpin/pind,
+// else ~/.local/state/rollpin/pind, else ./pind-data.
+func defaultDataDir(getenv func(string) string) string {
+	if d := getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "rollpin", "pind")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".local", "state", "rollpin", "pind")
+	}
+	return "pind-data"
+}
+
+// parseFlags reads args, then fills every flag not given on the command
+// line from its PIND_* environment variable.
+func parseFlags(args []string, getenv func(string) string, out io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("pind", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:7070", "gRPC listen address")
+	fs.StringVar(&o.etcdEndpoints, "etcd-endpoints", "", "comma-separated etcd endpoints; empty: run an embedded etcd in --data-dir")
+	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(getenv), "directory of the embedded etcd")
+	fs.StringVar(&o.embeddedClient, "embedded-client-addr", "127.0.0.1:0", "client listen address of the embedded etcd (port 0: any free port)")
+	fs.StringVar(&o.embeddedPeer, "embedded-peer-addr", "127.0.0.1:0", "peer listen address of the embedded etcd (port 0: any free port)")
+	fs.StringVar(&o.prefix, "prefix", pinsvc.DefaultPrefix, "etcd key prefix")
+	fs.DurationVar(&o.settle, "settle", pinsvc.DefaultSettle, "auto-raise settle window")
+	fs.DurationVar(&o.leaseTTL, "lease-ttl", pinsvc.DefaultLeaseTTL, "TTL of the registration lease (an instance whose pind dies leaves the floor after about this long)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "gRPC server certificate (PEM); with --tls-key enables TLS")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "gRPC server private key (PEM)")
+	fs.StringVar(&o.tlsCA, "tls-ca", "", "CA bundle (PEM) for client certificates; enables mutual TLS (every client must present a certificate)")
+	fs.StringVar(&o.adminToken, "admin-token", "", "token allowing writes (\"authorization: Bearer <token>\"); prefer the PIND_ADMIN_TOKEN variable")
+	fs.StringVar(&o.writerIdentities, "writer-identities", "", "comma-separated client-certificate identities (CN, DNS or URI SAN) allowed to write")
+	fs.StringVar(&o.metricsListen, "metrics-listen", "", "address of the Prometheus /metrics endpoint; empty: none")
+	fs.StringVar(&o.etcdCert, "etcd-cert", "", "client certificate for etcd (PEM)")
+	fs.StringVar(&o.etcdKey, "etcd-key", "", "client key for etcd (PEM)")
+	fs.StringVar(&o.etcdCA, "etcd-ca", "", "CA bundle to verify etcd (PEM)")
+	fs.StringVar(&o.etcdUsername, "etcd-username", "", "etcd user")
+	fs.StringVar(&o.etcdPassword, "etcd-password", "", "etcd password; prefer the PIND_ETCD_PASSWORD variable")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", "json", "json or text")
+	fs.StringVar(&o.name, "name", "", "identity of this pind in elections and logs (default hostname-pid)")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown waits for calls in flight")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: pind [flags]\n\npind serves rollpin's PinService. Every flag can also be set with the\nenvironment variable PIND_<FLAG> (e.g. PIND_ETCD_ENDPOINTS); a flag on the\ncommand line wins.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q: pind takes only flags (pind -help)", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		if v := getenv(envName(f.Name)); v != "" {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", envName(f.Name), v, e)
+			}
+		}
+	})
+	return o, err
+}
+
+func splitList(s string) []string {
+	var out []string
+	for p := range strings.SplitSeq(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
