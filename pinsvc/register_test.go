@@ -2,6 +2,7 @@ package pinsvc
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -30,7 +31,7 @@ func TestRegisterFencing(t *testing.T) {
 		want     codes.Code
 	}{
 		{"acme.volume.v1=1.4,acme.types.v1=2.0", codes.OK},
-		{"acme.volume.v1=1.5", codes.OK},            // lacks the types track: does not speak it
+		{"acme.volume.v1=1.5", codes.OK},              // lacks the types track: does not speak it
 		{"acme.volume.v1=1.4,other.v1=0.1", codes.OK}, // tracks the pin does not cap
 		{"acme.volume.v1=1.3,acme.types.v1=2.0", codes.FailedPrecondition},
 		{"acme.volume.v1=1.4,acme.types.v1=1.9", codes.FailedPrecondition},
@@ -89,7 +90,7 @@ func TestRegisterFencingIsInTheSameTransaction(t *testing.T) {
 	}
 	// RaisePin is a CAS: the stale revision now fails.
 	m := backport.MustManifest(backport.Entry{Track: "acme.volume.v1", Version: backport.Version{Major: 2}})
-	if _, err := ts.srv.RaisePin(ctxT(t), testSvc, m, rev, "test", "stale"); !errorsIsConflict(err) {
+	if _, err := ts.srv.RaisePin(ctxT(t), testSvc, m, rev, "test", "stale"); !errors.Is(err, ErrConflict) {
 		t.Fatalf("RaisePin at a stale revision = %v, want ErrConflict", err)
 	}
 }
@@ -106,7 +107,9 @@ func pollUntil(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-func errorsIsConflict(err error) bool { return err != nil && strings.Contains(err.Error(), ErrConflict.Error()) }
+func errorsIsConflict(err error) bool {
+	return err != nil && strings.Contains(err.Error(), ErrConflict.Error())
+}
 
 func TestRegisterReplacedByNewerStreamKeepsKey(t *testing.T) {
 	cli := etcdtest.Start(t).Client(t)
