@@ -162,6 +162,8 @@ func (s *Slots) Close() {
 //	stop                  finish the current sequences and exit
 func Commands(ctx context.Context, r io.Reader, s *Slots, drained func(slot int), stop func()) {
 	defer stop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // the reader goroutine never blocks on a send after return
 	lines := make(chan string)
 	go func() {
 		defer close(lines)
