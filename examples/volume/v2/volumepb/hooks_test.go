@@ -98,7 +98,7 @@ func TestDowngradeVolume(t *testing.T) {
 // the size is known in MiB (the upgrade hook).
 func TestFillDefaultsFromOldSender(t *testing.T) {
 	for _, tt := range []struct {
-		name     string
+		name      string
 		msg, want proto.Message
 	}{
 		{"request", &volumepb.CreateVolumeRequest{Name: "a", SizeGb: 2},
