@@ -126,6 +126,15 @@ func (c *clientCore) downgraded(m *method, s *capState) {
 	}
 }
 
+// headerCapture receives a unary call's response headers with a single
+// allocation: the header, the option pointing at it and room for the
+// caller's options.
+type headerCapture struct {
+	hdr metadata.MD
+	opt grpc.HeaderCallOption
+	buf [4]grpc.CallOption
+}
+
 // UnaryClientInterceptor returns a client interceptor that caps every call
 // at the pin of its target service (from pins): a method whose since is
 // above the cap fails with FAILED_PRECONDITION without being sent (or goes to
@@ -154,14 +163,13 @@ func UnaryClientInterceptor(pins PinSource, opts ...Option) grpc.UnaryClientInte
 		if !s.serverMayBeOlder {
 			return invoker(ctx, m.full, req, reply, cc, callOpts...)
 		}
-		var hdr metadata.MD
-		all := make([]grpc.CallOption, len(callOpts), len(callOpts)+1)
-		copy(all, callOpts)
-		all = append(all, grpc.Header(&hdr))
+		hc := &headerCapture{}
+		hc.opt.HeaderAddr = &hc.hdr
+		all := append(append(hc.buf[:0], callOpts...), &hc.opt)
 		if err := invoker(ctx, m.full, req, reply, cc, all...); err != nil {
 			return err
 		}
-		return c.fill(m, hdr, reply)
+		return c.fill(m, hc.hdr, reply)
 	}
 }
 

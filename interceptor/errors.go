@@ -1,6 +1,7 @@
 package interceptor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -25,7 +26,7 @@ func (c *core) reject(fullMethod string, reason Reason, code codes.Code, msg str
 	if c.o.reporter != nil {
 		c.o.reporter.CallRejected(fullMethod, reason)
 	}
-	if l := c.o.logger; l.Enabled(nil, levelWarn) {
+	if l := c.o.logger; l.Enabled(context.Background(), levelWarn) {
 		l.Warn("rollpin: call refused", "method", fullMethod, "reason", string(reason), "error", msg)
 	}
 	return status.Error(code, msg)

@@ -453,3 +453,48 @@ func TestLoopbackTCP(t *testing.T) {
 		t.Errorf("response thin = false, want the default true")
 	}
 }
+
+func TestServerSendsItsVersion(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		start func(testing.TB, network, ...interceptor.Option) func(...grpc.DialOption) *grpc.ClientConn
+		want  string
+	}{
+		{"old", func(t testing.TB, n network, o ...interceptor.Option) func(...grpc.DialOption) *grpc.ClientConn {
+			_, d := startOld(t, n, o...)
+			return d
+		}, v11.String()},
+		{"new", func(t testing.TB, n network, o ...interceptor.Option) func(...grpc.DialOption) *grpc.ClientConn {
+			_, d := startNew(t, n, o...)
+			return d
+		}, v12.String()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cc := tc.start(t, bufNet)()
+			var hdr metadata.MD
+			if _, err := itestv1.NewVolumeServiceClient(cc).Create(t.Context(), &itestv1.CreateRequest{Name: "x"}, grpc.Header(&hdr)); err != nil {
+				t.Fatal(err)
+			}
+			if v := hdr.Get(interceptor.HeaderVersion); len(v) != 1 || v[0] != tc.want {
+				t.Errorf("response header %s = %q, want [%q]", interceptor.HeaderVersion, v, tc.want)
+			}
+		})
+	}
+}
+
+func TestUnusableFallback(t *testing.T) {
+	t.Parallel()
+	pins := interceptor.StaticPins{service: v11}
+	for _, tc := range []struct {
+		fallback string
+		want     string
+	}{
+		{"/" + service + "/Nope", "not a method of the known schema"},
+		{mUpload, "returns rollpin.itest.v1.Summary"},
+		{mWatch, "does not stream like"},
+	} {
+		err := interceptor.CanSend(pins, mProvision, interceptor.WithFallback(mProvision, tc.fallback))
+		wantCode(t, err, codes.FailedPrecondition, mProvision, "fallback is unusable", tc.want)
+	}
+}
