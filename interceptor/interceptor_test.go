@@ -334,6 +334,33 @@ func TestStreamsOldClientNewServer(t *testing.T) {
 		}
 	}
 
+	// Client stream: every message gets its defaults.
+	us, err := oc.cc.NewStream(ctx, &grpc.StreamDesc{StreamName: "Upload", ClientStreams: true}, mUpload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(srv.got.all())
+	for range 3 {
+		if err := us.SendMsg(oc.request("up")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := us.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	sum := dynamicpb.NewMessage(newOldServer(t).summary)
+	if err := us.RecvMsg(sum); err != nil {
+		t.Fatal(err)
+	}
+	if n := sum.Get(sum.Descriptor().Fields().ByName("count")).Int(); n != 3 {
+		t.Errorf("upload summary count = %d, want 3", n)
+	}
+	for _, m := range srv.got.all()[before:] {
+		if r := m.(*itestv1.CreateRequest); !r.GetThin() {
+			t.Errorf("uploaded request %v: want thin filled", r)
+		}
+	}
+
 	// Server stream: each response shaped for the old client.
 	ws, err := oc.cc.NewStream(ctx, &grpc.StreamDesc{StreamName: "Watch", ServerStreams: true}, mWatch)
 	if err != nil {
