@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/rollpin/rollpin/internal/etcdtest"
+	"github.com/rollpin/rollpin/pinsvc"
+	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
+)
+
+// startPind runs a PinService on a real embedded etcd and returns its
+// address and server.
+func startPind(t *testing.T) (string, *pinsvc.Server) {
+	t.Helper()
+	cli := etcdtest.Start(t).Client(t)
+	ps, err := pinsvc.NewServer(cli, pinsvc.Config{Settle: time.Second, LeaseTTL: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ps.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ps.Close() })
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer()
+	rollpinv1.RegisterPinServiceServer(gs, ps)
+	go gs.Serve(lis)
+	t.Cleanup(gs.Stop)
+	return lis.Addr().String(), ps
+}
+
+// waitPin waits until the service has a pin.
+func waitPin(t *testing.T, ps *pinsvc.Server) {
+	t.Helper()
+	ch, done := ps.Subscribe()
+	defer done()
+	for {
+		if v := ps.Snapshot().Service("acme.volume.v1.VolumeService"); v != nil && v.Pin != nil {
+			return
+		}
+		select {
+		case <-ch:
+		case <-time.After(30 * time.Second):
+			t.Fatal("no pin after 30s")
+		}
+	}
+}
+
+// TestWire serves and calls through the interceptors with pins from a real
+// pind: at the fleet's version first, then after an operator lowered the
+// pin to 1.3 (a roll-back), where the same client sends what a 1.3 server
+// understands.
+func TestWire(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pind, ps := startPind(t)
+	addr, stop, err := Serve(ctx, []string{pind}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	defer stop()
+
+	var out bytes.Buffer
+	if err := Call(ctx, []string{pind}, addr, &out); err != nil {
+		t.Fatalf("Call: %v", err)
+	}
+	want := "cap of acme.volume.v1.VolumeService: acme.volume.v1=1.4\n" +
+		"created db: VOLUME_TYPE_NVME, 1536 MiB, 0 GiB\n" +
+		"resized db: 4096 MiB\n"
+	if diff := cmp.Diff(want, out.String()); diff != "" {
+		t.Errorf("Call at 1.4 (-want +got):\n%s", diff)
+	}
+
+	waitPin(t, ps)
+	conn, err := grpc.NewClient(pind, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := rollpinv1.NewPinServiceClient(conn).SetPin(ctx, &rollpinv1.SetPinRequest{
+		Service: "acme.volume.v1.VolumeService", Manifest: "acme.volume.v1=1.3", Reason: "roll-back test",
+	}); err != nil {
+		t.Fatalf("SetPin(1.3): %v", err)
+	}
+	out.Reset()
+	if err := Call(ctx, []string{pind}, addr, &out); err != nil {
+		t.Fatalf("Call: %v", err)
+	}
+	// Sent as 1.3: NVMe as SSD, 1536 MiB rounded up to 2 GiB (the size_mib
+	// hook), which the 1.4 server reads back as 2048 MiB (the upgrade hook).
+	want = "cap of acme.volume.v1.VolumeService: acme.volume.v1=1.3\n" +
+		"created db: VOLUME_TYPE_SSD, 2048 MiB, 0 GiB\n" +
+		"ResizeVolume not available yet: FailedPrecondition\n"
+	if diff := cmp.Diff(want, out.String()); diff != "" {
+		t.Errorf("Call at 1.3 (-want +got):\n%s", diff)
+	}
+}
