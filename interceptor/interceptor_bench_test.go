@@ -49,7 +49,7 @@ func BenchmarkUnary(b *testing.B) {
 			rollpin bool
 			pin     backport.Manifest
 		}{{"bare", false, backport.Manifest{}}, {"fastpath", true, v12}, {"downgrade", true, v11}} {
-			b.Run(n.name+"/"+mode.name, func(b *testing.B) {
+			b.Run("net="+n.name+"/mode="+mode.name, func(b *testing.B) {
 				cli := benchClient(b, n.net, mode.rollpin, mode.pin)
 				req := benchRequest()
 				ctx := context.Background()
@@ -76,7 +76,7 @@ func BenchmarkBidi(b *testing.B) {
 			rollpin bool
 			pin     backport.Manifest
 		}{{"bare", false, backport.Manifest{}}, {"fastpath", true, v12}, {"downgrade", true, v11}} {
-			b.Run(n.name+"/"+mode.name, func(b *testing.B) {
+			b.Run("net="+n.name+"/mode="+mode.name, func(b *testing.B) {
 				cli := benchClient(b, n.net, mode.rollpin, mode.pin)
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
@@ -169,7 +169,7 @@ func serverContext(kv ...string) context.Context {
 
 // BenchmarkOwnWork measures only the interceptors' own work: the client
 // interceptor with a no-op invoker, the server interceptor with a no-op
-// handler, headers included. "client+server" runs both per iteration.
+// handler, headers included. side=both runs both per iteration.
 func BenchmarkOwnWork(b *testing.B) {
 	info := &grpc.UnaryServerInfo{FullMethod: mCreate}
 	resp := volumeOf(benchRequest())
@@ -195,7 +195,7 @@ func BenchmarkOwnWork(b *testing.B) {
 		sreq := sent.(*itestv1.CreateRequest)
 		reply := &itestv1.Volume{}
 
-		b.Run("client/"+mode.name, func(b *testing.B) {
+		b.Run("side=client/path="+mode.name, func(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {
@@ -204,7 +204,7 @@ func BenchmarkOwnWork(b *testing.B) {
 				}
 			}
 		})
-		b.Run("server/"+mode.name, func(b *testing.B) {
+		b.Run("side=server/path="+mode.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				sreq.Thin = false // undo the previous iteration's filled default
@@ -213,7 +213,7 @@ func BenchmarkOwnWork(b *testing.B) {
 				}
 			}
 		})
-		b.Run("client+server/"+mode.name, func(b *testing.B) {
+		b.Run("side=both/path="+mode.name, func(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {
@@ -227,8 +227,12 @@ func BenchmarkOwnWork(b *testing.B) {
 			}
 		})
 	}
-	// The engine alone, for the downgrade path's budget.
-	b.Run("backport/Downgrade", func(b *testing.B) {
+}
+
+// BenchmarkEngine measures the backport engine alone on the same request,
+// the budget of the interceptors' downgrade path.
+func BenchmarkEngine(b *testing.B) {
+	b.Run("op=Downgrade", func(b *testing.B) {
 		req := benchRequest()
 		b.ReportAllocs()
 		for b.Loop() {
@@ -237,7 +241,7 @@ func BenchmarkOwnWork(b *testing.B) {
 			}
 		}
 	})
-	b.Run("backport/FillDefaults", func(b *testing.B) {
+	b.Run("op=FillDefaults", func(b *testing.B) {
 		sent, err := backport.Downgrade(benchRequest(), v11)
 		if err != nil {
 			b.Fatal(err)
