@@ -62,7 +62,7 @@ func TestThreeMemberClusterSurvivesAMemberLoss(t *testing.T) {
 		t.Fatalf("GetPins after losing a member = %v, %v; want pin 0.10 and instance i1", gp, err)
 	}
 	// The stream saw every change, in order, with no snapshot in between.
-	ups := w.waitFor(t, "pin 0.10", hasPin(testSvc, "acme.volume.v1=0.10"))
+	ups := w.waitFor(t, "pin 0.10", sawPin(testSvc, "acme.volume.v1=0.10"))
 	var got []string
 	for _, u := range ups[1:] {
 		if u.GetSnapshot() {
@@ -83,7 +83,7 @@ func TestThreeMemberClusterSurvivesAMemberLoss(t *testing.T) {
 	}
 	// New streams and registrations still work.
 	w2 := watch(t, c, 0)
-	w2.waitFor(t, "a snapshot on a new stream", hasPin(testSvc, "acme.volume.v1=0.10"))
+	w2.waitFor(t, "a snapshot on a new stream", sawPin(testSvc, "acme.volume.v1=0.10"))
 	if _, err := register(t, c, "i2", "acme.volume.v1=1.0", testSvc); err != nil {
 		t.Fatalf("Register after losing a member: %v", err)
 	}

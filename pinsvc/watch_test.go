@@ -16,7 +16,7 @@ import (
 
 func lastRevision(ups []*rollpinv1.PinUpdate) int64 { return ups[len(ups)-1].GetRevision() }
 
-func hasPin(svc, manifest string) func([]*rollpinv1.PinUpdate) bool {
+func sawPin(svc, manifest string) func([]*rollpinv1.PinUpdate) bool {
 	return func(ups []*rollpinv1.PinUpdate) bool { return pinsSeen(ups)[svc] == manifest }
 }
 
@@ -91,7 +91,7 @@ func TestConcurrentStaleSetPins(t *testing.T) {
 			t.Errorf("final pin %q lost operator %d's change", final, i)
 		}
 	}
-	w.waitFor(t, "the final pin", hasPin(testSvc, final))
+	w.waitFor(t, "the final pin", sawPin(testSvc, final))
 }
 
 func TestWatchResumeMissesNothing(t *testing.T) {
@@ -100,7 +100,7 @@ func TestWatchResumeMissesNothing(t *testing.T) {
 	c := ts.cli
 	mustSetPin(t, c, testSvc, "1.0", true)
 	w := watch(t, c, 0)
-	ups := w.waitFor(t, "pin 1.0", hasPin(testSvc, "acme.volume.v1=1.0"))
+	ups := w.waitFor(t, "pin 1.0", sawPin(testSvc, "acme.volume.v1=1.0"))
 	w.stop()
 	from := lastRevision(ups)
 
@@ -111,7 +111,7 @@ func TestWatchResumeMissesNothing(t *testing.T) {
 	mustSetPin(t, c, "acme.other.v1.Other", "2.0", true)
 
 	w2 := watch(t, c, from)
-	ups = w2.waitFor(t, "the other service", hasPin("acme.other.v1.Other", "acme.other.v1=2.0"))
+	ups = w2.waitFor(t, "the other service", sawPin("acme.other.v1.Other", "acme.other.v1=2.0"))
 	var got []string
 	for _, u := range ups {
 		if u.GetSnapshot() {
@@ -136,7 +136,7 @@ func TestWatchCompactedRevisionGetsSnapshot(t *testing.T) {
 	c := ts.cli
 	mustSetPin(t, c, testSvc, "1.0", true)
 	w := watch(t, c, 0)
-	from := lastRevision(w.waitFor(t, "pin 1.0", hasPin(testSvc, "acme.volume.v1=1.0")))
+	from := lastRevision(w.waitFor(t, "pin 1.0", sawPin(testSvc, "acme.volume.v1=1.0")))
 	w.stop()
 	var last *rollpinv1.SetPinResponse
 	for i := 1; i <= 8; i++ {
@@ -148,12 +148,12 @@ func TestWatchCompactedRevisionGetsSnapshot(t *testing.T) {
 	check := func(c rollpinv1.PinServiceClient, have, next string) {
 		t.Helper()
 		w := watch(t, c, from)
-		ups := w.waitFor(t, "pin "+have, hasPin(testSvc, "acme.volume.v1="+have))
+		ups := w.waitFor(t, "pin "+have, sawPin(testSvc, "acme.volume.v1="+have))
 		if !ups[0].GetSnapshot() || ups[0].GetRevision() < last.GetState().GetPinRevision() {
 			t.Fatalf("watch from compacted revision %d: first update %v, want a snapshot at revision >= %d", from, ups[0], last.GetState().GetPinRevision())
 		}
 		mustSetPin(t, c, testSvc, next, false)
-		w.waitFor(t, "pin "+next+" after the snapshot", hasPin(testSvc, "acme.volume.v1="+next))
+		w.waitFor(t, "pin "+next+" after the snapshot", sawPin(testSvc, "acme.volume.v1="+next))
 	}
 	check(c, "1.8", "1.9")
 	// A pind started after the compaction has no history before it at all.
@@ -194,7 +194,7 @@ func TestTwoServersServeTheSameState(t *testing.T) {
 	wb.stop()
 	mustSetPin(t, b.cli, testSvc, "1.2", false)
 	wa := watch(t, a.cli, from)
-	ups := wa.waitFor(t, "pin 1.2 on a", hasPin(testSvc, "acme.volume.v1=1.2"))
+	ups := wa.waitFor(t, "pin 1.2 on a", sawPin(testSvc, "acme.volume.v1=1.2"))
 	if ups[0].GetSnapshot() {
 		t.Errorf("resume on another pind sent a snapshot")
 	}
