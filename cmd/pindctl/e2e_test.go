@@ -135,6 +135,20 @@ func TestOperatorWorkflow(t *testing.T) {
 		expect(t, r, exitFailed, "pind knows no service acme.nosuch.v1.NoService")
 		r = p.admin(t, "pin", "set", "acme.nosuch.v1.NoService", "1.0")
 		expect(t, r, exitFailed, "pass --force to create its pin")
+		r = p.ctl(t, nil, "instances", "acme.nosuch.v1.NoService")
+		expect(t, r, exitFailed, "pind knows no service acme.nosuch.v1.NoService")
+		r = p.admin(t, "pin", "lower", "acme.nosuch.v1.NoService", "1.0")
+		expect(t, r, exitFailed, "refused: acme.nosuch.v1.NoService has no pin to lower; use `pindctl pin set` to create one")
+
+		// A pin for a service that has no instance yet needs --force.
+		r = p.admin(t, "pin", "set", "acme.next.v1.NextService", "1.0", "--force")
+		expect(t, r, exitOK, "pin of acme.next.v1.NextService: none -> 1.0")
+		r = p.ctl(t, nil, "status", "NextService")
+		expect(t, r, exitOK, "no-instances")
+		r = p.ctl(t, nil, "instances", "NextService")
+		if r.code != exitOK || strings.TrimSpace(r.out) != "SERVICE  INSTANCE  VERSION  BUILD  ADDRESS  STARTED" {
+			t.Errorf("instances of a service without instances = exit %d, %q; want only the header", r.code, r.out)
+		}
 	})
 
 	t.Run("instances", func(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -19,9 +20,12 @@ address and start time. SERVICE may be a full name or a unique suffix.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			service := ""
 			if len(args) == 1 {
-				full, _, err := a.lookup(cmd.Context(), args[0])
+				full, st, err := a.lookup(cmd.Context(), args[0])
 				if err != nil {
 					return err
+				}
+				if st == nil {
+					return fmt.Errorf("pind knows no service %s: check the name with `pindctl status`", full)
 				}
 				service = full
 			}

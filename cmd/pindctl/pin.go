@@ -159,9 +159,10 @@ func entriesText(es []backport.Entry) string {
 	return strings.Join(parts, ",")
 }
 
-// blockingInstances returns, grouped by manifest, the live instances of st
-// whose manifests are below target on a track they share.
-func blockingInstances(st *rollpinv1.ServiceState, target backport.Manifest) (groups []string, ids []string) {
+// blockingInstances describes, grouped by manifest ("vol-a,vol-b run 1.3"),
+// the live instances of st whose manifests are below target on a track they
+// share.
+func blockingInstances(st *rollpinv1.ServiceState, target backport.Manifest) (groups []string) {
 	byManifest := map[string][]string{}
 	var order []string
 	for _, in := range st.GetInstances() {
@@ -173,7 +174,6 @@ func blockingInstances(st *rollpinv1.ServiceState, target backport.Manifest) (gr
 			order = append(order, in.GetManifest())
 		}
 		byManifest[in.GetManifest()] = append(byManifest[in.GetManifest()], in.GetId())
-		ids = append(ids, in.GetId())
 	}
 	for _, m := range order {
 		list := byManifest[m]
@@ -184,7 +184,7 @@ func blockingInstances(st *rollpinv1.ServiceState, target backport.Manifest) (gr
 		}
 		groups = append(groups, fmt.Sprintf("%s %s %s", strings.Join(list, ","), verb, shortManifest(st.GetService(), m)))
 	}
-	return groups, ids
+	return groups
 }
 
 // floorRefusal turns pind's FAILED_PRECONDITION answer to a raise into an
@@ -197,7 +197,7 @@ func floorRefusal(full string, st *rollpinv1.ServiceState, target backport.Manif
 	if st == nil {
 		return fmt.Errorf("refused: pind knows no service %s (%s): check the name with `pindctl status`, or --force to create its pin", full, status.Convert(err).Message())
 	}
-	groups, _ := blockingInstances(st, target)
+	groups := blockingInstances(st, target)
 	if len(groups) == 0 {
 		return nil
 	}
