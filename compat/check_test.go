@@ -148,6 +148,26 @@ service SnapshotService {
 			want:     []got{{volumePath, "acme.volume.v1.VOLUME_TYPE_NVME", compat.RuleBadDowngradeTo}},
 		},
 		{
+			name:     "downgrade_to names a value that is not older",
+			curEdits: []string{`VOLUME_TYPE_SSD = 2 [(rollpin.v1.enum_value) = {since: "1.2", downgrade_to: "VOLUME_TYPE_HDD"}];`, `VOLUME_TYPE_SSD = 2 [(rollpin.v1.enum_value) = {since: "1.2", downgrade_to: "VOLUME_TYPE_NVME"}];`},
+			want:     []got{{volumePath, "acme.volume.v1.VOLUME_TYPE_SSD", compat.RuleBadDowngradeTo}},
+		},
+		{
+			name: "default on a field without since",
+			curEdits: []string{"string name = 2;\n  string pool", `string name = 2 [(rollpin.v1.field) = {default: "unnamed"}];
+  string pool`},
+			want: []got{{volumePath, "acme.volume.v1.Volume.name", compat.RuleBadDefault}},
+		},
+		{
+			name:     "message default in text format",
+			curEdits: []string{`{since: "1.4", on_downgrade: ON_DOWNGRADE_REJECT}`, `{since: "1.4", on_downgrade: ON_DOWNGRADE_REJECT, default: "key_id: 'k1'"}`},
+		},
+		{
+			name:     "message default that is not text format",
+			curEdits: []string{`{since: "1.4", on_downgrade: ON_DOWNGRADE_REJECT}`, `{since: "1.4", on_downgrade: ON_DOWNGRADE_REJECT, default: "key: 'k1'"}`},
+			want:     []got{{volumePath, "acme.volume.v1.CreateVolumeRequest.encryption", compat.RuleBadDefault}},
+		},
+		{
 			name: "files of a package disagree on the version",
 			extra: map[string]string{"acme/volume/v1/types.proto": `syntax = "proto3";
 package acme.volume.v1;
