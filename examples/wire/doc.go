@@ -1,8 +1,8 @@
 // Command wire is the smallest complete wiring of rollpin into a gRPC
 // service, server and client side, with pind as the source of pins:
 //
-//	pind --data-dir /tmp/pind --listen 127.0.0.1:7070 &
-//	go run ./examples/wire -pind 127.0.0.1:7070
+//	go run ./cmd/pind --data-dir /tmp/pind &   # listens on 127.0.0.1:7070
+//	go run ./examples/wire                      # -pind 127.0.0.1:7070
 //
 // Serve shows the server side: the two server interceptors on
 // grpc.NewServer, and a pinsvc.Client that registers the process as a live
