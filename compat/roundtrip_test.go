@@ -15,6 +15,13 @@ type recorder struct {
 	testing.TB
 	mu   sync.Mutex
 	errs []string
+	logs []string
+}
+
+func (r *recorder) Logf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.logs = append(r.logs, fmt.Sprintf(format, args...))
 }
 
 func (r *recorder) Helper() {}
@@ -52,7 +59,25 @@ func TestRoundTripFixturePair(t *testing.T) {
 	t.Parallel()
 	prev := compileSet(t, map[string]string{volumePath: prevVolume})
 	cur := compileSet(t, map[string]string{volumePath: curVolume})
-	compat.RoundTrip(t, prev, cur, compat.WithCount(300))
+	rec := &recorder{TB: t}
+	compat.RoundTrip(rec, prev, cur, compat.WithCount(300), compat.WithSeed(42))
+	if len(rec.errs) > 0 {
+		t.Fatalf("RoundTrip failed:\n%s", strings.Join(rec.errs, "\n"))
+	}
+	// The run must have exercised the engine: fields dropped (iops, pool),
+	// NVME rewritten to SSD, defaults (iops, pool) filled.
+	if len(rec.logs) != 1 {
+		t.Fatalf("RoundTrip logged %q, want one summary", rec.logs)
+	}
+	var types, count, dropped, enums, filled int
+	var seed uint64
+	if _, err := fmt.Sscanf(rec.logs[0], "compat.RoundTrip: %d message types, %d messages each way, seed %d: Downgrade dropped %d fields and rewrote %d enum values; FillDefaults set %d fields",
+		&types, &count, &seed, &dropped, &enums, &filled); err != nil {
+		t.Fatalf("summary %q: %v", rec.logs[0], err)
+	}
+	if types < 4 || count != 300 || seed != 42 || dropped == 0 || enums == 0 || filled == 0 {
+		t.Errorf("RoundTrip summary %q: want ≥4 types, 300 messages, seed 42 and nonzero drops, enum rewrites and fills", rec.logs[0])
+	}
 }
 
 func TestRoundTripFailsOnDroppedAnnotation(t *testing.T) {
