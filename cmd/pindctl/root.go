@@ -111,6 +111,12 @@ Exit codes: 0 done, 1 refused or failed, 2 bad flags or arguments.`,
 // subcommands, so a misspelt subcommand is a usage error.
 func noSubcommand(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
+		if cmd.SuggestionsMinimumDistance <= 0 {
+			cmd.SuggestionsMinimumDistance = 2
+		}
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			return usagef("unknown command %q for %q; did you mean %s?", args[0], cmd.CommandPath(), strings.Join(s, " or "))
+		}
 		return usagef("unknown command %q for %q; see %s --help", args[0], cmd.CommandPath(), cmd.CommandPath())
 	}
 	return nil
