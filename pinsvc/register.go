@@ -250,8 +250,8 @@ func (s *Server) Register(req *rollpinv1.RegisterRequest, stream grpc.ServerStre
 		}
 	}()
 
-	err = s.serveUpdates(ctx, req.GetStartRevision(), func(u *rollpinv1.PinUpdate) error {
-		return stream.Send(&rollpinv1.RegisterResponse{Update: u})
+	err = s.serveUpdates(ctx, req.GetStartRevision(), func(m *outMsg) error {
+		return stream.Send(m.reg)
 	})
 	if cause := context.Cause(ctx); cause != nil && stream.Context().Err() == nil && !errors.Is(cause, context.Canceled) {
 		return cause

@@ -88,8 +88,8 @@ func (s *Server) WatchPins(req *rollpinv1.WatchPinsRequest, stream grpc.ServerSt
 	if req.GetStartRevision() < 0 {
 		return invalid("start_revision %d is negative: pass 0 for a snapshot or the last revision received", req.GetStartRevision())
 	}
-	return s.serveUpdates(stream.Context(), req.GetStartRevision(), func(u *rollpinv1.PinUpdate) error {
-		return stream.Send(&rollpinv1.WatchPinsResponse{Update: u})
+	return s.serveUpdates(stream.Context(), req.GetStartRevision(), func(m *outMsg) error {
+		return stream.Send(m.watch)
 	})
 }
 

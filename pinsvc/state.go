@@ -22,7 +22,7 @@ type State struct {
 	Services map[string]*ServiceView
 
 	snapOnce sync.Once
-	snap     *rollpinv1.PinUpdate
+	snap     *outMsg
 }
 
 // Service returns the view of name, or nil when the service has neither a

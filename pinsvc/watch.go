@@ -43,7 +43,7 @@ type hub struct {
 	cur atomic.Pointer[State]
 
 	mu       sync.RWMutex
-	hist     []*rollpinv1.PinUpdate // ascending revisions
+	hist     []*outMsg // ascending revisions; entries are never modified
 	base     int64                  // history holds every update after base
 	histSize int
 
@@ -65,10 +65,10 @@ func (h *hub) reset(st *State) {
 // publish appends up (whose revision is st.Revision) and publishes st.
 func (h *hub) publish(st *State, up *rollpinv1.PinUpdate) {
 	h.mu.Lock()
-	h.hist = append(h.hist, up)
+	h.hist = append(h.hist, newOutMsg(up))
 	if len(h.hist) > 2*h.histSize {
 		drop := len(h.hist) - h.histSize
-		h.base = h.hist[drop-1].GetRevision()
+		h.base = h.hist[drop-1].u.GetRevision()
 		h.hist = slices.Clone(h.hist[drop:])
 	}
 	h.cur.Store(st)
@@ -89,15 +89,15 @@ func (h *hub) notify() {
 
 // next returns the updates after cursor, or (when the history no longer
 // reaches back to cursor) the current state to send as a snapshot.
-func (h *hub) next(cursor int64) ([]*rollpinv1.PinUpdate, *State) {
+func (h *hub) next(cursor int64) ([]*outMsg, *State) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if cursor < h.base {
 		return nil, h.cur.Load()
 	}
-	i, _ := slices.BinarySearchFunc(h.hist, cursor, func(u *rollpinv1.PinUpdate, r int64) int {
+	i, _ := slices.BinarySearchFunc(h.hist, cursor, func(m *outMsg, r int64) int {
 		switch {
-		case u.GetRevision() <= r:
+		case m.u.GetRevision() <= r:
 			return -1
 		default:
 			return 1
@@ -106,7 +106,9 @@ func (h *hub) next(cursor int64) ([]*rollpinv1.PinUpdate, *State) {
 	if i == len(h.hist) {
 		return nil, nil
 	}
-	return slices.Clone(h.hist[i:]), nil
+	// Appends never write below len and trims copy: the caller may keep the
+	// sub-slice without holding the lock.
+	return h.hist[i:len(h.hist):len(h.hist)], nil
 }
 
 // subscribe returns a channel poked after every publication.
@@ -131,16 +133,28 @@ func (h *hub) subscribers() int {
 	return len(h.subs)
 }
 
-// snapshotUpdate returns the PinUpdate that carries st in full, built once
-// per State.
-func (st *State) snapshotUpdate() *rollpinv1.PinUpdate {
+// outMsg is one PinUpdate and the stream messages that carry it, built once
+// and shared (read-only) by every subscriber.
+type outMsg struct {
+	u     *rollpinv1.PinUpdate
+	watch *rollpinv1.WatchPinsResponse
+	reg   *rollpinv1.RegisterResponse
+}
+
+func newOutMsg(u *rollpinv1.PinUpdate) *outMsg {
+	return &outMsg{u: u, watch: &rollpinv1.WatchPinsResponse{Update: u}, reg: &rollpinv1.RegisterResponse{Update: u}}
+}
+
+// snapshotUpdate returns the message that carries st in full, built once per
+// State.
+func (st *State) snapshotUpdate() *outMsg {
 	st.snapOnce.Do(func() {
 		names := st.Names()
 		ss := make([]*rollpinv1.ServiceState, len(names))
 		for i, n := range names {
 			ss[i] = st.Services[n].proto
 		}
-		st.snap = &rollpinv1.PinUpdate{Revision: st.Revision, Snapshot: true, Services: ss}
+		st.snap = newOutMsg(&rollpinv1.PinUpdate{Revision: st.Revision, Snapshot: true, Services: ss})
 	})
 	return st.snap
 }
@@ -335,7 +349,7 @@ func (s *Server) reload(ctx context.Context) (int64, error) {
 // serveUpdates sends a snapshot (or, when start > 0 and the history reaches
 // back to it, every update after start), then every update, until ctx ends
 // or the Server closes.
-func (s *Server) serveUpdates(ctx context.Context, start int64, send func(*rollpinv1.PinUpdate) error) error {
+func (s *Server) serveUpdates(ctx context.Context, start int64, send func(*outMsg) error) error {
 	poke, cancel := s.hub.subscribe()
 	defer cancel()
 	s.metrics.subscribers(1)
@@ -352,7 +366,7 @@ func (s *Server) serveUpdates(ctx context.Context, start int64, send func(*rollp
 		}
 	}
 	for {
-		var ups []*rollpinv1.PinUpdate
+		var ups []*outMsg
 		var st *State
 		if snapshot {
 			st = s.hub.cur.Load()
@@ -371,7 +385,7 @@ func (s *Server) serveUpdates(ctx context.Context, start int64, send func(*rollp
 			if err := send(u); err != nil {
 				return err
 			}
-			cursor = u.GetRevision()
+			cursor = u.u.GetRevision()
 		}
 		if len(ups) > 0 {
 			continue
