@@ -124,18 +124,15 @@ func (d *differ) run() {
 }
 
 func (d *differ) fieldSince(fd protoreflect.FieldDescriptor) string {
-	o, _ := fieldOptions(fd) // unreadable options are reported by Lint
-	return o.GetSince()
+	return fieldOptions(fd).GetSince()
 }
 
 func (d *differ) valueSince(vd protoreflect.EnumValueDescriptor) string {
-	o, _ := enumValueOptions(vd)
-	return o.GetSince()
+	return enumValueOptions(vd).GetSince()
 }
 
 func (d *differ) methodSince(md protoreflect.MethodDescriptor) string {
-	o, _ := methodOptions(md)
-	return o.GetSince()
+	return methodOptions(md).GetSince()
 }
 
 func fieldSinceFix(v string) string {

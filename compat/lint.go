@@ -63,11 +63,7 @@ func Lint(files *protoregistry.Files) []Finding {
 		md := s.messages[name]
 		for i := 0; i < md.Fields().Len(); i++ {
 			fd := md.Fields().Get(i)
-			o, err := fieldOptions(fd)
-			if err != nil {
-				add(fd.ParentFile().Path(), fd.FullName(), RuleBadVersion, "rewrite the (rollpin.v1.field) option", "%v", err)
-				continue
-			}
+			o := fieldOptions(fd)
 			checkSince(fd, o.GetSince())
 			if o.GetDefault() == "" {
 				continue
@@ -88,11 +84,7 @@ func Lint(files *protoregistry.Files) []Finding {
 		ed := s.enums[name]
 		for i := 0; i < ed.Values().Len(); i++ {
 			vd := ed.Values().Get(i)
-			o, err := enumValueOptions(vd)
-			if err != nil {
-				add(vd.ParentFile().Path(), vd.FullName(), RuleBadVersion, "rewrite the (rollpin.v1.enum_value) option", "%v", err)
-				continue
-			}
+			o := enumValueOptions(vd)
 			checkSince(vd, o.GetSince())
 			if to := o.GetDowngradeTo(); to != "" {
 				checkDowngradeTo(vd, o.GetSince(), to, add)
@@ -103,11 +95,7 @@ func Lint(files *protoregistry.Files) []Finding {
 		sd := s.services[name]
 		for i := 0; i < sd.Methods().Len(); i++ {
 			md := sd.Methods().Get(i)
-			o, err := methodOptions(md)
-			if err != nil {
-				add(md.ParentFile().Path(), md.FullName(), RuleBadVersion, "rewrite the (rollpin.v1.method) option", "%v", err)
-				continue
-			}
+			o := methodOptions(md)
 			checkSince(md, o.GetSince())
 		}
 	}
@@ -135,8 +123,8 @@ func checkDowngradeTo(vd protoreflect.EnumValueDescriptor, since, to string,
 	if err != nil {
 		return // reported as RuleBadVersion
 	}
-	to2, err := enumValueOptions(target)
-	if err != nil || to2.GetSince() == "" {
+	to2 := enumValueOptions(target)
+	if to2.GetSince() == "" {
 		return // the target is as old as the enum
 	}
 	tv, err := backport.ParseVersion(to2.GetSince())

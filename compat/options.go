@@ -8,25 +8,25 @@ import (
 )
 
 // The option readers of package backport cope with every way descriptors
-// reach compat (generated, dynamicpb, unknown fields); these wrappers only
-// fix the shapes the checks use. A corrupt option reads as absent.
+// reach compat (generated, dynamicpb, unknown fields). A corrupt option reads
+// as absent: backport reports it when it compiles a plan, and RoundTrip
+// surfaces that error.
 
-func apiOptions(fd protoreflect.FileDescriptor) (*rollpinv1.ApiOptions, bool, error) {
-	o, ok := backport.FileAPIOptions(fd)
-	return o, ok, nil
+func apiOptions(fd protoreflect.FileDescriptor) (*rollpinv1.ApiOptions, bool) {
+	return backport.FileAPIOptions(fd)
 }
 
-func fieldOptions(fd protoreflect.FieldDescriptor) (*rollpinv1.FieldOptions, error) {
+func fieldOptions(fd protoreflect.FieldDescriptor) *rollpinv1.FieldOptions {
 	o, _ := backport.FieldOptions(fd)
-	return o, nil
+	return o
 }
 
-func methodOptions(md protoreflect.MethodDescriptor) (*rollpinv1.MethodOptions, error) {
+func methodOptions(md protoreflect.MethodDescriptor) *rollpinv1.MethodOptions {
 	o, _ := backport.MethodOptions(md)
-	return o, nil
+	return o
 }
 
-func enumValueOptions(vd protoreflect.EnumValueDescriptor) (*rollpinv1.EnumValueOptions, error) {
+func enumValueOptions(vd protoreflect.EnumValueDescriptor) *rollpinv1.EnumValueOptions {
 	o, _ := backport.EnumValueOptions(vd)
-	return o, nil
+	return o
 }

@@ -54,7 +54,7 @@ func (g *generator) message(md, prev protoreflect.MessageDescriptor, depth int) 
 // sendable reports whether a populated field that the receiver does not know
 // can be downgraded without a registered hook and without refusal.
 func sendable(fd protoreflect.FieldDescriptor) bool {
-	o, _ := fieldOptions(fd)
+	o := fieldOptions(fd)
 	switch o.GetOnDowngrade() {
 	case rollpinv1.OnDowngrade_ON_DOWNGRADE_REJECT, rollpinv1.OnDowngrade_ON_DOWNGRADE_CUSTOM:
 		return false
@@ -151,7 +151,7 @@ func (g *generator) enum(fd, pfd protoreflect.FieldDescriptor) protoreflect.Enum
 		if pfd != nil && pfd.Enum() != nil && pfd.Enum().Values().ByNumber(v.Number()) == nil {
 			// A value annotated as newer with no downgrade_to is refused
 			// by design; one without since must reach the check.
-			if o, _ := enumValueOptions(v); o.GetSince() != "" && o.GetDowngradeTo() == "" {
+			if o := enumValueOptions(v); o.GetSince() != "" && o.GetDowngradeTo() == "" {
 				continue
 			}
 		}

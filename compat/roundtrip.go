@@ -458,7 +458,7 @@ func downgradeEnum(cur, prev protoreflect.EnumDescriptor, n protoreflect.EnumNum
 		if v == nil {
 			return n, nil // an open enum's unknown number passes through
 		}
-		o, _ := enumValueOptions(v)
+		o := enumValueOptions(v)
 		to := cur.Values().ByName(protoreflect.Name(o.GetDowngradeTo()))
 		if to == nil {
 			return 0, fmt.Errorf("enum value %s is unknown to the previous release and names no downgrade_to", v.FullName())
@@ -472,7 +472,7 @@ func downgradeEnum(cur, prev protoreflect.EnumDescriptor, n protoreflect.EnumNum
 // it holds its declared default, or is absent when it declares none (or when
 // another member of its oneof is set).
 func checkNewer(got protoreflect.Message, fd protoreflect.FieldDescriptor, p string) error {
-	o, _ := fieldOptions(fd)
+	o := fieldOptions(fd)
 	text := o.GetDefault()
 	if od := fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
 		if w := got.WhichOneof(od); w != nil && w.Number() != fd.Number() {

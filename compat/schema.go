@@ -65,8 +65,8 @@ func newSchema(files *protoregistry.Files) *schema {
 // checks judge against what the author most likely meant) and the other
 // declarations are mismatches.
 func (s *schema) addTrack(fd protoreflect.FileDescriptor) {
-	o, ok, err := apiOptions(fd)
-	if err != nil || !ok {
+	o, ok := apiOptions(fd)
+	if !ok {
 		return
 	}
 	pkg := string(fd.Package())
