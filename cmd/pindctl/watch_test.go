@@ -144,3 +144,27 @@ func TestHoldReleaseAutoRaise(t *testing.T) {
 	r = p.ctl(t, nil, "status", "VolumeService")
 	expect(t, r, exitOK, "up-to-date")
 }
+
+func TestWatchYAML(t *testing.T) {
+	p := startPind(t)
+	p.register(t, "vol-a", "acme.volume.v1=1.3", volSvc)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb syncBuffer
+	done := background(ctx, &out, &errb, "--endpoints", p.addr, "-o", "yaml", "watch")
+	waitOutput(t, &out, "snapshot: true")
+	expect(t, p.admin(t, "hold", "VolumeService", "--reason", "yaml"), exitOK, "held")
+	waitOutput(t, &out, "reason: yaml")
+	cancel()
+	<-done
+	docs := strings.Split(out.String(), "---\n")
+	if len(docs) < 3 || docs[0] != "" {
+		t.Fatalf("watch -o yaml printed %d documents, want a snapshot and a change, each after ---:\n%s", len(docs)-1, out.String())
+	}
+	var first, last rollpinv1.WatchPinsResponse
+	decodeYAML(t, docs[1], &first)
+	decodeYAML(t, docs[len(docs)-1], &last)
+	if !first.GetUpdate().GetSnapshot() || last.GetUpdate().GetServices()[0].GetPin().GetHold().GetReason() != "yaml" {
+		t.Errorf("watch -o yaml: first %v, last %v; want a snapshot, then the hold", &first, &last)
+	}
+}
