@@ -154,3 +154,26 @@ func TestCommandsStopsAtEOF(t *testing.T) {
 		t.Fatal("Commands did not stop at end of input")
 	}
 }
+
+// FuzzCommands feeds arbitrary input to the command reader: it must never
+// panic, and must stop at the end of the input.
+func FuzzCommands(f *testing.F) {
+	for _, seed := range []string{
+		"drain 0\nopen 0 127.0.0.1:9\nstop\n",
+		"drain -1\ndrain 99\nopen 5 127.0.0.1:9\nopen -1 127.0.0.1:9\nopen 999999999999 x\n",
+		"open x y\ndrain\n\n  \nstop extra\n",
+		"drain 00000000000000000000000000000001\n",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		s, err := DialSlots([]string{"127.0.0.1:1"}, interceptor.StaticPins{}, nil, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stopped := make(chan struct{})
+		Commands(context.Background(), strings.NewReader(in), s, func(int) {}, func() { close(stopped) })
+		<-stopped
+	})
+}

@@ -56,7 +56,7 @@ func DialSlots(addrs []string, pins interceptor.PinSource, obs *Observer, log *s
 		},
 	}
 	s.cond = sync.NewCond(&s.mu)
-	s.slots = make([]slot, len(addrs))
+	s.slots = make([]slot, len(addrs)) // the set of slots is fixed from here on
 	for i, a := range addrs {
 		if err := s.Open(i, a); err != nil {
 			s.Close()
@@ -123,8 +123,15 @@ func (s *Slots) Drain(i int) error {
 	return nil
 }
 
-// Open (re)connects slot i to addr.
+// Open (re)connects slot i, one of the slots given to DialSlots, to addr.
+// Drain the slot first: sequences still using the old connection fail.
 func (s *Slots) Open(i int, addr string) error {
+	s.mu.Lock()
+	n := len(s.slots)
+	s.mu.Unlock()
+	if i < 0 || i >= n {
+		return fmt.Errorf("fleet: open: no slot %d (slots 0 to %d)", i, n-1)
+	}
 	cc, err := grpc.NewClient(addr, s.dial...)
 	if err != nil {
 		return fmt.Errorf("fleet: dial %s: %w", addr, err)
@@ -132,9 +139,6 @@ func (s *Slots) Open(i int, addr string) error {
 	cc.Connect()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i >= len(s.slots) {
-		s.slots = append(s.slots, slot{})
-	}
 	if old := s.slots[i].cc; old != nil {
 		_ = old.Close()
 	}

@@ -9,7 +9,7 @@
 // ResizeVolume, multi-attach) and reports whether it worked, was refused or
 // was downgraded under the current pin.
 //
-// Both write JSON reports on stdout (package fleet). A server stops
+// All write JSON reports on stdout (package fleet). A server stops
 // gracefully on SIGTERM or SIGINT; a client stops on "stop", end of stdin or
 // a signal, and obeys "drain"/"open" commands on stdin.
 package main

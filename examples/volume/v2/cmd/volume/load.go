@@ -31,7 +31,7 @@ type loadClient struct {
 }
 
 // callTimeout bounds one call; calls wait for a ready connection.
-const callTimeout = 5 * time.Second
+const callTimeout = 15 * time.Second
 
 func (c *loadClient) worker(ctx context.Context, slots *fleet.Slots, n int, pause time.Duration) {
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(n)))
