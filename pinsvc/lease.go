@@ -14,7 +14,7 @@ import (
 type leaseState struct {
 	mu   sync.Mutex
 	id   clientv3.LeaseID
-	lost chan struct{} // closed when id expires or its keep-alive ends
+	lost chan struct{} // closed (under mu, by whoever forgets id) when id is lost
 }
 
 // currentLease returns the Server's lease, granting it (and starting its
@@ -48,13 +48,14 @@ func (s *Server) currentLease(ctx context.Context) (clientv3.LeaseID, <-chan str
 		for range ka {
 		}
 		s.lease.mu.Lock()
-		if s.lease.id == id {
+		mine := s.lease.id == id
+		if mine {
 			s.lease.id, s.lease.lost = 0, nil
 			s.metrics.leases(-1)
+			close(lost)
 		}
 		s.lease.mu.Unlock()
-		close(lost)
-		if s.ctx.Err() == nil {
+		if mine && s.ctx.Err() == nil {
 			s.log.Warn("registration lease lost: registrations move to a new lease", "lease", fmt.Sprintf("%x", int64(id)))
 		}
 	}()

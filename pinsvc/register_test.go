@@ -132,3 +132,50 @@ func TestRegisterReplacedByNewerStreamKeepsKey(t *testing.T) {
 		t.Fatalf("instances after the old stream ended = %d, want 1 (the newer registration)", n)
 	}
 }
+
+// crash stops s as a killed process would: no stream cleanup, no lease
+// revocation (the lease expires after its TTL).
+func (s *Server) crash() {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.lease.mu.Lock()
+		s.cancel()
+		s.lease.mu.Unlock()
+		s.wg.Wait()
+	})
+}
+
+func TestRegistrationsMoveToANewLeaseWhenTheLeaseIsLost(t *testing.T) {
+	cli := etcdtest.Start(t).Client(t)
+	ts := startServer(t, cli, Config{})
+	if _, err := register(t, ts.cli, "i1", "acme.volume.v1=1.3", testSvc); err != nil {
+		t.Fatal(err)
+	}
+	leases, err := cli.Leases(ctxT(t))
+	if err != nil || len(leases.Leases) != 1 {
+		t.Fatalf("leases = %v, %v; want one", leases, err)
+	}
+	old := leases.Leases[0].ID
+	if _, err := cli.Revoke(ctxT(t), old); err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
+	pollUntil(t, "i1 registered under a new lease", func() bool {
+		resp, err := cli.Get(ctxT(t), DefaultPrefix+"instances/"+testSvc+"/i1")
+		return err == nil && len(resp.Kvs) == 1 && resp.Kvs[0].Lease != 0 && resp.Kvs[0].Lease != int64(old)
+	})
+	if leases, err := cli.Leases(ctxT(t)); err != nil || len(leases.Leases) != 1 {
+		t.Fatalf("leases after the move = %v, %v; want one", leases, err)
+	}
+}
+
+func TestInstancesOfACrashedPindExpireWithItsLease(t *testing.T) {
+	cli := etcdtest.Start(t).Client(t)
+	a := startServer(t, cli, Config{Name: "a", LeaseTTL: time.Second})
+	b := startServer(t, cli, Config{Name: "b"})
+	if _, err := register(t, a.cli, "i1", "acme.volume.v1=1.3", testSvc); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, b.srv, "i1 on b", func(st *State) bool { return numInstances(st, testSvc) == 1 })
+	a.srv.crash()
+	waitState(t, b.srv, "i1 expired", func(st *State) bool { return numInstances(st, testSvc) == 0 })
+}
