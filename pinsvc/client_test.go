@@ -47,7 +47,7 @@ type testPind struct {
 
 // startPind starts a pind on addr ("" picks a free port) against the etcd
 // cluster c, with its own etcd client (so that crash can cut it off).
-func startPind(t testing.TB, c *etcdtest.Cluster, name, addr string) *testPind {
+func startPind(t testing.TB, c *etcdtest.Cluster, name, addr string, tune ...func(*Config)) *testPind {
 	t.Helper()
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -72,7 +72,11 @@ func startPind(t testing.TB, c *etcdtest.Cluster, name, addr string) *testPind {
 	if err != nil {
 		t.Fatalf("etcd client: %v", err)
 	}
-	srv, err := NewServer(cli, Config{Settle: testSettle, LeaseTTL: testTTL, Name: name, Logger: quietLog})
+	cfg := Config{Settle: testSettle, LeaseTTL: testTTL, Name: name, Logger: quietLog}
+	for _, fn := range tune {
+		fn(&cfg)
+	}
+	srv, err := NewServer(cli, cfg)
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
 	}

@@ -25,8 +25,8 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	volumepb "github.com/rollpin/rollpin/examples/volume/v2/volumepb"
-	"github.com/rollpin/rollpin/internal/etcdtest"
 	"github.com/rollpin/rollpin/interceptor"
+	"github.com/rollpin/rollpin/internal/etcdtest"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
