@@ -59,6 +59,10 @@ func (a *app) rpcError(what string, err error) error {
 	eps := strings.Join(a.endpointList(), ",")
 	switch st.Code() {
 	case codes.Unavailable:
+		if !strings.Contains(desc, "connection") && !strings.Contains(desc, "transport") && !strings.Contains(desc, "dial") {
+			// pind answered, but cannot serve now (etcd unreachable, shutting down).
+			return fmt.Errorf("pind at %s cannot %s now: %s", eps, what, desc)
+		}
 		hint := "is it running? (--endpoints)"
 		switch {
 		case strings.Contains(desc, "handshake") || strings.Contains(desc, "certificate") || strings.Contains(desc, "tls:"):
