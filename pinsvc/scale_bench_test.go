@@ -72,8 +72,8 @@ func BenchmarkScaleRegistrations(b *testing.B) {
 
 	var (
 		target   atomic.Pointer[string] // pin manifest of the change being timed
-		start    atomic.Int64 // UnixNano when the change was sent
-		pending  atomic.Int64 // streams yet to receive it
+		start    atomic.Int64           // UnixNano when the change was sent
+		pending  atomic.Int64           // streams yet to receive it
 		arrived  = make(chan struct{}, 1)
 		latency  = make([]int64, n)
 		lastRev  = make([]atomic.Int64, n)
