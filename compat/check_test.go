@@ -119,7 +119,7 @@ service SnapshotService {
 		},
 		{
 			name:     "field renumbered",
-			curEdits: []string{"string name = 1;\n  int64", "string name = 8;\n  int64"},
+			curEdits: []string{"string name = 1;\n  int64", "string name = 11;\n  int64"},
 			want:     []got{{volumePath, "acme.volume.v1.CreateVolumeRequest.name", compat.RuleRenumbered}},
 		},
 		{
@@ -197,7 +197,7 @@ message Money { int64 units = 1 [(rollpin.v1.field) = {since: "1.0"}]; }
 			cur := edit(t, curVolume, tt.curEdits...)
 			if tt.name == "track version did not rise although a field was added" {
 				cur = edit(t, prevVolume, "  string legacy_zone = 5 [deprecated = true];\n",
-					"  string legacy_zone = 5 [deprecated = true];\n  string zone = 6;\n")
+					"  string legacy_zone = 5 [deprecated = true];\n  string region = 6;\n")
 			}
 			curSrc := map[string]string{volumePath: cur}
 			for p, s := range tt.extra {

@@ -94,11 +94,20 @@ message CreateVolumeRequest {
   bool thin = 3 [(rollpin.v1.field) = {since: "1.3", default: "true"}];
   VolumeType type = 4;
   string legacy_zone = 5 [deprecated = true];
+  oneof placement {
+    string zone = 8;
+  }
+  map<string, VolumeType> tiers = 9;
+}
+
+message Snapshot {
+  string id = 1;
 }
 
 message Volume {
   string id = 1;
   string name = 2;
+  repeated Snapshot snapshots = 4;
 }
 
 message DeleteVolumeRequest { string id = 1; }
@@ -140,12 +149,23 @@ message CreateVolumeRequest {
   VolumeType type = 4;
   Encryption encryption = 6 [(rollpin.v1.field) = {since: "1.4", on_downgrade: ON_DOWNGRADE_REJECT}];
   uint32 iops = 7 [(rollpin.v1.field) = {since: "1.4", default: "3000"}];
+  oneof placement {
+    string zone = 8;
+    string rack = 10 [(rollpin.v1.field) = {since: "1.4"}];
+  }
+  map<string, VolumeType> tiers = 9;
+}
+
+message Snapshot {
+  string id = 1;
+  int64 bytes = 2 [(rollpin.v1.field) = {since: "1.4", default: "1"}];
 }
 
 message Volume {
   string id = 1;
   string name = 2;
   string pool = 3 [(rollpin.v1.field) = {since: "1.4", default: "default-pool"}];
+  repeated Snapshot snapshots = 4;
 }
 
 message DeleteVolumeRequest { string id = 1; }
