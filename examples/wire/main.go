@@ -109,8 +109,11 @@ func Call(ctx context.Context, pind []string, target string, out io.Writer, opts
 	defer conn.Close()
 	vc := volumepb.NewVolumeServiceClient(conn)
 
-	cap, _ := pins.Cap("acme.volume.v1.VolumeService")
-	fmt.Fprintf(out, "cap of acme.volume.v1.VolumeService: %s\n", cap)
+	if cap, ok := pins.Cap("acme.volume.v1.VolumeService"); ok {
+		fmt.Fprintf(out, "cap of acme.volume.v1.VolumeService: %s\n", cap)
+	} else {
+		fmt.Fprintln(out, "acme.volume.v1.VolumeService has no pin and no live instance yet: calls are not capped")
+	}
 	v, err := vc.CreateVolume(ctx, &volumepb.CreateVolumeRequest{
 		Name: "db", SizeMib: 1536, Type: volumepb.VolumeType_VOLUME_TYPE_NVME, Thin: true,
 	})

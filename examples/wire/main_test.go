@@ -40,19 +40,19 @@ func startPind(t *testing.T) (string, *pinsvc.Server) {
 	return lis.Addr().String(), ps
 }
 
-// waitPin waits until the service has a pin.
-func waitPin(t *testing.T, ps *pinsvc.Server) {
+// waitPin waits until pind's state holds the service's pin at manifest.
+func waitPin(t *testing.T, ps *pinsvc.Server, manifest string) {
 	t.Helper()
 	ch, done := ps.Subscribe()
 	defer done()
 	for {
-		if v := ps.Snapshot().Service("acme.volume.v1.VolumeService"); v != nil && v.Pin != nil {
+		if v := ps.Snapshot().Service("acme.volume.v1.VolumeService"); v != nil && v.Pin != nil && v.Pin.GetManifest() == manifest {
 			return
 		}
 		select {
 		case <-ch:
 		case <-time.After(30 * time.Second):
-			t.Fatal("no pin after 30s")
+			t.Fatalf("pin not at %s after 30s", manifest)
 		}
 	}
 }
@@ -70,6 +70,7 @@ func TestWire(t *testing.T) {
 		t.Fatalf("Serve: %v", err)
 	}
 	defer stop()
+	waitPin(t, ps, "acme.volume.v1=1.4") // pind created the pin at the floor of the instance
 
 	var out bytes.Buffer
 	if err := Call(ctx, []string{pind}, addr, &out); err != nil {
@@ -82,7 +83,6 @@ func TestWire(t *testing.T) {
 		t.Errorf("Call at 1.4 (-want +got):\n%s", diff)
 	}
 
-	waitPin(t, ps)
 	conn, err := grpc.NewClient(pind, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -93,6 +93,7 @@ func TestWire(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("SetPin(1.3): %v", err)
 	}
+	waitPin(t, ps, "acme.volume.v1=1.3")
 	out.Reset()
 	if err := Call(ctx, []string{pind}, addr, &out); err != nil {
 		t.Fatalf("Call: %v", err)
