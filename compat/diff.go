@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"google.golang.org/protobuf/encoding/protowire"
+
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -16,7 +18,9 @@ import (
 // release's and returns every broken rule: Lint on cur plus Diff(prev, cur).
 // prev and cur are descriptor sets or buf images (see ParseImage). An error
 // means a set could not be linked, not that a rule is broken. Findings are
-// sorted by file, element and rule.
+// sorted by file, element and rule. Findings in files that are not the
+// author's to fix are left out: files a buf image marks as imports, and the
+// well-known types (google/protobuf/).
 func Check(prev, cur *descriptorpb.FileDescriptorSet) ([]Finding, error) {
 	pf, err := NewFiles(prev)
 	if err != nil {
@@ -26,7 +30,73 @@ func Check(prev, cur *descriptorpb.FileDescriptorSet) ([]Finding, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compat: current: %w", err)
 	}
-	return CheckFiles(pf, cf), nil
+	prevImports, curImports := imports(prev), imports(cur)
+	var out []Finding
+	for _, f := range CheckFiles(pf, cf) {
+		in := curImports
+		if f.Previous {
+			in = prevImports
+		}
+		if !in[f.File] {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// imports returns the files of set that are not the API author's to fix:
+// files a buf image marks as imports, and the well-known types.
+func imports(set *descriptorpb.FileDescriptorSet) map[string]bool {
+	out := map[string]bool{}
+	for _, f := range set.GetFile() {
+		if strings.HasPrefix(f.GetName(), "google/protobuf/") || bufImport(f) {
+			out[f.GetName()] = true
+		}
+	}
+	return out
+}
+
+// bufImport reports whether a buf image marks f as an import: buf stores
+// ImageFileExtension{is_import: true} (field 1) in field 8042 of each file.
+func bufImport(f *descriptorpb.FileDescriptorProto) bool {
+	const bufExtension = 8042
+	raw := f.ProtoReflect().GetUnknown()
+	for len(raw) > 0 {
+		num, typ, n := protowire.ConsumeTag(raw)
+		if n < 0 {
+			return false
+		}
+		raw = raw[n:]
+		if num == bufExtension && typ == protowire.BytesType {
+			ext, m := protowire.ConsumeBytes(raw)
+			if m < 0 {
+				return false
+			}
+			for len(ext) > 0 {
+				enum, etyp, k := protowire.ConsumeTag(ext)
+				if k < 0 {
+					return false
+				}
+				ext = ext[k:]
+				if enum == 1 && etyp == protowire.VarintType {
+					v, k := protowire.ConsumeVarint(ext)
+					return k > 0 && v != 0
+				}
+				k = protowire.ConsumeFieldValue(enum, etyp, ext)
+				if k < 0 {
+					return false
+				}
+				ext = ext[k:]
+			}
+			return false
+		}
+		m := protowire.ConsumeFieldValue(num, typ, raw)
+		if m < 0 {
+			return false
+		}
+		raw = raw[m:]
+	}
+	return false
 }
 
 // CheckFiles is Check on linked registries.
@@ -262,6 +332,11 @@ func (d *differ) sinceChanged(desc protoreflect.Descriptor, prevSince, curSince 
 func (d *differ) removedType(desc protoreflect.Descriptor) {
 	if deprecated(desc) {
 		return
+	}
+	if parent, ok := desc.Parent().(protoreflect.MessageDescriptor); ok {
+		if _, kept := d.cur.messages[parent.FullName()]; !kept {
+			return // reported with its parent
+		}
 	}
 	d.add(desc, true, RuleRemoved,
 		"restore it; mark it deprecated = true for one release before removing it",
