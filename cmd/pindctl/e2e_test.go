@@ -282,6 +282,17 @@ func TestOperatorWorkflow(t *testing.T) {
 	})
 }
 
+func TestStatusOfEmptyPind(t *testing.T) {
+	p := startPind(t)
+	r := p.ctl(t, nil, "status")
+	expect(t, r, exitOK, "pind knows no service yet")
+	if strings.TrimSpace(r.out) != "SERVICE  PIN  FLOOR  MODE  INSTANCES  PROGRESS  HOLD  RAISE" {
+		t.Errorf("status of an empty pind printed %q, want only the header", r.out)
+	}
+	r = p.ctl(t, nil, "status", "VolumeService")
+	expect(t, r, exitFailed, `no service matches "VolumeService": pind knows no service yet`)
+}
+
 func TestTimeoutAndInterrupt(t *testing.T) {
 	p := startPind(t)
 	p.register(t, "vol-a", "acme.volume.v1=1.3", volSvc)

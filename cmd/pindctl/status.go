@@ -49,6 +49,9 @@ SERVICE may be a full name or a unique suffix (VolumeService).`,
 			if ok, err := a.printStructured(snap); ok {
 				return err
 			}
+			if len(snap.GetServices()) == 0 {
+				fmt.Fprintln(a.Err, "pindctl: pind knows no service yet: services appear when their instances register")
+			}
 			return writeStatusTable(a.Out, snap.GetServices())
 		},
 	}
