@@ -224,8 +224,12 @@ func TestOperatorWorkflow(t *testing.T) {
 		}
 		r = p.admin(t, "mode", "VolumeService", "manual")
 		expect(t, r, exitOK, "mode of "+volSvc+" is already manual; nothing to do")
-		r = p.admin(t, "hold", "VolumeService", "--reason", "r")
-		expect(t, r, exitOK, "held")
+		var held rollpinv1.HoldResponse
+		r = p.admin(t, "-o", "json", "hold", "VolumeService", "--reason", "r")
+		decodeJSON(t, r.out, &held)
+		if held.GetState().GetPin().GetHold().GetReason() != "r" {
+			t.Errorf("hold -o json state = %v, want held for r", held.GetState())
+		}
 		r = p.admin(t, "release", "VolumeService")
 		expect(t, r, exitOK, "released "+volSvc+": the mode is manual: only an operator raises the pin (pindctl mode VolumeService auto)")
 		var resp rollpinv1.SetModeResponse
@@ -264,6 +268,12 @@ func TestOperatorWorkflow(t *testing.T) {
 		st := p.state(t, volSvc)
 		if st.GetPin().GetManifest() != "acme.volume.v1=1.2" || st.GetPin().GetReason() != "roll back 1.4" {
 			t.Errorf("pin after pin lower = %v, want 1.2 with the reason", st.GetPin())
+		}
+		var lowered rollpinv1.SetPinResponse
+		r = p.admin(t, "-o", "yaml", "pin", "lower", "VolumeService", "1.1", "--dry-run")
+		decodeYAML(t, r.out, &lowered)
+		if !lowered.GetChanged() || lowered.GetState().GetPin().GetManifest() != "acme.volume.v1=1.1" || p.pinOf(t, volSvc) != "acme.volume.v1=1.2" {
+			t.Errorf("pin lower -o yaml --dry-run = %v, want a change to 1.1 that is not written", &lowered)
 		}
 		r = p.admin(t, "pin", "lower", "VolumeService", "acme.other.v1=1.0")
 		expect(t, r, exitFailed, "leaves out acme.volume.v1")
