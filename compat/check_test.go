@@ -229,3 +229,17 @@ func render(fs []compat.Finding) string {
 	}
 	return b.String()
 }
+
+func TestCheckFirstRelease(t *testing.T) {
+	t.Parallel()
+	// No previous release: only the rules about the schema alone apply, so
+	// nothing is "added" and a bad default is still found.
+	cur := compileSet(t, map[string]string{volumePath: edit(t, curVolume, `default: "3000"`, `default: "-1"`)})
+	findings, err := compat.Check(nil, cur)
+	if err != nil {
+		t.Fatalf("Check(nil, cur): %v", err)
+	}
+	if len(findings) != 1 || findings[0].Rule != compat.RuleBadDefault || findings[0].Element != "acme.volume.v1.CreateVolumeRequest.iops" {
+		t.Errorf("Check(nil, cur) = %s; want one %s on iops", render(findings), compat.RuleBadDefault)
+	}
+}

@@ -15,24 +15,31 @@ import (
 )
 
 // Check compares the current release's descriptors with the previous
-// release's and returns every broken rule: Lint on cur plus Diff(prev, cur).
+// release's and returns every broken rule: Lint on cur plus Diff(prev, cur);
+// with a nil prev (a first release), Lint on cur alone.
 // prev and cur are descriptor sets or buf images (see ParseImage). An error
 // means a set could not be linked, not that a rule is broken. Findings are
 // sorted by file, element and rule. Findings in files that are not the
 // author's to fix are left out: files a buf image marks as imports, and the
 // well-known types (google/protobuf/).
 func Check(prev, cur *descriptorpb.FileDescriptorSet) ([]Finding, error) {
-	pf, err := NewFiles(prev)
-	if err != nil {
-		return nil, fmt.Errorf("compat: previous: %w", err)
-	}
 	cf, err := NewFiles(cur)
 	if err != nil {
 		return nil, fmt.Errorf("compat: current: %w", err)
 	}
+	var all []Finding
+	if prev == nil {
+		all = Lint(cf)
+	} else {
+		pf, err := NewFiles(prev)
+		if err != nil {
+			return nil, fmt.Errorf("compat: previous: %w", err)
+		}
+		all = CheckFiles(pf, cf)
+	}
 	prevImports, curImports := imports(prev), imports(cur)
 	var out []Finding
-	for _, f := range CheckFiles(pf, cf) {
+	for _, f := range all {
 		in := curImports
 		if f.Previous {
 			in = prevImports

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/types/descriptorpb"
 	"sigs.k8s.io/yaml"
 
 	"github.com/rollpin/rollpin/compat"
@@ -39,21 +40,15 @@ Exit code 1 when a rule is broken. It does not contact pind.`,
 			if err != nil {
 				return fmt.Errorf("%w: give a FileDescriptorSet (protoc --include_imports --descriptor_set_out) or a buf image (buf build -o)", err)
 			}
-			var findings []compat.Finding
-			if against == "" {
-				files, err := compat.NewFiles(cur)
-				if err != nil {
-					return fmt.Errorf("%s: %w", args[0], err)
-				}
-				findings = compat.Lint(files)
-			} else {
-				prev, err := compat.ReadImage(against)
-				if err != nil {
+			var prev *descriptorpb.FileDescriptorSet // nil: only the rules about CURRENT alone
+			if against != "" {
+				if prev, err = compat.ReadImage(against); err != nil {
 					return fmt.Errorf("--against: %w: give a FileDescriptorSet or a buf image of the previous release", err)
 				}
-				if findings, err = compat.Check(prev, cur); err != nil {
-					return err
-				}
+			}
+			findings, err := compat.Check(prev, cur)
+			if err != nil {
+				return err
 			}
 			if err := a.printFindings(findings); err != nil {
 				return err
