@@ -3,6 +3,7 @@ package backport
 import (
 	"fmt"
 	"strconv"
+	"unsafe"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -10,10 +11,37 @@ import (
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
+// capCacheSize is how many tracks (by trackID) one Downgrade call memoises.
+const capCacheSize = 32
+
 // downgrader carries one Downgrade call.
 type downgrader struct {
 	cap Manifest
 	obs Observer
+	// state[id] is 0 (not looked up), 1 (track absent from cap) or 2
+	// (cap holds vals[id]).
+	state [capCacheSize]uint8
+	vals  [capCacheSize]Version
+}
+
+// capOf returns the cap's version of a track.
+func (d *downgrader) capOf(id int, track string) (Version, bool) {
+	if uint(id) >= capCacheSize {
+		return d.cap.Get(track)
+	}
+	switch d.state[id] {
+	case 1:
+		return Version{}, false
+	case 2:
+		return d.vals[id], true
+	}
+	v, ok := d.cap.Get(track)
+	if ok {
+		d.vals[id], d.state[id] = v, 2
+	} else {
+		d.state[id] = 1
+	}
+	return v, ok
 }
 
 func downgradeMessage(msg proto.Message, cap Manifest, obs Observer) (proto.Message, error) {
@@ -46,7 +74,7 @@ func downgradeMessage(msg proto.Message, cap Manifest, obs Observer) (proto.Mess
 	if !need {
 		return msg, nil
 	}
-	d := downgrader{cap: cap, obs: obs}
+	d := &downgrader{cap: cap, obs: obs}
 	out, changed, err := d.message(p, m)
 	if err != nil {
 		return nil, err
@@ -65,7 +93,7 @@ func (d *downgrader) needs(p *plan) bool {
 		if !t.hasMax {
 			continue
 		}
-		if cv, ok := d.cap.Get(t.track); ok && cv.Less(t.max) {
+		if cv, ok := d.capOf(t.id, t.track); ok && cv.Less(t.max) {
 			return true
 		}
 	}
@@ -76,7 +104,7 @@ func (d *downgrader) enumNeeds(ep *enumPlan) bool {
 	if !ep.hasMax {
 		return false
 	}
-	cv, ok := d.cap.Get(ep.track)
+	cv, ok := d.capOf(ep.trackID, ep.track)
 	return ok && cv.Less(ep.max)
 }
 
@@ -87,14 +115,10 @@ func (d *downgrader) message(p *plan, m protoreflect.Message) (protoreflect.Mess
 	var cv Version
 	capped := false
 	if p.track != "" {
-		cv, capped = d.cap.Get(p.track)
+		cv, capped = d.capOf(p.trackID, p.track)
 	}
 	cur, owned := m, false
-	ensure := func() {
-		if !owned {
-			cur, owned = shallowCopy(cur), true
-		}
-	}
+	layout := p.layoutFor(m)
 
 	// Custom downgraders run first, on a private deep copy, so that
 	// nothing they do can reach the input.
@@ -116,10 +140,18 @@ func (d *downgrader) message(p *plan, m protoreflect.Message) (protoreflect.Mess
 		}
 	}
 
-	for _, fp := range p.dg {
+	var curPtr unsafe.Pointer
+	if layout != nil {
+		curPtr = msgPtr(cur)
+	}
+	for i, fp := range p.dg {
 		fd := fp.fd
+		var gf *goField
+		if layout != nil && layout.dg[i].ptr.valid() {
+			gf = &layout.dg[i]
+		}
 		if fp.hasSince && capped && cv.Less(fp.since) {
-			if !cur.Has(fd) {
+			if gf != nil && !gf.has(curPtr) || gf == nil && !cur.Has(fd) {
 				continue
 			}
 			if fp.action == rollpinv1.OnDowngrade_ON_DOWNGRADE_REJECT {
@@ -127,31 +159,72 @@ func (d *downgrader) message(p *plan, m protoreflect.Message) (protoreflect.Mess
 					Path: string(fd.Name()), Field: fd.FullName(), Track: p.track, Since: fp.since, Cap: cv,
 				}
 			}
-			ensure()
-			cur.Clear(fd)
+			if !owned {
+				cur, owned = copyMessage(layout, cur), true
+				if layout != nil {
+					curPtr = msgPtr(cur)
+				}
+			}
+			if gf != nil {
+				gf.clear(curPtr)
+			} else {
+				cur.Clear(fd)
+			}
 			if d.obs != nil {
 				d.obs.FieldDropped(fd)
 			}
 			continue
 		}
+		if gf != nil && !gf.has(curPtr) {
+			continue
+		}
 		switch {
 		case fp.msg != nil:
-			if !d.needs(fp.msg) || !cur.Has(fd) {
+			if !d.needs(fp.msg) {
 				continue
 			}
 		case fp.enum != nil:
-			if !d.enumNeeds(fp.enum) || !cur.Has(fd) {
+			if !d.enumNeeds(fp.enum) {
 				continue
 			}
 		default:
 			continue
+		}
+		if gf == nil && !cur.Has(fd) {
+			continue
+		}
+		if layout != nil && fp.msg != nil && fd.IsList() {
+			if f, ok := layout.lists[fd.Number()]; ok {
+				nl, err := d.messageList(fp, f, cur)
+				if err != nil {
+					return nil, false, prefixErr(err, string(fd.Name()))
+				}
+				if nl.IsValid() {
+					if !owned {
+						cur, owned = copyMessage(layout, cur), true
+						curPtr = msgPtr(cur)
+					}
+					layout.setList(cur, f, nl)
+				}
+				continue
+			}
 		}
 		v, changed, err := d.value(fp, cur, cur.Get(fd))
 		if err != nil {
 			return nil, false, prefixErr(err, string(fd.Name()))
 		}
 		if changed {
-			ensure()
+			if !owned {
+				cur, owned = copyMessage(layout, cur), true
+				if layout != nil {
+					curPtr = msgPtr(cur)
+				}
+			}
+			if od := fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
+				// A copied oneof may share its wrapper with the input:
+				// clear it so that Set allocates a new one.
+				cur.Clear(fd)
+			}
 			cur.Set(fd, v)
 		}
 	}
@@ -159,10 +232,21 @@ func (d *downgrader) message(p *plan, m protoreflect.Message) (protoreflect.Mess
 	// Unknown fields are newer than anything this schema knows: drop them
 	// from a message whose track is capped below this schema.
 	if capped && cv.Less(p.version) && len(cur.GetUnknown()) > 0 {
-		ensure()
+		if !owned {
+			cur, owned = copyMessage(layout, cur), true
+		}
 		cur.SetUnknown(nil)
 	}
 	return cur, owned, nil
+}
+
+// copyMessage returns a shallow copy of m: through its Go layout when it is
+// a generated message, through protoreflect otherwise.
+func copyMessage(layout *goLayout, m protoreflect.Message) protoreflect.Message {
+	if layout != nil {
+		return layout.copyGenerated(m)
+	}
+	return shallowCopy(m)
 }
 
 // value downgrades the populated value v of field fp of parent (singular,
@@ -202,8 +286,11 @@ func (d *downgrader) value(fp *fieldPlan, parent protoreflect.Message, v protore
 		}
 		var changes []change
 		var err error
+		// The closure escapes: give it its own downgrader so that the
+		// caller's stays on the stack.
+		hd := &downgrader{cap: d.cap, obs: d.obs}
 		src.Range(func(k protoreflect.MapKey, ev protoreflect.Value) bool {
-			nv, changed, e := d.single(fp, ev)
+			nv, changed, e := hd.single(fp, ev)
 			if e != nil {
 				err = prefixErr(e, mapKeyText(k))
 				return false
@@ -243,7 +330,7 @@ func (d *downgrader) single(fp *fieldPlan, v protoreflect.Value) (protoreflect.V
 		return protoreflect.ValueOfMessage(nm), true, nil
 	}
 	ep := fp.enum
-	cv, ok := d.cap.Get(ep.track)
+	cv, ok := d.capOf(ep.trackID, ep.track)
 	if !ok {
 		return v, false, nil
 	}

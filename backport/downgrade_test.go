@@ -145,6 +145,12 @@ func downgradeCases() []downgradeCase {
 			want: &svcpb.Volume{Name: "v"},
 		},
 		{
+			name: "old oneof member with newer fields inside",
+			in:   &svcpb.Volume{Source: &svcpb.Volume_Template{Template: &svcpb.Spec{SizeGb: 2, Note: "n"}}},
+			cap:  svcCap13,
+			want: &svcpb.Volume{Source: &svcpb.Volume_Template{Template: &svcpb.Spec{SizeGb: 2}}},
+		},
+		{
 			name: "old oneof member kept",
 			in:   &svcpb.Volume{Source: &svcpb.Volume_SnapshotId{SnapshotId: "s"}},
 			cap:  svcCap12,

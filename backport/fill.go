@@ -89,8 +89,11 @@ func (f *filler) message(p *plan, m protoreflect.Message) error {
 				err = f.message(fp.msg, l.Get(i).Message())
 			}
 		case fd.IsMap():
+			// The closure escapes: give it its own filler so that the
+			// caller's stays on the stack.
+			hf := &filler{sender: f.sender, obs: f.obs, hooks: f.hooks}
 			m.Get(fd).Map().Range(func(_ protoreflect.MapKey, v protoreflect.Value) bool {
-				err = f.message(fp.msg, v.Message())
+				err = hf.message(fp.msg, v.Message())
 				return err == nil
 			})
 		default:

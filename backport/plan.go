@@ -23,6 +23,7 @@ import (
 type plan struct {
 	desc    protoreflect.MessageDescriptor
 	track   string // "" when the message's package is unversioned
+	trackID int
 	version Version
 
 	// all holds every field that matters to the engine: fields with a since,
@@ -42,11 +43,14 @@ type plan struct {
 	enums    []*enumPlan // plans of enum-typed fields
 	errs     []error     // invalid options of this message's own fields
 	err      error       // every invalid option in the subtree; nil when valid
+
+	layout layoutSlot // Go layout of the last generated type seen (golayout.go)
 }
 
 // threshold summarises one track over a subtree.
 type threshold struct {
 	track  string
+	id     int     // trackID(track)
 	schema Version // the track's version in this schema
 	// max is the highest since of a field or enum value of the track in the
 	// subtree (valid when hasMax): a cap at or above it leaves the subtree
@@ -76,6 +80,7 @@ type fieldPlan struct {
 type enumPlan struct {
 	desc    protoreflect.EnumDescriptor
 	track   string
+	trackID int
 	version Version
 	values  []enumValuePlan // values with a since, sorted by number
 	max     Version
@@ -105,6 +110,22 @@ func (ep *enumPlan) lookup(n protoreflect.EnumNumber) *enumValuePlan {
 var plans struct {
 	mu sync.Mutex
 	m  atomic.Pointer[map[protoreflect.MessageDescriptor]*plan]
+	// trackIDs numbers every track name seen by the compiler, so that one
+	// Downgrade call can memoise its cap lookups in a small array.
+	trackIDs map[string]int
+}
+
+// trackID returns the number of track; plans.mu must be held.
+func trackID(track string) int {
+	if plans.trackIDs == nil {
+		plans.trackIDs = map[string]int{}
+	}
+	id, ok := plans.trackIDs[track]
+	if !ok {
+		id = len(plans.trackIDs)
+		plans.trackIDs[track] = id
+	}
+	return id
 }
 
 // planFor returns the compiled plan of md, compiling it (and everything it
@@ -182,6 +203,8 @@ func (b *builder) message(md protoreflect.MessageDescriptor) *plan {
 	p := &plan{desc: md, track: ti.track, version: ti.version}
 	if !ti.versioned {
 		p.track, p.version = "", Version{}
+	} else {
+		p.trackID = trackID(p.track)
 	}
 	if ti.err != nil {
 		p.errs = append(p.errs, ti.err)
@@ -368,7 +391,7 @@ func (b *builder) enum(ed protoreflect.EnumDescriptor) *enumPlan {
 		ep.errs = append(ep.errs, ti.err)
 	}
 	if ti.versioned {
-		ep.track, ep.version = ti.track, ti.version
+		ep.track, ep.version, ep.trackID = ti.track, ti.version, trackID(ti.track)
 	}
 	b.enums[ed] = ep
 	vals := ed.Values()
@@ -444,7 +467,7 @@ func (b *builder) enum(ed protoreflect.EnumDescriptor) *enumPlan {
 func (b *builder) finish() {
 	for _, p := range b.order {
 		if p.track != "" {
-			t := threshold{track: p.track, schema: p.version}
+			t := threshold{track: p.track, id: p.trackID, schema: p.version}
 			for _, fp := range p.all {
 				if !fp.hasSince {
 					continue
@@ -460,7 +483,7 @@ func (b *builder) finish() {
 		}
 		for _, ep := range p.enums {
 			if ep.track != "" {
-				p.th = mergeThreshold(p.th, threshold{track: ep.track, schema: ep.version, max: ep.max, hasMax: ep.hasMax})
+				p.th = mergeThreshold(p.th, threshold{track: ep.track, id: ep.trackID, schema: ep.version, max: ep.max, hasMax: ep.hasMax})
 			}
 		}
 	}

@@ -56,10 +56,10 @@ func NewBenchRequest() *svcpb.Volume {
 			Thin:     true,
 			Kind:     svcpb.Kind_KIND_SSD,
 			Quota:    &typespb.Quota{Bytes: 1 << 40, Iops: 20000, Color: typespb.Color_COLOR_GREEN},
-			Note:     "provisioned by the nightly rebalancer",
+			Note:     "provisioned by the nightly rebalancer after the storage pool migration",
 			Replicas: 3,
 		},
-		Source: &svcpb.Volume_SnapshotId{SnapshotId: "snap-0a1b2c3d4e5f60718"},
+		Source: &svcpb.Volume_SnapshotId{SnapshotId: "snap-0a1b2c3d4e5f60718-orders-db-nightly-2026-11-21"},
 		Legacy: "",
 	}
 	for i := range 5 {
@@ -72,10 +72,10 @@ func NewBenchRequest() *svcpb.Volume {
 		})
 	}
 	v.Attributes = map[string]string{
-		"app.kubernetes.io/name":      "orders-db",
+		"app.kubernetes.io/name":      "orders-db-primary-volume-claim",
 		"app.kubernetes.io/component": "primary",
 		"backup.acme.io/schedule":     "0 3 * * *",
-		"cost-center":                 "cc-4821",
+		"cost-center":                 "cc-4821/storage-platform/orders-primary-eu",
 		"topology.kubernetes.io/zone": "eu-west-3b",
 	}
 	return v

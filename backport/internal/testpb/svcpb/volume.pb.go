@@ -343,6 +343,7 @@ type Volume struct {
 	//	*Volume_Image
 	//	*Volume_CloneOf
 	//	*Volume_Url
+	//	*Volume_Template
 	Source isVolume_Source `protobuf_oneof:"source"`
 	// legacy receives what the Volume downgrader folds url and
 	// mount_options into.
@@ -582,6 +583,15 @@ func (x *Volume) GetUrl() string {
 	return ""
 }
 
+func (x *Volume) GetTemplate() *Spec {
+	if x != nil {
+		if x, ok := x.Source.(*Volume_Template); ok {
+			return x.Template
+		}
+	}
+	return nil
+}
+
 func (x *Volume) GetLegacy() string {
 	if x != nil {
 		return x.Legacy
@@ -637,6 +647,11 @@ type Volume_Url struct {
 	Url string `protobuf:"bytes,26,opt,name=url,proto3,oneof"`
 }
 
+type Volume_Template struct {
+	// An old member whose message has newer fields.
+	Template *Spec `protobuf:"bytes,32,opt,name=template,proto3,oneof"`
+}
+
 func (*Volume_SnapshotId) isVolume_Source() {}
 
 func (*Volume_Image) isVolume_Source() {}
@@ -644,6 +659,8 @@ func (*Volume_Image) isVolume_Source() {}
 func (*Volume_CloneOf) isVolume_Source() {}
 
 func (*Volume_Url) isVolume_Source() {}
+
+func (*Volume_Template) isVolume_Source() {}
 
 var File_rollpin_testpb_svc_v1_volume_proto protoreflect.FileDescriptor
 
@@ -679,7 +696,7 @@ const file_rollpin_testpb_svc_v1_volume_proto_rawDesc = "" +
 	"\x031.4R\x03tag\x124\n" +
 	"\x05color\x18\x04 \x01(\x0e2\x1e.rollpin.testpb.types.v1.ColorR\x05color\x12/\n" +
 	"\x04spec\x18\x05 \x01(\v2\x1b.rollpin.testpb.svc.v1.SpecR\x04spec\x12\x16\n" +
-	"\x06weight\x18\x06 \x01(\x01R\x06weight\"\xf8\v\n" +
+	"\x06weight\x18\x06 \x01(\x01R\x06weight\"\xb3\f\n" +
 	"\x06Volume\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x17\n" +
 	"\asize_gb\x18\x02 \x01(\x03R\x06sizeGb\x12#\n" +
@@ -714,7 +731,8 @@ const file_rollpin_testpb_svc_v1_volume_proto_rawDesc = "" +
 	"\bclone_of\x18\x19 \x01(\v2!.rollpin.testpb.svc.v1.EncryptionB\v\x92\xc9\x19\a\n" +
 	"\x031.4\x10\x02H\x00R\acloneOf\x12\x1f\n" +
 	"\x03url\x18\x1a \x01(\tB\v\x92\xc9\x19\a\n" +
-	"\x031.4\x10\x03H\x00R\x03url\x12\x16\n" +
+	"\x031.4\x10\x03H\x00R\x03url\x129\n" +
+	"\btemplate\x18  \x01(\v2\x1b.rollpin.testpb.svc.v1.SpecH\x00R\btemplate\x12\x16\n" +
 	"\x06legacy\x18\x1b \x01(\tR\x06legacy\x120\n" +
 	"\rmount_options\x18\x1c \x01(\tB\v\x92\xc9\x19\a\n" +
 	"\x031.4\x10\x03R\fmountOptions\x12\x1d\n" +
@@ -791,19 +809,20 @@ var file_rollpin_testpb_svc_v1_volume_proto_depIdxs = []int32{
 	10, // 12: rollpin.testpb.svc.v1.Volume.label:type_name -> rollpin.testpb.types.v1.Label
 	11, // 13: rollpin.testpb.svc.v1.Volume.tree:type_name -> rollpin.testpb.svc.v1.Node
 	1,  // 14: rollpin.testpb.svc.v1.Volume.clone_of:type_name -> rollpin.testpb.svc.v1.Encryption
-	8,  // 15: rollpin.testpb.svc.v1.Volume.quota:type_name -> rollpin.testpb.types.v1.Quota
-	7,  // 16: rollpin.testpb.svc.v1.Volume.attributes:type_name -> rollpin.testpb.svc.v1.Volume.AttributesEntry
-	3,  // 17: rollpin.testpb.svc.v1.Volume.ByNameEntry.value:type_name -> rollpin.testpb.svc.v1.Item
-	9,  // 18: rollpin.testpb.svc.v1.Volume.ColorsEntry.value:type_name -> rollpin.testpb.types.v1.Color
-	4,  // 19: rollpin.testpb.svc.v1.VolumeService.Create:input_type -> rollpin.testpb.svc.v1.Volume
-	4,  // 20: rollpin.testpb.svc.v1.VolumeService.Resize:input_type -> rollpin.testpb.svc.v1.Volume
-	4,  // 21: rollpin.testpb.svc.v1.VolumeService.Create:output_type -> rollpin.testpb.svc.v1.Volume
-	4,  // 22: rollpin.testpb.svc.v1.VolumeService.Resize:output_type -> rollpin.testpb.svc.v1.Volume
-	21, // [21:23] is the sub-list for method output_type
-	19, // [19:21] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	2,  // 15: rollpin.testpb.svc.v1.Volume.template:type_name -> rollpin.testpb.svc.v1.Spec
+	8,  // 16: rollpin.testpb.svc.v1.Volume.quota:type_name -> rollpin.testpb.types.v1.Quota
+	7,  // 17: rollpin.testpb.svc.v1.Volume.attributes:type_name -> rollpin.testpb.svc.v1.Volume.AttributesEntry
+	3,  // 18: rollpin.testpb.svc.v1.Volume.ByNameEntry.value:type_name -> rollpin.testpb.svc.v1.Item
+	9,  // 19: rollpin.testpb.svc.v1.Volume.ColorsEntry.value:type_name -> rollpin.testpb.types.v1.Color
+	4,  // 20: rollpin.testpb.svc.v1.VolumeService.Create:input_type -> rollpin.testpb.svc.v1.Volume
+	4,  // 21: rollpin.testpb.svc.v1.VolumeService.Resize:input_type -> rollpin.testpb.svc.v1.Volume
+	4,  // 22: rollpin.testpb.svc.v1.VolumeService.Create:output_type -> rollpin.testpb.svc.v1.Volume
+	4,  // 23: rollpin.testpb.svc.v1.VolumeService.Resize:output_type -> rollpin.testpb.svc.v1.Volume
+	22, // [22:24] is the sub-list for method output_type
+	20, // [20:22] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_rollpin_testpb_svc_v1_volume_proto_init() }
@@ -817,6 +836,7 @@ func file_rollpin_testpb_svc_v1_volume_proto_init() {
 		(*Volume_Image)(nil),
 		(*Volume_CloneOf)(nil),
 		(*Volume_Url)(nil),
+		(*Volume_Template)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

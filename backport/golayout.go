@@ -1,0 +1,304 @@
+package backport
+
+import (
+	"reflect"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"unsafe"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/runtime/protoimpl"
+
+	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
+)
+
+// goLayout describes the Go struct of a generated message (open struct API)
+// so that Downgrade can copy it the way hand-written code would: one typed
+// copy of the block of user fields, and plain slice copies for repeated
+// message fields. Through protoreflect, every Set of a scalar on a generated
+// message allocates; this path does not.
+//
+// The layout is checked, not assumed: the struct must start with the
+// message state, hold its user fields contiguously, and end with only
+// unknownFields and sizeCache. Any other shape (extensions, weak or lazy
+// fields, hand-written or future layouts, dynamicpb) has ok=false and the
+// engine uses protoreflect instead. The block copy never reads the message
+// state or the size cache, which protobuf updates atomically.
+type goLayout struct {
+	ptrType reflect.Type // *T
+	ok      bool
+	base    uintptr // offset of the first user field
+	block   ptrTo   // a struct type laid out like the user fields; nil when there are none
+	lists   map[protoreflect.FieldNumber]goField
+	// dg is index-aligned with plan.dg: the Go field of each, or an
+	// invalid goField for oneof members (handled through protoreflect).
+	dg []goField
+}
+
+type goField struct {
+	off  uintptr
+	typ  reflect.Type
+	kind reflect.Kind
+	ptr  ptrTo
+}
+
+// has reports presence the way protobuf does for a non-oneof field of the
+// open struct API: non-nil pointer, non-empty slice, map or string,
+// non-zero scalar (bitwise for floats, so -0 is present).
+func (f *goField) has(msg unsafe.Pointer) bool {
+	a := unsafe.Add(msg, f.off)
+	switch f.kind {
+	case reflect.Pointer:
+		return *(*unsafe.Pointer)(a) != nil
+	case reflect.Slice:
+		return (*struct {
+			data     unsafe.Pointer
+			len, cap int
+		})(a).len > 0
+	case reflect.String:
+		return *(*string)(a) != ""
+	case reflect.Bool:
+		return *(*bool)(a)
+	case reflect.Int32, reflect.Uint32, reflect.Float32:
+		return *(*uint32)(a) != 0
+	case reflect.Int64, reflect.Uint64, reflect.Float64:
+		return *(*uint64)(a) != 0
+	}
+	v := f.ptr.at(a)
+	if f.kind == reflect.Map {
+		return v.Len() > 0
+	}
+	return !v.IsZero()
+}
+
+// clear zeroes the field.
+func (f *goField) clear(msg unsafe.Pointer) {
+	f.ptr.at(unsafe.Add(msg, f.off)).SetZero()
+}
+
+// ptrTo makes reflect.Values of type *X at a given address. It does what
+// reflect.NewAt(X, p) does without NewAt's per-call lookup of the pointer
+// type in reflect's global cache (the dominant cost for the struct types
+// made with reflect.StructOf): the interface value of a nil *X is kept, and
+// its data word replaced.
+type ptrTo struct {
+	nilPtr any // a nil *X
+}
+
+func newPtrTo(x reflect.Type) ptrTo {
+	return ptrTo{nilPtr: reflect.Zero(reflect.PointerTo(x)).Interface()}
+}
+
+func (t ptrTo) valid() bool { return t.nilPtr != nil }
+
+// at returns the addressable X stored at p.
+func (t ptrTo) at(p unsafe.Pointer) reflect.Value {
+	x := t.nilPtr
+	(*[2]unsafe.Pointer)(unsafe.Pointer(&x))[1] = p
+	return reflect.ValueOf(x).Elem()
+}
+
+// layoutFor returns the layout of m's Go type when the fast path applies.
+func (p *plan) layoutFor(m protoreflect.Message) *goLayout {
+	if reflect.TypeOf(m) != messageStateType {
+		return nil
+	}
+	mi, ok := m.Type().(*protoimpl.MessageInfo)
+	if !ok {
+		return nil
+	}
+	t := mi.GoReflectType
+	if l := p.layout.Load(); l != nil && l.ptrType == t {
+		if l.ok {
+			return l
+		}
+		return nil
+	}
+	l := buildLayout(t, p)
+	p.layout.Store(l)
+	if l.ok {
+		return l
+	}
+	return nil
+}
+
+func buildLayout(t reflect.Type, p *plan) *goLayout {
+	l := &goLayout{ptrType: t}
+	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return l
+	}
+	st := t.Elem()
+	n := st.NumField()
+	if n < 1 || st.Field(0).Name != "state" || st.Field(0).Type.Name() != "MessageState" {
+		return l
+	}
+	var user []reflect.StructField
+	i := 1
+	for ; i < n && st.Field(i).IsExported(); i++ {
+		user = append(user, st.Field(i))
+	}
+	end := st.Size() // where the block must end, padding included
+	if i < n {
+		end = st.Field(i).Offset
+	}
+	for ; i < n; i++ {
+		switch f := st.Field(i); {
+		case f.Name == "unknownFields" || f.Name == "sizeCache":
+		default:
+			return l // extensions, weak or lazy fields, or an unknown shape
+		}
+	}
+	l.lists = map[protoreflect.FieldNumber]goField{}
+	byNum := map[protoreflect.FieldNumber]goField{}
+	if len(user) > 0 {
+		l.base = user[0].Offset
+		fields := make([]reflect.StructField, len(user))
+		for i, f := range user {
+			fields[i] = reflect.StructField{Name: "F" + strconv.Itoa(i), Type: f.Type}
+		}
+		block := reflect.StructOf(fields)
+		for i, f := range user {
+			if block.Field(i).Offset != f.Offset-l.base {
+				return l
+			}
+			num, ok := tagNumber(f.Tag.Get("protobuf"))
+			if !ok {
+				continue // a oneof: presence and clearing go through protoreflect
+			}
+			gf := goField{off: f.Offset, typ: f.Type, kind: f.Type.Kind(), ptr: newPtrTo(f.Type)}
+			byNum[num] = gf
+			if f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Pointer {
+				l.lists[num] = gf
+			}
+		}
+		if l.base+block.Size() > end {
+			return l
+		}
+		l.block = newPtrTo(block)
+		if p := l.block.at(unsafe.Pointer(new([64]byte))); p.Type() != block {
+			return l // the interface layout is not what ptrTo expects
+		}
+	}
+	if p != nil {
+		l.dg = make([]goField, len(p.dg))
+		for i, fp := range p.dg {
+			if od := fp.fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
+				continue
+			}
+			gf, ok := byNum[fp.fd.Number()]
+			if !ok || !kindMatches(fp.fd, gf.typ) {
+				return l
+			}
+			l.dg[i] = gf
+		}
+	}
+	l.ok = true
+	return l
+}
+
+// kindMatches checks that a Go field has the shape protobuf gives fd, so
+// that presence is read correctly.
+func kindMatches(fd protoreflect.FieldDescriptor, t reflect.Type) bool {
+	switch {
+	case fd.IsMap():
+		return t.Kind() == reflect.Map
+	case fd.IsList():
+		return t.Kind() == reflect.Slice
+	case fd.HasPresence():
+		return t.Kind() == reflect.Pointer || (fd.Kind() == protoreflect.BytesKind && t.Kind() == reflect.Slice)
+	}
+	switch fd.Kind() {
+	case protoreflect.StringKind:
+		return t.Kind() == reflect.String
+	case protoreflect.BytesKind:
+		return t.Kind() == reflect.Slice
+	case protoreflect.BoolKind:
+		return t.Kind() == reflect.Bool
+	case protoreflect.EnumKind, protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		return t.Kind() == reflect.Int32
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		return t.Kind() == reflect.Uint32
+	case protoreflect.FloatKind:
+		return t.Kind() == reflect.Float32
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		return t.Kind() == reflect.Int64
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return t.Kind() == reflect.Uint64
+	case protoreflect.DoubleKind:
+		return t.Kind() == reflect.Float64
+	}
+	return false
+}
+
+// tagNumber reads the field number from a `protobuf:"bytes,17,rep,..."` tag.
+func tagNumber(tag string) (protoreflect.FieldNumber, bool) {
+	parts := strings.Split(tag, ",")
+	if len(parts) < 2 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(parts[1], 10, 32)
+	if err != nil {
+		return 0, false
+	}
+	return protoreflect.FieldNumber(n), true
+}
+
+// messageStateType is the dynamic type of protoreflect.Message for
+// generated messages: a pointer to the message state that opens their
+// struct, so its data word is the struct's address.
+var messageStateType = reflect.TypeOf((&rollpinv1.ApiOptions{}).ProtoReflect())
+
+// msgPtr returns the address of the struct behind a generated message
+// (layoutFor checked that m's dynamic type is messageStateType).
+func msgPtr(m protoreflect.Message) unsafe.Pointer {
+	return (*[2]unsafe.Pointer)(unsafe.Pointer(&m))[1]
+}
+
+// copyGenerated returns a new message holding m's user fields (sharing
+// sub-messages, slices and maps) and unknown fields.
+func (l *goLayout) copyGenerated(m protoreflect.Message) protoreflect.Message {
+	n := m.Type().New()
+	if l.block.valid() {
+		l.block.at(unsafe.Add(msgPtr(n), l.base)).Set(l.block.at(unsafe.Add(msgPtr(m), l.base)))
+	}
+	if u := m.GetUnknown(); len(u) > 0 {
+		n.SetUnknown(u)
+	}
+	return n
+}
+
+// messageList downgrades the repeated message field f of cur through Go
+// reflection. It returns the new slice (invalid Value when unchanged).
+func (d *downgrader) messageList(fp *fieldPlan, f goField, cur protoreflect.Message) (reflect.Value, error) {
+	sl := f.ptr.at(unsafe.Add(msgPtr(cur), f.off))
+	var out reflect.Value
+	for i, n := 0, sl.Len(); i < n; i++ {
+		em, _ := sl.Index(i).Interface().(proto.Message)
+		if em == nil {
+			continue
+		}
+		nm, changed, err := d.message(fp.msg, em.ProtoReflect())
+		if err != nil {
+			return reflect.Value{}, prefixErr(err, "["+strconv.Itoa(i)+"]")
+		}
+		if !changed {
+			continue
+		}
+		if !out.IsValid() {
+			out = reflect.MakeSlice(f.typ, n, n)
+			reflect.Copy(out, sl)
+		}
+		// A typed pointer store (with its write barrier) of the new element.
+		*(*unsafe.Pointer)(unsafe.Add(out.UnsafePointer(), uintptr(i)*unsafe.Sizeof(uintptr(0)))) = msgPtr(nm)
+	}
+	return out, nil
+}
+
+func (l *goLayout) setList(m protoreflect.Message, f goField, v reflect.Value) {
+	f.ptr.at(unsafe.Add(msgPtr(m), f.off)).Set(v)
+}
+
+// layoutSlot is embedded in plan.
+type layoutSlot = atomic.Pointer[goLayout]
