@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -68,6 +69,9 @@ func parseDefault(fd protoreflect.FieldDescriptor, text string) (protoreflect.Va
 		}
 		return protoreflect.ValueOfFloat64(f), nil
 	case protoreflect.StringKind:
+		if !utf8.ValidString(text) {
+			return protoreflect.Value{}, fmt.Errorf("%q is not valid UTF-8", text)
+		}
 		return protoreflect.ValueOfString(text), nil
 	case protoreflect.BytesKind:
 		return protoreflect.ValueOfBytes([]byte(text)), nil
