@@ -68,8 +68,8 @@ func checkDowngradeInvariants(t *testing.T, in proto.Message, cap Manifest, labe
 // the input itself when nothing is newer.
 func TestDowngradeProperties(t *testing.T) {
 	n := 400
-	if testing.Short() {
-		n = 100
+	if testing.Short() || raceEnabled {
+		n = 80
 	}
 	for _, w := range worlds {
 		t.Run(w.name, func(t *testing.T) {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package backport
+
+const raceEnabled = false

@@ -1,0 +1,7 @@
+//go:build race
+
+package backport
+
+// raceEnabled shortens the property tests under the race detector, which
+// slows the engine's reflection tenfold.
+const raceEnabled = true
