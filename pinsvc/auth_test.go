@@ -22,6 +22,7 @@ import (
 )
 
 func TestWriteNeedsToken(t *testing.T) {
+	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
 	ts := startServer(t, cli, Config{AdminToken: "s3cret"})
 	c := ts.cli
@@ -108,6 +109,7 @@ func (p *testPKI) issue(t testing.TB, cn string, server bool) tls.Certificate {
 }
 
 func TestWriteWithClientCertificateIdentity(t *testing.T) {
+	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
 	srv, err := NewServer(cli, Config{WriterIdentities: []string{"ops"}, Logger: quietLogger(), LeaseTTL: 2 * time.Second})
 	if err != nil {

@@ -30,6 +30,7 @@ func setPinRetrying(t testing.TB, c rollpinv1.PinServiceClient, svc, m string) {
 }
 
 func TestThreeMemberClusterSurvivesAMemberLoss(t *testing.T) {
+	t.Parallel()
 	cluster := etcdtest.StartCluster(t, 3)
 	cli := cluster.Client(t)
 	ts := startServer(t, cli, Config{})

@@ -17,6 +17,7 @@ import (
 )
 
 func TestRegisterFencing(t *testing.T) {
+	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
 	ts := startServer(t, cli, Config{})
 	c := ts.cli
@@ -67,6 +68,7 @@ func TestRegisterFencing(t *testing.T) {
 // the registration transaction fail, and the retry fences the instance: the
 // check and the write are one etcd transaction.
 func TestRegisterFencingIsInTheSameTransaction(t *testing.T) {
+	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
 	ts := startServer(t, cli, Config{})
 	rev := mustSetPin(t, ts.cli, testSvc, "1.3", true).GetState().GetPinRevision()
@@ -112,6 +114,7 @@ func errorsIsConflict(err error) bool {
 }
 
 func TestRegisterReplacedByNewerStreamKeepsKey(t *testing.T) {
+	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
 	a := startServer(t, cli, Config{Name: "a"})
 	b := startServer(t, cli, Config{Name: "b"})
@@ -133,19 +136,8 @@ func TestRegisterReplacedByNewerStreamKeepsKey(t *testing.T) {
 	}
 }
 
-// crash stops s as a killed process would: no stream cleanup, no lease
-// revocation (the lease expires after its TTL).
-func (s *Server) crash() {
-	s.closeOnce.Do(func() {
-		close(s.done)
-		s.lease.mu.Lock()
-		s.cancel()
-		s.lease.mu.Unlock()
-		s.wg.Wait()
-	})
-}
-
 func TestRegistrationsMoveToANewLeaseWhenTheLeaseIsLost(t *testing.T) {
+	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
 	ts := startServer(t, cli, Config{})
 	if _, err := register(t, ts.cli, "i1", "acme.volume.v1=1.3", testSvc); err != nil {
@@ -166,16 +158,4 @@ func TestRegistrationsMoveToANewLeaseWhenTheLeaseIsLost(t *testing.T) {
 	if leases, err := cli.Leases(ctxT(t)); err != nil || len(leases.Leases) != 1 {
 		t.Fatalf("leases after the move = %v, %v; want one", leases, err)
 	}
-}
-
-func TestInstancesOfACrashedPindExpireWithItsLease(t *testing.T) {
-	cli := etcdtest.Start(t).Client(t)
-	a := startServer(t, cli, Config{Name: "a", LeaseTTL: time.Second})
-	b := startServer(t, cli, Config{Name: "b"})
-	if _, err := register(t, a.cli, "i1", "acme.volume.v1=1.3", testSvc); err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, b.srv, "i1 on b", func(st *State) bool { return numInstances(st, testSvc) == 1 })
-	a.srv.crash()
-	waitState(t, b.srv, "i1 expired", func(st *State) bool { return numInstances(st, testSvc) == 0 })
 }

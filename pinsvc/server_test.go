@@ -217,6 +217,7 @@ func register(t testing.TB, c rollpinv1.PinServiceClient, id, manifest string, s
 }
 
 func TestRPCs(t *testing.T) {
+	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
 	ts := startServer(t, cli, Config{})
 	c := ts.cli
@@ -338,6 +339,7 @@ func TestRPCs(t *testing.T) {
 }
 
 func TestRegisterEndsRemovesInstance(t *testing.T) {
+	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
 	ts := startServer(t, cli, Config{})
 	cancel, err := register(t, ts.cli, "i1", "acme.volume.v1=1.3", testSvc, "acme.volume.v1.Other")

@@ -14,6 +14,7 @@ import (
 )
 
 func TestBadInputs(t *testing.T) {
+	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
 	ts := startServer(t, cli, Config{})
 	c := ts.cli
@@ -265,6 +266,7 @@ func FuzzResolvePinText(f *testing.F) {
 }
 
 func TestFloor(t *testing.T) {
+	t.Parallel()
 	mm := func(s string) backport.Manifest {
 		m, err := backport.ParseManifest(s)
 		if err != nil {

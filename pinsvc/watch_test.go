@@ -21,6 +21,7 @@ func sawPin(svc, manifest string) func([]*rollpinv1.PinUpdate) bool {
 }
 
 func TestConcurrentStaleSetPins(t *testing.T) {
+	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
 	ts := startServer(t, cli, Config{})
 	c := ts.cli
@@ -95,6 +96,7 @@ func TestConcurrentStaleSetPins(t *testing.T) {
 }
 
 func TestWatchResumeMissesNothing(t *testing.T) {
+	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
 	ts := startServer(t, cli, Config{})
 	c := ts.cli
@@ -131,6 +133,7 @@ func TestWatchResumeMissesNothing(t *testing.T) {
 }
 
 func TestWatchCompactedRevisionGetsSnapshot(t *testing.T) {
+	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
 	ts := startServer(t, cli, Config{HistorySize: 2})
 	c := ts.cli
@@ -161,6 +164,7 @@ func TestWatchCompactedRevisionGetsSnapshot(t *testing.T) {
 }
 
 func TestTwoServersServeTheSameState(t *testing.T) {
+	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
 	a := startServer(t, cli, Config{Name: "a"})
 	b := startServer(t, cli, Config{Name: "b"})
