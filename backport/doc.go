@@ -6,16 +6,68 @@
 //
 //   - Downgrade: a copy of a message that a peer at an older version
 //     understands, with newer fields cleared, rejected or rewritten by a
-//     registered hook;
+//     registered hook, and newer enum values replaced by their downgrade_to;
 //   - FillDefaults: the declared defaults of fields an older sender could not
 //     know, set in place.
 //
-// # Versions and manifests
-//
-// A Version is MAJOR.MINOR. A Manifest maps tracks (proto packages that
-// declare option (rollpin.v1.api)) to versions; its text form is
-// "acme.types.v1=2.0,acme.volume.v1=1.3".
+// It is a pure library (no gRPC, no etcd) and works on any proto.Message,
+// generated or dynamicpb.
 //
 //	cap, err := backport.ParseManifest("acme.volume.v1=1.3")
-//	out, err := backport.Downgrade(req, cap)
+//	out, err := backport.Downgrade(req, cap) // req itself when nothing is newer
+//	var rej *backport.RejectError
+//	if errors.As(err, &rej) { /* rej.Path, rej.Since, rej.Cap */ }
+//
+//	err = backport.FillDefaults(req, senderManifest) // on the receiving side
+//
+// # Versions, tracks and manifests
+//
+// A Version is MAJOR.MINOR. A track is a proto package that declares
+// option (rollpin.v1.api) = {version: "..."} in at least one of its files;
+// messages, enums and services belong to the track of their package. A
+// Manifest maps tracks to versions; its text form is
+// "acme.types.v1=2.0,acme.volume.v1=1.3". A track absent from a cap is
+// uncapped; a cap at or above the schema's version is nothing to do; a cap in
+// another major is an error (ErrAcrossMajors).
+//
+// # Schema helpers
+//
+// FileAPIOptions, FieldOptions, MethodOptions and EnumValueOptions read the
+// rollpin options through one resolver that copes with generated options,
+// dynamicpb options and options left in unknown fields (descriptor sets read
+// at run time). TrackOf, TrackOfIn, MethodSince, ReachableTracks,
+// ManifestOf, ManifestOfFiles and CheckMessage answer the questions the
+// interceptors, pind and the linters ask.
+//
+// A package's declaration may sit in any of its files. For descriptors
+// linked into the binary, protoregistry.GlobalFiles finds it; for
+// descriptors built at run time, files reachable through imports are
+// searched, and RegisterFiles adds a registry to search.
+//
+// # Plans
+//
+// The first Downgrade or FillDefaults of a message type compiles a plan for
+// it and every type it reaches (cycles included), validating every option:
+// invalid values are reported, naming the element, by CheckMessage and by
+// every call on the type (wrapping ErrSchema), never by a panic. Plans are
+// cached per descriptor in a copy-on-write map read with one atomic load.
+// A plan knows, per track, the highest since in its subtree: when the cap
+// is at or above it on every track, Downgrade returns its input without
+// allocating.
+//
+// # Copies
+//
+// Downgrade copies only the messages on the path to a change and shares
+// every unchanged sub-message, list and map with its input. For generated
+// messages it copies the Go struct directly (after checking its layout), as
+// hand-written code would; other messages go through protoreflect. Treat
+// the input and the output as read-only afterwards.
+//
+// # Hooks
+//
+// RegisterDowngrader and RegisterUpgrader attach Go code to a message name
+// for what options cannot say (like oslo.versionedobjects'
+// obj_make_compatible). Downgraders run on a private deep copy when a
+// populated ON_DOWNGRADE_CUSTOM field is newer than the cap; upgraders run
+// from FillDefaults when the sender is older than the schema.
 package backport
