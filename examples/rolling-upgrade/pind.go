@@ -28,6 +28,9 @@ type pind struct {
 	srv  *pinsvc.Server
 	grpc *grpc.Server
 	addr string
+	// client talks to the PinService, as pindctl would.
+	conn   *grpc.ClientConn
+	client rollpinv1.PinServiceClient
 	cfg  pinsvc.Config
 }
 
@@ -85,11 +88,18 @@ func startPind(ctx context.Context, dir string, settle time.Duration, log *slog.
 	p.grpc = grpc.NewServer()
 	rollpinv1.RegisterPinServiceServer(p.grpc, p.srv)
 	go p.grpc.Serve(lis)
+	if p.conn, err = grpc.NewClient(p.addr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+		return nil, err
+	}
+	p.client = rollpinv1.NewPinServiceClient(p.conn)
 	return p, nil
 }
 
 // close stops everything started, in reverse order.
 func (p *pind) close() {
+	if p.conn != nil {
+		p.conn.Close()
+	}
 	if p.grpc != nil {
 		p.grpc.Stop()
 	}

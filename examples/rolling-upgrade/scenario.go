@@ -16,6 +16,7 @@ import (
 
 	"github.com/rollpin/rollpin/backport"
 	"github.com/rollpin/rollpin/examples/internal/fleet"
+	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
 // Options tunes Run. Zero fields take the demo's values.
@@ -172,12 +173,12 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 		r.servers = append(r.servers, p)
 	}
 	r.tl.event("%d servers at 1.3 registered with pind", o.Servers)
-	r.tl.printf("  status lines: pin and floor of %s, live servers by version │ calls of all clients │ what the interceptors changed", fleet.Service)
+	r.tl.printf("  status lines: pin and floor of %s, live servers by version, pind's automatic raise │ calls of all clients │ what the interceptors changed", fleet.Service)
 	if err := r.waitPin(ctx, "1.3", o.Settle+15*time.Second); err != nil {
 		return sum, err
 	}
 	r.tl.event("pin of %s created at the fleet's floor: 1.3", fleet.Service)
-	r.tl.status(r.pd.srv.Snapshot(), r.fleet)
+	r.status(ctx)
 
 	for i := range o.V1Clients + o.V2Clients {
 		build := "1.3"
@@ -249,7 +250,7 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 	}
 	stopTicker()
 	<-tickerDone
-	r.tl.status(r.pd.srv.Snapshot(), r.fleet)
+	r.status(ctx)
 
 	h, err := readHistory(ctx, r.pd.cli, r.pd.cfg.Prefix)
 	if err != nil {
@@ -485,6 +486,22 @@ func (r *run) waitPin(ctx context.Context, want string, timeout time.Duration) e
 	}
 }
 
+// status prints a status line, with the raise status pind reports.
+func (r *run) status(ctx context.Context) {
+	st := r.pd.srv.Snapshot()
+	var raise *rollpinv1.RaiseStatus
+	gctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if resp, err := r.pd.client.GetPins(gctx, &rollpinv1.GetPinsRequest{Service: fleet.Service}); err == nil {
+		for _, s := range resp.GetServices() {
+			if s.GetService() == fleet.Service {
+				raise = s.GetRaise()
+			}
+		}
+	}
+	r.tl.status(st, raise, r.fleet)
+}
+
 func (r *run) ticker(ctx context.Context) {
 	t := time.NewTicker(r.o.Tick)
 	defer t.Stop()
@@ -493,7 +510,7 @@ func (r *run) ticker(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			r.tl.status(r.pd.srv.Snapshot(), r.fleet)
+			r.status(ctx)
 		}
 	}
 }

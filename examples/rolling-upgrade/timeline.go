@@ -10,6 +10,7 @@ import (
 
 	"github.com/rollpin/rollpin/examples/internal/fleet"
 	"github.com/rollpin/rollpin/pinsvc"
+	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
 // timeline prints what happens, as it happens.
@@ -28,10 +29,32 @@ func (t *timeline) printf(format string, args ...any) {
 // event prints a step of the scenario.
 func (t *timeline) event(format string, args ...any) { t.printf("▶ "+format, args...) }
 
-// status prints one line: the service as pind sees it, then the fleet's
-// counters.
-func (t *timeline) status(st *pinsvc.State, f *fleetState) {
-	t.printf("%s │ %s", serviceLine(st), countsLine(f))
+// status prints one line: the service as pind sees it, where its automatic
+// raise stands (raise may be nil), then the fleet's counters.
+func (t *timeline) status(st *pinsvc.State, raise *rollpinv1.RaiseStatus, f *fleetState) {
+	t.printf("%s  %-15s │ %s", serviceLine(st), raiseLine(raise, time.Now()), countsLine(f))
+}
+
+// raiseLine says in a few words where the automatic raise stands.
+func raiseLine(r *rollpinv1.RaiseStatus, now time.Time) string {
+	switch r.GetState() {
+	case rollpinv1.RaiseState_RAISE_STATE_UP_TO_DATE:
+		return "up to date"
+	case rollpinv1.RaiseState_RAISE_STATE_BLOCKED:
+		return fmt.Sprintf("waits for %d old", len(r.GetBlockingInstances()))
+	case rollpinv1.RaiseState_RAISE_STATE_SETTLING:
+		if left := r.GetSettleUntil().AsTime().Sub(now); left > 0 {
+			return fmt.Sprintf("raise in %.1fs", left.Seconds())
+		}
+		return "raising"
+	case rollpinv1.RaiseState_RAISE_STATE_HELD:
+		return "held"
+	case rollpinv1.RaiseState_RAISE_STATE_MANUAL:
+		return "manual"
+	case rollpinv1.RaiseState_RAISE_STATE_NO_INSTANCES:
+		return "no instances"
+	}
+	return ""
 }
 
 // serviceLine describes the pin, floor and live instances of the service.
@@ -64,7 +87,7 @@ func serviceLine(st *pinsvc.State) string {
 	if len(inst) == 0 {
 		inst = []string{"none"}
 	}
-	return fmt.Sprintf("pin %-4s floor %-4s servers %-10s", pin, floor, strings.Join(inst, " "))
+	return fmt.Sprintf("pin %-4s floor %-4s servers %-11s", pin, floor, strings.Join(inst, " "))
 }
 
 // countsLine sums the counters every process reported.
