@@ -31,7 +31,7 @@ type pind struct {
 	// client talks to the PinService, as pindctl would.
 	conn   *grpc.ClientConn
 	client rollpinv1.PinServiceClient
-	cfg  pinsvc.Config
+	cfg    pinsvc.Config
 }
 
 // startPind starts etcd in dir and a PinService on 127.0.0.1.
