@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -184,5 +183,3 @@ func (p *proc) tail() string {
 	}
 	return string(b)
 }
-
-var errAborted = errors.New("rolling upgrade aborted")

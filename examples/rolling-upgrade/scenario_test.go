@@ -47,6 +47,7 @@ func TestRollingUpgrade(t *testing.T) {
 		V1Clients: 1,
 		V2Clients: 1,
 		Workers:   2,
+		Pause:     20 * time.Millisecond,
 		Settle:    time.Second,
 		Soak:      time.Second,
 		Tick:      time.Second,
