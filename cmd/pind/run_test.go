@@ -104,6 +104,7 @@ func ctx(t *testing.T) context.Context {
 }
 
 func TestEmbeddedEtcdKeepsPinsAcrossRestarts(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	env := map[string]string{
 		"PIND_DATA_DIR":       dir, // environment variables configure pind too
@@ -149,6 +150,7 @@ func TestEmbeddedEtcdKeepsPinsAcrossRestarts(t *testing.T) {
 }
 
 func TestExternalEtcdAndToken(t *testing.T) {
+	t.Parallel()
 	c := etcdtest.Start(t)
 	d := startDaemon(t, []string{"--listen", "127.0.0.1:0", "--etcd-endpoints", strings.Join(c.Endpoints(), ","), "--lease-ttl", "2s", "--prefix", "/custom"},
 		map[string]string{"PIND_ADMIN_TOKEN": "tok"})
@@ -167,6 +169,7 @@ func TestExternalEtcdAndToken(t *testing.T) {
 }
 
 func TestFlags(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		args []string
 		env  map[string]string
