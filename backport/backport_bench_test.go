@@ -6,13 +6,13 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"github.com/rollpin/rollpin/backport/internal/testpb"
-	"github.com/rollpin/rollpin/backport/internal/testpb/svcpb"
+	"github.com/rollpin/rollpin/backport/backporttest"
+	"github.com/rollpin/rollpin/backport/backporttest/svcpb"
 )
 
-// The benchmarks run on testpb.NewBenchRequest (~1 KB: a dozen scalars, a
+// The benchmarks run on backporttest.NewBenchRequest (~1 KB: a dozen scalars, a
 // nested message, 5 repeated sub-messages, a 5-entry map). At
-// testpb.BenchCapText three fields are newer than the cap: zone (top level),
+// backporttest.BenchCapText three fields are newer than the cap: zone (top level),
 // spec.note (nested) and tag in each of the 5 items.
 
 var benchSink proto.Message
@@ -64,11 +64,11 @@ func benchFields() (zone, note, tag, spec, items protoreflect.FieldDescriptor) {
 
 // TestBenchVariantsAgree: the benchmarked variants do the same work.
 func TestBenchVariantsAgree(t *testing.T) {
-	req := testpb.NewBenchRequest()
+	req := backporttest.NewBenchRequest()
 	if n := proto.Size(req); n < 900 || n > 1300 {
 		t.Errorf("bench request is %d bytes, want about 1 KB", n)
 	}
-	cap := mustCap(t, testpb.BenchCapText)
+	cap := mustCap(t, backporttest.BenchCapText)
 	var obs countingObserver
 	got, err := DowngradeObserved(req, cap, &obs)
 	if err != nil {
@@ -87,11 +87,11 @@ func TestBenchVariantsAgree(t *testing.T) {
 	if out, err := Downgrade(req, mustCap(t, "rollpin.testpb.svc.v1=1.4,rollpin.testpb.types.v1=2.3")); err != nil || out != proto.Message(req) {
 		t.Errorf("fast path: %v, %v", out, err)
 	}
-	fast := mustCap(t, testpb.SvcTrack+"=1.4,"+testpb.TypesTrack+"=2.3")
+	fast := mustCap(t, backporttest.SvcTrack+"=1.4,"+backporttest.TypesTrack+"=2.3")
 	if a := testing.AllocsPerRun(100, func() { benchSink, _ = Downgrade(req, fast) }); a != 0 {
 		t.Errorf("fast path allocates %v times per call, want 0", a)
 	}
-	known := mustCap(t, testpb.SvcTrack+"=1.4")
+	known := mustCap(t, backporttest.SvcTrack+"=1.4")
 	if a := testing.AllocsPerRun(100, func() { _ = FillDefaults(req, known) }); a != 0 {
 		t.Errorf("FillDefaults from a current sender allocates %v times per call, want 0", a)
 	}
@@ -106,9 +106,9 @@ func mustCapNoT(s string) Manifest {
 }
 
 func BenchmarkBackport(b *testing.B) {
-	req := testpb.NewBenchRequest()
-	cap := mustCapNoT(testpb.BenchCapText)
-	fast := mustCapNoT(testpb.SvcTrack + "=1.4," + testpb.TypesTrack + "=2.3")
+	req := backporttest.NewBenchRequest()
+	cap := mustCapNoT(backporttest.BenchCapText)
+	fast := mustCapNoT(backporttest.SvcTrack + "=1.4," + backporttest.TypesTrack + "=2.3")
 	// Warm the plan cache.
 	if _, err := Downgrade(req, cap); err != nil {
 		b.Fatal(err)
@@ -150,7 +150,7 @@ func BenchmarkBackport(b *testing.B) {
 		// The request as a 1.2 sender sends it; every iteration fills
 		// Volume.thin, Volume.quota, Spec.thin and Spec.default_encryption,
 		// then the loop resets them by hand (a few stores).
-		sender := mustCapNoT(testpb.SvcTrack + "=1.2")
+		sender := mustCapNoT(backporttest.SvcTrack + "=1.2")
 		old, err := Downgrade(req, sender)
 		if err != nil {
 			b.Fatal(err)
@@ -165,7 +165,7 @@ func BenchmarkBackport(b *testing.B) {
 		}
 	})
 	b.Run("FillDefaultsCurrentSender", func(b *testing.B) {
-		sender := mustCapNoT(testpb.SvcTrack + "=1.4," + testpb.TypesTrack + "=2.3")
+		sender := mustCapNoT(backporttest.SvcTrack + "=1.4," + backporttest.TypesTrack + "=2.3")
 		b.ReportAllocs()
 		for b.Loop() {
 			if err := FillDefaults(req, sender); err != nil {

@@ -8,9 +8,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"github.com/rollpin/rollpin/backport/internal/testpb/plainpb"
-	"github.com/rollpin/rollpin/backport/internal/testpb/svcpb"
-	"github.com/rollpin/rollpin/backport/internal/testpb/typespb"
+	"github.com/rollpin/rollpin/backport/backporttest/plainpb"
+	"github.com/rollpin/rollpin/backport/backporttest/svcpb"
+	"github.com/rollpin/rollpin/backport/backporttest/typespb"
 )
 
 func TestFillDefaults(t *testing.T) {

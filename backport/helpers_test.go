@@ -15,9 +15,9 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
-	"github.com/rollpin/rollpin/backport/internal/testpb/plainpb"
-	"github.com/rollpin/rollpin/backport/internal/testpb/svcpb"
-	"github.com/rollpin/rollpin/backport/internal/testpb/typespb"
+	"github.com/rollpin/rollpin/backport/backporttest/plainpb"
+	"github.com/rollpin/rollpin/backport/backporttest/svcpb"
+	"github.com/rollpin/rollpin/backport/backporttest/typespb"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 

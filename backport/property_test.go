@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/rollpin/rollpin/backport/internal/testpb/svcpb"
+	"github.com/rollpin/rollpin/backport/backporttest/svcpb"
 )
 
 // checkDowngradeInvariants runs Downgrade(in, cap) and checks every

@@ -9,7 +9,7 @@
 package svcpb
 
 import (
-	typespb "github.com/rollpin/rollpin/backport/internal/testpb/typespb"
+	typespb "github.com/rollpin/rollpin/backport/backporttest/typespb"
 	_ "github.com/rollpin/rollpin/proto/rollpin/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -762,8 +762,8 @@ const file_rollpin_testpb_svc_v1_volume_proto_rawDesc = "" +
 	"\rVolumeService\x12F\n" +
 	"\x06Create\x12\x1d.rollpin.testpb.svc.v1.Volume\x1a\x1d.rollpin.testpb.svc.v1.Volume\x12Q\n" +
 	"\x06Resize\x12\x1d.rollpin.testpb.svc.v1.Volume\x1a\x1d.rollpin.testpb.svc.v1.Volume\"\t\x92\xc9\x19\x05\n" +
-	"\x031.3BJ\x92\xc9\x19\x05\n" +
-	"\x031.4Z?github.com/rollpin/rollpin/backport/internal/testpb/svcpb;svcpbb\x06proto3"
+	"\x031.3BG\x92\xc9\x19\x05\n" +
+	"\x031.4Z<github.com/rollpin/rollpin/backport/backporttest/svcpb;svcpbb\x06proto3"
 
 var (
 	file_rollpin_testpb_svc_v1_volume_proto_rawDescOnce sync.Once

@@ -252,8 +252,8 @@ const file_rollpin_testpb_types_v1_types_proto_rawDesc = "" +
 	"\x032.3\x12\n" +
 	"COLOR_BLUE\x12 \n" +
 	"\x11COLOR_ULTRAVIOLET\x10\x05\x1a\t\x92\xc9\x19\x05\n" +
-	"\x032.3BN\x92\xc9\x19\x05\n" +
-	"\x032.3ZCgithub.com/rollpin/rollpin/backport/internal/testpb/typespb;typespbb\x06proto3"
+	"\x032.3BK\x92\xc9\x19\x05\n" +
+	"\x032.3Z@github.com/rollpin/rollpin/backport/backporttest/typespb;typespbb\x06proto3"
 
 var (
 	file_rollpin_testpb_types_v1_types_proto_rawDescOnce sync.Once

@@ -1,6 +1,8 @@
-// Package testpb holds the test API of the backport engine (generated in
-// typespb, svcpb and plainpb) and builders of realistic messages for tests
-// and benchmarks of backport and of the packages built on it.
+// Package backporttest holds the test API of the backport engine (generated in
+// typespb, svcpb and plainpb) and builders of realistic messages, for the
+// tests and benchmarks of backport and of the packages built on it (such as
+// the interceptors). It is meant for tests only: importing it links the test
+// API's descriptors into the binary.
 //
 // The API has two tracks: rollpin.testpb.svc.v1 at 1.4 imports the shared
 // rollpin.testpb.types.v1 at 2.3; rollpin.testpb.plain.v1 is unversioned.
@@ -8,20 +10,20 @@
 // # Benchmark request
 //
 // NewBenchRequest returns a ~1 KB svcpb.Volume: a dozen scalars, a nested
-// Spec, 5 repeated Items and a 5-entry map. At BenchCap exactly three of its
+// Spec, 5 repeated Items and a 5-entry map. At BenchCapText exactly three of its
 // fields are newer than the cap: zone (top level), spec.note (nested) and
 // tag in every item.
 //
-//	req := testpb.NewBenchRequest()
-//	cap, _ := backport.ParseManifest(testpb.BenchCapText)
+//	req := backporttest.NewBenchRequest()
+//	cap, _ := backport.ParseManifest(backporttest.BenchCapText)
 //	out, err := backport.Downgrade(req, cap)
-package testpb
+package backporttest
 
 import (
 	"fmt"
 
-	"github.com/rollpin/rollpin/backport/internal/testpb/svcpb"
-	"github.com/rollpin/rollpin/backport/internal/testpb/typespb"
+	"github.com/rollpin/rollpin/backport/backporttest/svcpb"
+	"github.com/rollpin/rollpin/backport/backporttest/typespb"
 )
 
 // Track names and current versions of the test API.

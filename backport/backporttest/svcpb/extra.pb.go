@@ -11,7 +11,7 @@
 package svcpb
 
 import (
-	typespb "github.com/rollpin/rollpin/backport/internal/testpb/typespb"
+	typespb "github.com/rollpin/rollpin/backport/backporttest/typespb"
 	_ "github.com/rollpin/rollpin/proto/rollpin/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -128,7 +128,7 @@ const file_rollpin_testpb_svc_v1_extra_proto_rawDesc = "" +
 	"\n" +
 	"IndexEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x05R\x03key\x121\n" +
-	"\x05value\x18\x02 \x01(\v2\x1b.rollpin.testpb.svc.v1.NodeR\x05value:\x028\x01BAZ?github.com/rollpin/rollpin/backport/internal/testpb/svcpb;svcpbb\x06proto3"
+	"\x05value\x18\x02 \x01(\v2\x1b.rollpin.testpb.svc.v1.NodeR\x05value:\x028\x01B>Z<github.com/rollpin/rollpin/backport/backporttest/svcpb;svcpbb\x06proto3"
 
 var (
 	file_rollpin_testpb_svc_v1_extra_proto_rawDescOnce sync.Once

@@ -10,8 +10,8 @@
 package plainpb
 
 import (
-	svcpb "github.com/rollpin/rollpin/backport/internal/testpb/svcpb"
-	typespb "github.com/rollpin/rollpin/backport/internal/testpb/typespb"
+	svcpb "github.com/rollpin/rollpin/backport/backporttest/svcpb"
+	typespb "github.com/rollpin/rollpin/backport/backporttest/typespb"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -94,7 +94,7 @@ const file_rollpin_testpb_plain_v1_plain_proto_rawDesc = "" +
 	"\bEnvelope\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x125\n" +
 	"\x06volume\x18\x02 \x01(\v2\x1d.rollpin.testpb.svc.v1.VolumeR\x06volume\x126\n" +
-	"\x06labels\x18\x03 \x03(\v2\x1e.rollpin.testpb.types.v1.LabelR\x06labelsBEZCgithub.com/rollpin/rollpin/backport/internal/testpb/plainpb;plainpbb\x06proto3"
+	"\x06labels\x18\x03 \x03(\v2\x1e.rollpin.testpb.types.v1.LabelR\x06labelsBBZ@github.com/rollpin/rollpin/backport/backporttest/plainpb;plainpbb\x06proto3"
 
 var (
 	file_rollpin_testpb_plain_v1_plain_proto_rawDescOnce sync.Once
