@@ -187,6 +187,9 @@ func buildLayout(t reflect.Type, p *plan) *goLayout {
 			if od := fp.fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
 				continue
 			}
+			if fp.fd.HasPresence() && fp.fd.Kind() == protoreflect.BytesKind {
+				continue // presence is nil-ness, not length: protoreflect knows
+			}
 			gf, ok := byNum[fp.fd.Number()]
 			if !ok || !kindMatches(fp.fd, gf.typ) {
 				return l
@@ -207,7 +210,7 @@ func kindMatches(fd protoreflect.FieldDescriptor, t reflect.Type) bool {
 	case fd.IsList():
 		return t.Kind() == reflect.Slice
 	case fd.HasPresence():
-		return t.Kind() == reflect.Pointer || (fd.Kind() == protoreflect.BytesKind && t.Kind() == reflect.Slice)
+		return t.Kind() == reflect.Pointer
 	}
 	switch fd.Kind() {
 	case protoreflect.StringKind:
