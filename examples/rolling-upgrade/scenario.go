@@ -151,7 +151,7 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 	defer cancel()
 	defer r.killAll()
 
-	r.tl.event("building the volume service at API 1.3 and 1.4 (go build)")
+	r.tl.event("building the volume service at API 1.3 and 1.4, and pindctl (go build)")
 	if r.bins, err = build(ctx, r.dir); err != nil {
 		return sum, err
 	}
@@ -209,6 +209,9 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 		if err := r.replace(ctx, i); err != nil {
 			return sum, err
 		}
+		if i == 0 {
+			r.pindctl(ctx, "status")
+		}
 		if i < o.Servers-1 {
 			sleep(ctx, o.Soak)
 		}
@@ -218,6 +221,7 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 		return sum, err
 	}
 	r.tl.event("pin raised to 1.4 by pind's controller: 1.4 clients now send 1.4")
+	r.pindctl(ctx, "status")
 	sleep(ctx, o.Soak)
 
 	if sum.FeaturesAfter, err = r.probe(ctx, "after"); err != nil {
@@ -323,17 +327,22 @@ func judge(sum *Summary) []string {
 	return p
 }
 
-// build compiles both versions of the volume binary into dir, in parallel.
+// build compiles both versions of the volume binary, and pindctl, into dir,
+// in parallel.
 // The go command's build cache makes a second run fast.
 func build(ctx context.Context, dir string) (map[string]string, error) {
 	pkgs := map[string]string{
-		"1.3": "github.com/rollpin/rollpin/examples/volume/v1/cmd/volume",
-		"1.4": "github.com/rollpin/rollpin/examples/volume/v2/cmd/volume",
+		"1.3":     "github.com/rollpin/rollpin/examples/volume/v1/cmd/volume",
+		"1.4":     "github.com/rollpin/rollpin/examples/volume/v2/cmd/volume",
+		"pindctl": "github.com/rollpin/rollpin/cmd/pindctl",
 	}
 	bins := map[string]string{}
 	errs := make(chan error, len(pkgs))
 	for b, pkg := range pkgs {
 		bin := filepath.Join(dir, "volume-"+b)
+		if b == "pindctl" {
+			bin = filepath.Join(dir, b)
+		}
 		bins[b] = bin
 		go func() {
 			out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg).CombinedOutput()
@@ -463,6 +472,19 @@ func (r *run) lateJoiner(ctx context.Context) (string, error) {
 		msg = after
 	}
 	return msg, nil
+}
+
+// pindctl runs pindctl against pind, as an operator would, and prints its
+// output in the timeline. A failure is printed, not fatal: the scenario's
+// promises do not depend on it.
+func (r *run) pindctl(ctx context.Context, args ...string) {
+	args = append([]string{"--endpoints", r.pd.addr}, args...)
+	out, err := exec.CommandContext(ctx, r.bins["pindctl"], args...).CombinedOutput()
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	if err != nil {
+		lines = append(lines, fmt.Sprintf("(pindctl: %v)", err))
+	}
+	r.tl.block("$ pindctl "+strings.Join(args[2:], " "), lines)
 }
 
 // waitPin waits until the service's pin is at version want.

@@ -26,6 +26,18 @@ func (t *timeline) printf(format string, args ...any) {
 	fmt.Fprintf(t.out, "%6.1fs  %s\n", time.Since(t.t0).Seconds(), fmt.Sprintf(format, args...))
 }
 
+// block prints an event and the lines under it, with no status line in
+// between.
+func (t *timeline) block(event string, lines []string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	at := time.Since(t.t0).Seconds()
+	fmt.Fprintf(t.out, "%6.1fs  ▶ %s\n", at, event)
+	for _, l := range lines {
+		fmt.Fprintf(t.out, "%6.1fs      %s\n", at, l)
+	}
+}
+
 // event prints a step of the scenario.
 func (t *timeline) event(format string, args ...any) { t.printf("▶ "+format, args...) }
 
