@@ -12,10 +12,11 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultPrefix      = "/rollpin/"
-	DefaultSettle      = 60 * time.Second
-	DefaultLeaseTTL    = 10 * time.Second
-	DefaultHistorySize = 1024
+	DefaultPrefix       = "/rollpin/"
+	DefaultSettle       = 60 * time.Second
+	DefaultLeaseTTL     = 10 * time.Second
+	DefaultHistorySize  = 1024
+	DefaultHistoryBytes = 64 << 20
 )
 
 // Config configures a Server. The zero value works: defaults apply to every
@@ -52,6 +53,9 @@ type Config struct {
 	// watchers from a revision and to let slow subscribers catch up
 	// (default 1024). A watcher further behind receives a full snapshot.
 	HistorySize int
+	// HistoryBytes bounds the encoded size of that history (default 64 MiB):
+	// updates of services with thousands of instances are large.
+	HistoryBytes int
 	// Registerer, when set, receives the Server's Prometheus collectors.
 	Registerer prometheus.Registerer
 }
@@ -77,6 +81,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.HistorySize <= 0 {
 		c.HistorySize = DefaultHistorySize
+	}
+	if c.HistoryBytes <= 0 {
+		c.HistoryBytes = DefaultHistoryBytes
 	}
 	if c.Name == "" {
 		h, _ := os.Hostname()

@@ -56,11 +56,14 @@
 // WatchPins and Register send a full snapshot (PinUpdate.snapshot) and then
 // one update per etcd watch response that touched the prefix, carrying the
 // full state of each changed service and its revision. A client resuming from
-// a revision gets every later update from an in-memory history of the last
-// Config.HistorySize updates; when its revision is older than that history
-// (for instance after an etcd compaction or a pind restart) it gets a fresh
-// snapshot. Publishing never blocks: a subscriber that falls further behind
-// than the history gets a snapshot rather than holding anyone back.
+// a revision gets what happened after it from an in-memory history (the last
+// Config.HistorySize updates, at most Config.HistoryBytes); when its revision
+// is older than that history (for instance after an etcd compaction or a
+// pind restart) it gets a fresh snapshot. Publishing never blocks: each
+// subscriber sends at its own pace; one more than 16 updates behind gets them
+// merged into one update holding the latest state of each changed service,
+// and one behind the whole history gets a snapshot, rather than holding
+// anyone back or making the server buffer without bound.
 //
 // # Access control
 //

@@ -81,7 +81,7 @@ func NewServer(cli *clientv3.Client, cfg Config) (*Server, error) {
 		metrics: m,
 		done:    make(chan struct{}),
 	}
-	s.hub.histSize = cfg.HistorySize
+	s.hub.histSize, s.hub.maxBytes = cfg.HistorySize, cfg.HistoryBytes
 	s.hub.cur.Store(&State{Services: map[string]*ServiceView{}})
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if defaultController != nil {

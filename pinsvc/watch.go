@@ -3,6 +3,7 @@ package pinsvc
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/rollpin/rollpin/backport"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
@@ -34,28 +36,42 @@ type svcData struct {
 // Each subscriber owns a notification channel of capacity 1 and a cursor
 // (the last revision it sent). Publishing appends the update to the history
 // and pokes every channel without blocking; each subscriber's goroutine then
-// sends, at its own pace, every update after its cursor. A subscriber that
-// falls more than HistorySize updates behind (a slow reader, or a resume
-// from a revision older than the history) receives a fresh full snapshot
-// instead, so one slow stream never holds back the others nor makes the
-// server buffer without bound.
+// sends, at its own pace, what happened after its cursor:
+//
+//   - up to mergeBacklog updates behind, every update, one message each;
+//   - further behind, one message merging them: the latest state of every
+//     service that changed, at the newest revision (intermediate states of
+//     a service are skipped, as the health server keeps only the latest
+//     status for a slow watcher; the end state is the same);
+//   - behind the history (more than Config.HistorySize updates or
+//     Config.HistoryBytes of them, or a resume from a revision the history
+//     never held, e.g. compacted), a fresh full snapshot.
+//
+// So one slow stream never holds back the others, and the server's memory is
+// bounded whatever the subscribers do.
 type hub struct {
 	cur atomic.Pointer[State]
 
-	mu       sync.RWMutex
-	hist     []*outMsg // ascending revisions; entries are never modified
-	base     int64                  // history holds every update after base
-	histSize int
+	mu        sync.RWMutex
+	hist      []*outMsg // ascending revisions; entries are never modified
+	histBytes int       // sum of the encoded sizes of hist
+	base      int64     // history holds every update after base
+	histSize  int
+	maxBytes  int
 
 	subsMu sync.Mutex
 	subs   map[chan struct{}]struct{}
 }
 
+// mergeBacklog is how many pending updates a subscriber sends one by one
+// before it merges the rest.
+const mergeBacklog = 16
+
 // reset publishes st as a new starting point: the history is cleared, so
 // every subscriber behind st resynchronises with a snapshot.
 func (h *hub) reset(st *State) {
 	h.mu.Lock()
-	h.hist = nil
+	h.hist, h.histBytes = nil, 0
 	h.base = st.Revision
 	h.cur.Store(st)
 	h.mu.Unlock()
@@ -65,9 +81,16 @@ func (h *hub) reset(st *State) {
 // publish appends up (whose revision is st.Revision) and publishes st.
 func (h *hub) publish(st *State, up *rollpinv1.PinUpdate) {
 	h.mu.Lock()
-	h.hist = append(h.hist, newOutMsg(up))
-	if len(h.hist) > 2*h.histSize {
-		drop := len(h.hist) - h.histSize
+	m := newOutMsg(up)
+	h.hist = append(h.hist, m)
+	h.histBytes += m.size
+	if len(h.hist) > 2*h.histSize || h.histBytes > 2*h.maxBytes {
+		// Trim to the limits (amortised: at most once per limit's worth).
+		drop := 0
+		for drop < len(h.hist)-1 && (len(h.hist)-drop > h.histSize || h.histBytes > h.maxBytes) {
+			h.histBytes -= h.hist[drop].size
+			drop++
+		}
 		h.base = h.hist[drop-1].u.GetRevision()
 		h.hist = slices.Clone(h.hist[drop:])
 	}
@@ -139,10 +162,40 @@ type outMsg struct {
 	u     *rollpinv1.PinUpdate
 	watch *rollpinv1.WatchPinsResponse
 	reg   *rollpinv1.RegisterResponse
+	size  int // encoded size of u
 }
 
 func newOutMsg(u *rollpinv1.PinUpdate) *outMsg {
-	return &outMsg{u: u, watch: &rollpinv1.WatchPinsResponse{Update: u}, reg: &rollpinv1.RegisterResponse{Update: u}}
+	return &outMsg{
+		u:     u,
+		watch: &rollpinv1.WatchPinsResponse{Update: u},
+		reg:   &rollpinv1.RegisterResponse{Update: u},
+		size:  proto.Size(u),
+	}
+}
+
+// mergeUpdates folds consecutive updates into one: the latest state of
+// every service they changed and the services they left removed, at the
+// revision of the last.
+func mergeUpdates(ms []*outMsg) *outMsg {
+	latest := map[string]*rollpinv1.ServiceState{}
+	removed := map[string]bool{}
+	for _, m := range ms {
+		for _, s := range m.u.GetServices() {
+			latest[s.GetService()] = s
+			delete(removed, s.GetService())
+		}
+		for _, r := range m.u.GetRemoved() {
+			delete(latest, r)
+			removed[r] = true
+		}
+	}
+	u := &rollpinv1.PinUpdate{Revision: ms[len(ms)-1].u.GetRevision()}
+	for _, n := range slices.Sorted(maps.Keys(latest)) {
+		u.Services = append(u.Services, latest[n])
+	}
+	u.Removed = slices.Sorted(maps.Keys(removed))
+	return newOutMsg(u)
 }
 
 // snapshotUpdate returns the message that carries st in full, built once per
@@ -380,6 +433,9 @@ func (s *Server) serveUpdates(ctx context.Context, start int64, send func(*outMs
 			}
 			cursor = st.Revision
 			continue
+		}
+		if len(ups) > mergeBacklog {
+			ups = []*outMsg{mergeUpdates(ups)}
 		}
 		for _, u := range ups {
 			if err := send(u); err != nil {

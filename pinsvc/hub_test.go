@@ -1,0 +1,104 @@
+package pinsvc
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/rollpin/rollpin/internal/etcdtest"
+	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
+)
+
+func TestMergeUpdates(t *testing.T) {
+	t.Parallel()
+	st := func(svc, pin string) *rollpinv1.ServiceState {
+		return &rollpinv1.ServiceState{Service: svc, Pin: &rollpinv1.Pin{Manifest: pin}}
+	}
+	m := mergeUpdates([]*outMsg{
+		newOutMsg(&rollpinv1.PinUpdate{Revision: 5, Services: []*rollpinv1.ServiceState{st("b", "b=1.0"), st("a", "a=1.0")}}),
+		newOutMsg(&rollpinv1.PinUpdate{Revision: 6, Removed: []string{"b"}, Services: []*rollpinv1.ServiceState{st("c", "c=1.0")}}),
+		newOutMsg(&rollpinv1.PinUpdate{Revision: 9, Services: []*rollpinv1.ServiceState{st("a", "a=1.1")}, Removed: []string{"c"}}),
+	}).u
+	if m.GetRevision() != 9 || m.GetSnapshot() {
+		t.Errorf("merged revision %d snapshot %v, want 9 false", m.GetRevision(), m.GetSnapshot())
+	}
+	if got := pinsSeen([]*rollpinv1.PinUpdate{m}); len(got) != 1 || got["a"] != "a=1.1" {
+		t.Errorf("merged services = %v, want only a=1.1", got)
+	}
+	if fmt.Sprint(m.GetRemoved()) != "[b c]" {
+		t.Errorf("merged removed = %v, want [b c]", m.GetRemoved())
+	}
+}
+
+func TestHubHistoryIsBounded(t *testing.T) {
+	t.Parallel()
+	h := &hub{histSize: 4, maxBytes: 1 << 20}
+	h.reset(&State{Revision: 10})
+	for r := int64(11); r <= 30; r++ {
+		h.publish(&State{Revision: r}, &rollpinv1.PinUpdate{Revision: r})
+	}
+	if len(h.hist) > 2*h.histSize {
+		t.Fatalf("history holds %d updates, want at most %d", len(h.hist), 2*h.histSize)
+	}
+	if ups, snap := h.next(29); snap != nil || len(ups) != 1 || ups[0].u.GetRevision() != 30 {
+		t.Errorf("next(29) = %d updates, snapshot %v; want the update at 30", len(ups), snap != nil)
+	}
+	if ups, snap := h.next(30); snap != nil || len(ups) != 0 {
+		t.Errorf("next(30) = %d updates, snapshot %v; want nothing", len(ups), snap != nil)
+	}
+	if _, snap := h.next(12); snap == nil || snap.Revision != 30 {
+		t.Errorf("next(12) behind the history: want a snapshot at 30, got %v", snap)
+	}
+	// A byte budget trims too.
+	hb := &hub{histSize: 1000, maxBytes: 64}
+	hb.reset(&State{Revision: 0})
+	for r := int64(1); r <= 50; r++ {
+		hb.publish(&State{Revision: r}, &rollpinv1.PinUpdate{Revision: r, Removed: []string{"some.service.Name"}})
+	}
+	if hb.histBytes > 2*hb.maxBytes || len(hb.hist) == 0 {
+		t.Errorf("history of %d bytes in %d updates, want at most %d bytes", hb.histBytes, len(hb.hist), 2*hb.maxBytes)
+	}
+}
+
+// A subscriber that cannot keep up receives the changes it missed merged
+// into one update, and nobody waits for it.
+func TestSlowSubscriberGetsMergedUpdate(t *testing.T) {
+	t.Parallel()
+	cli := etcdtest.Start(t).Client(t)
+	ts := startServer(t, cli, Config{})
+	mustSetPin(t, ts.cli, testSvc, "1.0", true)
+	fast := watch(t, ts.cli, 0)
+
+	got := make(chan *rollpinv1.PinUpdate)
+	release := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- ts.srv.serveUpdates(ctx, 0, func(m *outMsg) error {
+			select {
+			case got <- m.u:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			<-release // stuck until released
+			return nil
+		})
+	}()
+	if u := <-got; !u.GetSnapshot() {
+		t.Fatalf("first message %v, want a snapshot", u)
+	}
+	const n = 3 * mergeBacklog
+	for i := 1; i <= n; i++ {
+		mustSetPin(t, ts.cli, testSvc, fmt.Sprintf("1.%d", i), false)
+	}
+	final := fmt.Sprintf("acme.volume.v1=1.%d", n)
+	fast.waitFor(t, "the last pin on the fast watcher", sawPin(testSvc, final))
+	close(release)
+	u := <-got
+	if u.GetSnapshot() || len(u.GetServices()) != 1 || u.GetServices()[0].GetPin().GetManifest() != final {
+		t.Fatalf("after %d missed changes the slow subscriber got %v, want one merged update with pin %s", n, u, final)
+	}
+	cancel()
+	<-done
+}
