@@ -45,11 +45,11 @@ func startPind(ctx context.Context, dir string, settle time.Duration, log *slog.
 	cfg := embed.NewConfig()
 	cfg.Name = "demo"
 	cfg.Dir = filepath.Join(dir, "etcd")
-	client, peer := freeAddr(), freeAddr()
-	cu, pu := url.URL{Scheme: "http", Host: client}, url.URL{Scheme: "http", Host: peer}
+	// Port 0: etcd picks free ports (a single member needs no peer).
+	cu, pu := url.URL{Scheme: "http", Host: "127.0.0.1:0"}, url.URL{Scheme: "http", Host: "127.0.0.1:0"}
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	cfg.InitialCluster = cfg.Name + "=" + pu.String()
 	cfg.LogLevel = "error"
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	cfg.UnsafeNoFsync = true // a throw-away demo store: no need to wait for the disk
@@ -64,7 +64,7 @@ func startPind(ctx context.Context, dir string, settle time.Duration, log *slog.
 		return nil, ctx.Err()
 	}
 	p.cli, err = clientv3.New(clientv3.Config{
-		Endpoints:   []string{cu.String()},
+		Endpoints:   []string{"http://" + p.etcd.Clients[0].Addr().String()},
 		DialTimeout: 5 * time.Second,
 		Logger:      zap.NewNop(),
 		DialOptions: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())},
@@ -113,13 +113,4 @@ func (p *pind) close() {
 		p.etcd.Close()
 		<-p.etcd.Server.StopNotify()
 	}
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "127.0.0.1:0"
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

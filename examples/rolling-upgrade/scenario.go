@@ -164,8 +164,8 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 	}
 	defer r.pd.close()
 
+	r.addrs = make([]string, o.Servers)
 	for i := range o.Servers {
-		r.addrs = append(r.addrs, freeAddr())
 		p, err := r.startServer(ctx, "1.3", i)
 		if err != nil {
 			return sum, err
@@ -378,17 +378,20 @@ func (r *run) spawn(ctx context.Context, name, build string, args ...string) (*p
 	return p, nil
 }
 
-// startServer starts a server of the given build in slot i and waits until
-// it serves and is registered.
+// startServer starts a server of the given build for slot i, on a port of
+// its choosing, and waits until it serves and is registered; r.addrs[i]
+// becomes its address.
 func (r *run) startServer(ctx context.Context, build string, i int) (*proc, error) {
 	id := fmt.Sprintf("volume-%d-%s", i+1, build)
-	p, err := r.spawn(ctx, id, build, "server", "-listen", r.addrs[i], "-pind", r.pd.addr, "-id", id)
+	p, err := r.spawn(ctx, id, build, "server", "-listen", "127.0.0.1:0", "-pind", r.pd.addr, "-id", id)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := p.await(ctx, fleet.KindReady, 0, 20*time.Second); err != nil {
+	rep, err := p.await(ctx, fleet.KindReady, 0, 20*time.Second)
+	if err != nil {
 		return nil, fmt.Errorf("%w\n%s", err, p.tail())
 	}
+	r.addrs[i] = rep.Addr
 	return p, nil
 }
 
@@ -405,7 +408,8 @@ func (r *run) startClient(ctx context.Context, build string) error {
 }
 
 // replace drains slot i in every client, stops its server gracefully and
-// starts a 1.4 server in its place.
+// starts a 1.4 server in its place; the clients then connect the slot to the
+// new server.
 func (r *run) replace(ctx context.Context, i int) error {
 	old := r.servers[i]
 	r.tl.event("replacing server %d (1.3) with 1.4: clients drain their connections to it", i+1)
