@@ -112,7 +112,7 @@ func (c *clientCore) fill(m *method, hdr metadata.MD, reply any) error {
 		return nil
 	}
 	if err := backport.FillDefaultsObserved(msg, srv, c.obs); err != nil {
-		return status.Errorf(codes.Internal, "rollpin: filling defaults in the response of %s from %s: %v", m.full, srv, err)
+		return c.fillError(m, "the response", srv, err)
 	}
 	return nil
 }

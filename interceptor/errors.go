@@ -53,7 +53,21 @@ func (c *core) downgradeError(m *method, what string, cap backport.Manifest, err
 			"rollpin: %s of %s cannot be sent at %s: %v; it was not sent: leave the field unset (or use an older value) until the pin is raised",
 			what, m.full, cap, err))
 	}
+	if errors.Is(err, backport.ErrAcrossMajors) {
+		return c.reject(m.full, ReasonAcrossMajors, codes.FailedPrecondition, fmt.Sprintf(
+			"rollpin: %s of %s cannot be converted to %s: %v; a pin cannot cross a major version: "+
+				"talk to that version with a client built for it, or correct the pin", what, m.full, cap, err))
+	}
 	return status.Errorf(codes.Internal, "rollpin: downgrading %s of %s to %s: %v", what, m.full, cap, err)
+}
+
+// fillError turns a FillDefaults error into the status a caller gets.
+func (c *core) fillError(m *method, what string, sender backport.Manifest, err error) error {
+	if errors.Is(err, backport.ErrAcrossMajors) {
+		return c.reject(m.full, ReasonAcrossMajors, codes.FailedPrecondition, fmt.Sprintf(
+			"rollpin: %s of %s was sent at %s, another major version than this binary's: %v", what, m.full, sender, err))
+	}
+	return status.Errorf(codes.Internal, "rollpin: filling defaults in %s of %s sent at %s: %v", what, m.full, sender, err)
 }
 
 func versionTooNew(sent, own backport.Manifest) string {

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/rollpin/rollpin/backport"
 	"github.com/rollpin/rollpin/interceptor"
 	itestv1 "github.com/rollpin/rollpin/interceptor/internal/testapi/current/rollpin/itest/v1"
 )
@@ -523,5 +524,19 @@ func TestUnusableFallback(t *testing.T) {
 	} {
 		err := interceptor.CanSend(pins, mProvision, interceptor.WithFallback(mProvision, tc.fallback))
 		wantCode(t, err, codes.FailedPrecondition, mProvision, "fallback is unusable", tc.want)
+	}
+}
+
+func TestAcrossMajors(t *testing.T) {
+	t.Parallel()
+	srv, dial := startNew(t, bufNet)
+	v09 := backport.MustManifest(backport.Entry{Track: track, Version: backport.Version{Major: 0, Minor: 9}})
+	cli := itestv1.NewVolumeServiceClient(dial(rollpinClient(interceptor.StaticPins{service: v09})...))
+	_, err := cli.Create(t.Context(), newRequest())
+	wantCode(t, err, codes.FailedPrecondition, "major")
+	_, err = rawCall(t, dial(), interceptor.HeaderVersion, "rollpin.itest.v1=0.5")
+	wantCode(t, err, codes.FailedPrecondition, "major", "0.5")
+	if n := srv.got.calls.Load(); n != 0 {
+		t.Errorf("server handled %d calls, want 0", n)
 	}
 }

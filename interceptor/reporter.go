@@ -19,6 +19,9 @@ const (
 	ReasonVersionTooNew Reason = "version_too_new"
 	// ReasonNoHeaders: a request without rollpin headers under NoHeadersReject.
 	ReasonNoHeaders Reason = "no_headers"
+	// ReasonAcrossMajors: the peer's version of a track is in another major
+	// version than this binary's; messages cannot be converted.
+	ReasonAcrossMajors Reason = "across_majors"
 	// ReasonMalformedHeader: a rollpin header that does not parse.
 	ReasonMalformedHeader Reason = "malformed_header"
 )

@@ -73,7 +73,7 @@ func (c *core) fillRequest(m *method, p *peerCall, msg any) error {
 		return nil
 	}
 	if err := backport.FillDefaultsObserved(pm, p.sent, c.obs); err != nil {
-		return status.Errorf(codes.Internal, "rollpin: filling defaults in the request to %s sent at %s: %v", m.full, p.sent, err)
+		return c.fillError(m, "the request", p.sent, err)
 	}
 	return nil
 }
