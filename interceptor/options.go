@@ -62,7 +62,9 @@ func evaluateOptions(opts []Option) *options {
 
 // WithFiles sets where method descriptors and the own manifest come from
 // (default protoregistry.GlobalFiles). Proxies and tests serving dynamicpb
-// messages pass the files describing them.
+// messages pass the files describing them. The files are also registered
+// with backport.RegisterFiles so that the engine finds their package
+// declarations.
 func WithFiles(files *protoregistry.Files) Option {
 	return func(o *options) {
 		if files != nil {
