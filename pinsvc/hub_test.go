@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"testing"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/encoding/gzip"
+
 	"github.com/rollpin/rollpin/internal/etcdtest"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
@@ -101,4 +104,46 @@ func TestSlowSubscriberGetsMergedUpdate(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// Streams that compress get their own encoding; plain streams share one.
+func TestCompressedAndPlainWatchersAgree(t *testing.T) {
+	t.Parallel()
+	cli := etcdtest.Start(t).Client(t)
+	ts := startServer(t, cli, Config{})
+	plain := watch(t, ts.cli, 0)
+	zipped := &watcher{cond: make(chan struct{}, 1), done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	zipped.cancel = cancel
+	st, err := ts.cli.WatchPins(ctx, &rollpinv1.WatchPinsRequest{}, grpc.UseCompressor(gzip.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(zipped.done)
+		for {
+			r, err := st.Recv()
+			zipped.mu.Lock()
+			if err != nil {
+				zipped.err = err
+			} else {
+				zipped.updates = append(zipped.updates, r.GetUpdate())
+			}
+			zipped.mu.Unlock()
+			select {
+			case zipped.cond <- struct{}{}:
+			default:
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(zipped.stop)
+	for i := 1; i <= 3; i++ {
+		mustSetPin(t, ts.cli, testSvc, fmt.Sprintf("1.%d", i), true)
+	}
+	for _, w := range []*watcher{plain, zipped} {
+		w.waitFor(t, "pin 1.3", sawPin(testSvc, "acme.volume.v1=1.3"))
+	}
 }

@@ -209,6 +209,7 @@ func (s *Server) Register(req *rollpinv1.RegisterRequest, stream grpc.ServerStre
 	}
 	s.regs.Add(1)
 	s.metrics.registrations(1)
+	firstRev := reg.rev
 	relet := make(chan struct{})
 	defer func() {
 		cancel(nil)
@@ -250,8 +251,10 @@ func (s *Server) Register(req *rollpinv1.RegisterRequest, stream grpc.ServerStre
 		}
 	}()
 
+	// The first update the instance gets already shows its registration.
+	s.waitRevision(ctx, firstRev)
 	err = s.serveUpdates(ctx, req.GetStartRevision(), func(m *outMsg) error {
-		return stream.Send(m.reg)
+		return sendShared(stream, &m.regEnc, m.reg)
 	})
 	if cause := context.Cause(ctx); cause != nil && stream.Context().Err() == nil && !errors.Is(cause, context.Canceled) {
 		return cause

@@ -89,7 +89,7 @@ func (s *Server) WatchPins(req *rollpinv1.WatchPinsRequest, stream grpc.ServerSt
 		return invalid("start_revision %d is negative: pass 0 for a snapshot or the last revision received", req.GetStartRevision())
 	}
 	return s.serveUpdates(stream.Context(), req.GetStartRevision(), func(m *outMsg) error {
-		return stream.Send(m.watch)
+		return sendShared(stream, &m.watchEnc, m.watch)
 	})
 }
 

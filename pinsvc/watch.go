@@ -12,6 +12,7 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -159,10 +160,54 @@ func (h *hub) subscribers() int {
 // outMsg is one PinUpdate and the stream messages that carry it, built once
 // and shared (read-only) by every subscriber.
 type outMsg struct {
-	u     *rollpinv1.PinUpdate
-	watch *rollpinv1.WatchPinsResponse
-	reg   *rollpinv1.RegisterResponse
-	size  int // encoded size of u
+	u        *rollpinv1.PinUpdate
+	watch    *rollpinv1.WatchPinsResponse
+	reg      *rollpinv1.RegisterResponse
+	size     int // encoded size of u
+	watchEnc sharedEncoding
+	regEnc   sharedEncoding
+}
+
+// sharedEncoding is a stream message encoded once for every stream that
+// uses the proto codec without compression (all of them, usually): with
+// thousands of subscribers, one marshal per update instead of one per
+// stream.
+type sharedEncoding struct {
+	once sync.Once
+	pm   *grpc.PreparedMsg
+}
+
+// sendShared sends msg on stream, with enc's shared encoding when the stream
+// can use it.
+func sendShared(stream grpc.ServerStream, enc *sharedEncoding, msg proto.Message) error {
+	if !plainProtoStream(stream.Context()) {
+		return stream.SendMsg(msg)
+	}
+	enc.once.Do(func() {
+		pm := &grpc.PreparedMsg{}
+		if pm.Encode(stream, msg) == nil {
+			enc.pm = pm
+		}
+	})
+	if enc.pm == nil {
+		return stream.SendMsg(msg)
+	}
+	return stream.SendMsg(enc.pm)
+}
+
+// plainProtoStream reports whether the server stream of ctx sends with the
+// proto codec and no compression, so that bytes encoded for one such stream
+// are valid on any other.
+func plainProtoStream(ctx context.Context) bool {
+	st, ok := grpc.ServerTransportStreamFromContext(ctx).(interface {
+		SendCompress() string
+		ContentSubtype() string
+	})
+	if !ok {
+		return false
+	}
+	c, sub := st.SendCompress(), st.ContentSubtype()
+	return (c == "" || c == "identity") && (sub == "" || sub == "proto")
 }
 
 func newOutMsg(u *rollpinv1.PinUpdate) *outMsg {
