@@ -244,7 +244,8 @@ var defaultCore = sync.OnceValue(func() *core { return newCore(evaluateOptions(n
 // would be sent under the current pins: nil, or the FAILED_PRECONDITION
 // status the call would get because the method is newer than the pin of its
 // service (a registered fallback counts as sendable) or, under
-// UnknownServiceFail, the service has no pin. opts are those of the client
+// UnknownServiceFail, the service has no pin. A method that is not in the
+// files is always sendable (the interceptors pass it through). opts are those of the client
 // interceptor; without them the result for GlobalFiles is cached.
 func CanSend(pins PinSource, fullMethod string, opts ...Option) error {
 	c := &clientCore{core: defaultCore(), pins: pins}
