@@ -38,9 +38,11 @@ func readHistory(ctx context.Context, cli *clientv3.Client, prefix string) (hist
 	var h history
 	// A sentinel write marks the end of the replay.
 	endKey := prefix + "demo/replay-end"
-	if _, err := cli.Put(ctx, endKey, "end"); err != nil {
+	end, err := cli.Put(ctx, endKey, "end")
+	if err != nil {
 		return h, err
 	}
+	endRev := end.Header.Revision
 	pinKey := prefix + "pins/" + fleet.Service
 	instPrefix := prefix + "instances/" + fleet.Service + "/"
 	live := map[string]bool{} // instance key -> is 1.3
@@ -63,7 +65,7 @@ func readHistory(ctx context.Context, cli *clientv3.Client, prefix string) (hist
 		for _, ev := range resp.Events {
 			key := string(ev.Kv.Key)
 			switch {
-			case key == endKey:
+			case key == endKey && ev.Kv.ModRevision >= endRev:
 				return h.finish(count13()), nil
 			case key == pinKey && ev.Type == clientv3.EventTypePut:
 				pin := &rollpinv1.Pin{}
