@@ -198,3 +198,5 @@ func TestFlags(t *testing.T) {
 		t.Errorf("parseFlags = settle %v, endpoints %q, data dir %q; want 5s (flag wins), http://e:2379 (env), /state/rollpin/pind", o.settle, o.etcdEndpoints, o.dataDir)
 	}
 }
+
+func ctxCancel() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+
+	"github.com/rollpin/rollpin/internal/etcdtest"
+	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
+)
+
+// writeCert issues a certificate for cn signed by ca (self-signed CA when ca
+// is nil) and writes cert and key as PEM files in dir.
+func writeCert(t *testing.T, dir, cn string, ca *tls.Certificate, server bool) (tls.Certificate, string, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+	}
+	parent, signer := tmpl, any(key)
+	switch {
+	case ca == nil:
+		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
+	default:
+		parent, _ = x509.ParseCertificate(ca.Certificate[0])
+		signer = ca.PrivateKey
+		if server {
+			tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+			tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
+		} else {
+			tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPath, keyPath := filepath.Join(dir, cn+".pem"), filepath.Join(dir, cn+"-key.pem")
+	os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, certPath, keyPath
+}
+
+func TestMutualTLSAndWriterIdentities(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ca, caPath, _ := writeCert(t, dir, "ca", nil, false)
+	_, certPath, keyPath := writeCert(t, dir, "pind", &ca, true)
+	ops, _, _ := writeCert(t, dir, "ops", &ca, false)
+	reader, _, _ := writeCert(t, dir, "reader", &ca, false)
+	c := etcdtest.Start(t)
+	d := startDaemonTLS(t, []string{"--listen", "127.0.0.1:0", "--etcd-endpoints", strings.Join(c.Endpoints(), ","),
+		"--tls-cert", certPath, "--tls-key", keyPath, "--tls-ca", caPath, "--writer-identities", "ops,deploy-bot"})
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(mustRead(t, caPath))
+	dial := func(certs ...tls.Certificate) rollpinv1.PinServiceClient {
+		conn, err := grpc.NewClient(d.String(), grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool, Certificates: certs})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return rollpinv1.NewPinServiceClient(conn)
+	}
+	req := &rollpinv1.SetPinRequest{Service: svc, Manifest: "1.3", Force: true}
+	if _, err := dial().GetPins(ctx(t), &rollpinv1.GetPinsRequest{}); status.Code(err) != codes.Unavailable {
+		t.Errorf("GetPins without a client certificate under mTLS: %v, want the handshake refused (UNAVAILABLE)", err)
+	}
+	if _, err := dial(reader).GetPins(ctx(t), &rollpinv1.GetPinsRequest{}); err != nil {
+		t.Errorf("GetPins as reader: %v", err)
+	}
+	if _, err := dial(reader).SetPin(ctx(t), req); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("SetPin as reader: %v, want PERMISSION_DENIED", err)
+	}
+	r, err := dial(ops).SetPin(ctx(t), req)
+	if err != nil || r.GetState().GetPin().GetUpdatedBy() != "ops" {
+		t.Fatalf("SetPin as ops = %v, %v; want a pin updated by ops", r, err)
+	}
+}
+
+func TestEtcdUserAndPassword(t *testing.T) {
+	t.Parallel()
+	c := etcdtest.Start(t)
+	cli := c.Client(t)
+	for _, step := range []func() error{
+		func() error { _, err := cli.RoleAdd(ctx(t), "root"); return err },
+		func() error { _, err := cli.UserAdd(ctx(t), "root", "rootpw"); return err },
+		func() error { _, err := cli.UserGrantRole(ctx(t), "root", "root"); return err },
+		func() error { _, err := cli.AuthEnable(ctx(t)); return err },
+	} {
+		if err := step(); err != nil {
+			t.Fatalf("enable etcd auth: %v", err)
+		}
+	}
+	args := []string{"--listen", "127.0.0.1:0", "--etcd-endpoints", strings.Join(c.Endpoints(), ","), "--etcd-username", "root"}
+	err := run(ctx(t), append(args, "--etcd-password", "wrong"), func(string) string { return "" }, &syncBuffer{}, nil)
+	if err == nil {
+		t.Fatalf("run with a wrong etcd password succeeded")
+	}
+	d := startDaemon(t, args, map[string]string{"PIND_ETCD_PASSWORD": "rootpw"})
+	if _, err := d.pins.SetPin(ctx(t), &rollpinv1.SetPinRequest{Service: svc, Manifest: "1.3", Force: true}); err != nil {
+		t.Fatalf("SetPin through an authenticated etcd: %v", err)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// startDaemonTLS runs pind and returns its gRPC address.
+func startDaemonTLS(t *testing.T, args []string) net.Addr {
+	t.Helper()
+	c, cancel := ctxCancel()
+	readyc := make(chan ready, 1)
+	done := make(chan error, 1)
+	logs := &syncBuffer{}
+	go func() { done <- run(c, args, func(string) string { return "" }, logs, func(r ready) { readyc <- r }) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case r := <-readyc:
+		return r.GRPC
+	case err := <-done:
+		t.Fatalf("run = %v before serving; logs:\n%s", err, logs)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("not ready after 60s; logs:\n%s", logs)
+	}
+	return nil
+}
