@@ -199,4 +199,6 @@ func TestFlags(t *testing.T) {
 	}
 }
 
-func ctxCancel() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }
+func ctxCancel() (context.Context, context.CancelFunc) {
+	return context.WithCancel(context.Background())
+}
