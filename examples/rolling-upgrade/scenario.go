@@ -383,7 +383,7 @@ func (r *run) spawn(ctx context.Context, name, build string, args ...string) (*p
 // becomes its address.
 func (r *run) startServer(ctx context.Context, build string, i int) (*proc, error) {
 	id := fmt.Sprintf("volume-%d-%s", i+1, build)
-	p, err := r.spawn(ctx, id, build, "server", "-listen", "127.0.0.1:0", "-pind", r.pd.addr, "-id", id)
+	p, err := r.spawn(ctx, id, build, "server", "-listen", "127.0.0.1:0", "-pind", r.pd.addr, "-id", id, "-exit-on-stdin-eof")
 	if err != nil {
 		return nil, err
 	}

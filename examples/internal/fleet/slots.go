@@ -221,3 +221,11 @@ func Commands(ctx context.Context, r io.Reader, s *Slots, drained func(slot int)
 		}
 	}
 }
+
+// StopAtEOF reads r to its end, then calls stop. A server started by an
+// orchestrator passes its stdin: when the orchestrator dies, the pipe ends
+// and the server stops gracefully instead of running on.
+func StopAtEOF(r io.Reader, stop func()) {
+	_, _ = io.Copy(io.Discard, r)
+	stop()
+}

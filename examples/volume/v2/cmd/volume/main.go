@@ -51,11 +51,18 @@ func runServer(ctx context.Context, args []string, log *slog.Logger) error {
 	listen := fs.String("listen", "127.0.0.1:0", "address to serve on")
 	pind := fs.String("pind", "127.0.0.1:7070", "pind endpoints, comma-separated")
 	id := fs.String("id", "", "instance id (required)")
+	stdinEOF := fs.Bool("exit-on-stdin-eof", false, "stop gracefully when stdin ends (the parent process is gone)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *id == "" {
 		return fmt.Errorf("server: -id is required")
+	}
+	if *stdinEOF {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		go fleet.StopAtEOF(os.Stdin, cancel)
 	}
 	svc := newVolumeService(*id)
 	return fleet.Serve(ctx, fleet.ServerConfig{
