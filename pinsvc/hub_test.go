@@ -147,3 +147,36 @@ func TestCompressedAndPlainWatchersAgree(t *testing.T) {
 		w.waitFor(t, "pin 1.3", sawPin(testSvc, "acme.volume.v1=1.3"))
 	}
 }
+
+// When the Server's own watch revision has been compacted it reloads
+// everything and carries on.
+func TestWatchLoopReloadsAfterCompaction(t *testing.T) {
+	t.Parallel()
+	cli := etcdtest.Start(t).Client(t)
+	put := func(svc, m string) int64 {
+		r, err := cli.Put(ctxT(t), DefaultPrefix+"pins/"+svc, marshal(&rollpinv1.Pin{Manifest: m}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Header.Revision
+	}
+	put("acme.a.v1.A", "acme.a.v1=1.0")
+	rev := put("acme.b.v1.B", "acme.b.v1=1.0")
+	if _, err := cli.Compact(ctxT(t), rev); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(cli, Config{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetController(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); srv.watchLoop(ctx, 1) }() // revision 2 is long compacted
+	defer func() { cancel(); <-done }()
+	waitState(t, srv, "both pins after the reload", func(st *State) bool {
+		return st.Service("acme.a.v1.A") != nil && st.Service("acme.b.v1.B") != nil
+	})
+	put("acme.c.v1.C", "acme.c.v1=1.0")
+	waitState(t, srv, "a pin written after the reload", func(st *State) bool { return st.Service("acme.c.v1.C") != nil })
+}
