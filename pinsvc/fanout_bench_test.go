@@ -3,6 +3,8 @@ package pinsvc
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"net"
 	"slices"
 	"sync"
@@ -68,6 +70,9 @@ func runRounds(b *testing.B, cli *clientv3.Client, key string, n int, round *fan
 			b.Fatalf("round %d: %d of %d subscribers still waiting after 60s", i, round.remaining.Load(), n)
 		}
 		lat = append(lat, time.Since(start))
+		if d := time.Since(start); d > 2*time.Second {
+			b.Logf("round %d took %v", i, d)
+		}
 	}
 	b.StopTimer()
 	slices.Sort(lat)
@@ -81,7 +86,11 @@ func runRounds(b *testing.B, cli *clientv3.Client, key string, n int, round *fan
 func benchPindFanout(b *testing.B, cluster *etcdtest.Cluster, n int) {
 	cli := cluster.Client(b)
 	prefix := fmt.Sprintf("/bench-%d-%d/", n, time.Now().UnixNano())
-	srv, err := NewServer(cli, Config{Prefix: prefix, Logger: quietLogger(), LeaseTTL: 5 * time.Second})
+	logger := quietLogger()
+	if os.Getenv("ROLLPIN_BENCH_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	srv, err := NewServer(cli, Config{Prefix: prefix, Logger: logger, LeaseTTL: 5 * time.Second})
 	if err != nil {
 		b.Fatal(err)
 	}
