@@ -49,10 +49,14 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// call runs one call with its own timeout (not the worker's context: a
-// client that is told to stop finishes its sequence).
+// callCtx is the parent of every call: not the workers' context, so that a
+// client told to stop finishes its sequences; main cancels it a few seconds
+// after the stop, so that a client whose servers are gone does not linger.
+var callCtx = context.Background()
+
+// call runs one call with its own timeout, under callCtx.
 func call[Req, Resp any](fn func(context.Context, Req, ...grpc.CallOption) (Resp, error), req Req) (Resp, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	ctx, cancel := context.WithTimeout(callCtx, callTimeout)
 	defer cancel()
 	return fn(ctx, req, grpc.WaitForReady(true))
 }
@@ -128,7 +132,7 @@ func (c *loadClient) sequence(vc volumepb.VolumeServiceClient, r *rand.Rand, own
 
 // list checks that ListVolumes streams exactly the one volume of owner.
 func (c *loadClient) list(vc volumepb.VolumeServiceClient, owner, id string, req *volumepb.CreateVolumeRequest) (mismatch string, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	ctx, cancel := context.WithTimeout(callCtx, callTimeout)
 	defer cancel()
 	st, err := vc.ListVolumes(ctx, &volumepb.ListVolumesRequest{Owner: owner}, grpc.WaitForReady(true))
 	if err != nil {

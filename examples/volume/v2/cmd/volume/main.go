@@ -18,6 +18,9 @@ import (
 	"github.com/rollpin/rollpin/examples/volume/v2/volumepb"
 )
 
+// stopGrace is how long a stopping client lets its calls in flight run.
+const stopGrace = 5 * time.Second
+
 // build is the API version this binary speaks.
 const build = "1.4"
 
@@ -107,6 +110,10 @@ func runClient(ctx context.Context, args []string, log *slog.Logger) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var hardStop context.CancelFunc
+	callCtx, hardStop = context.WithCancel(context.Background())
+	defer hardStop()
+	context.AfterFunc(ctx, func() { time.AfterFunc(stopGrace, hardStop) })
 	go fleet.Commands(ctx, os.Stdin, slots, func(slot int) {
 		r := report(fleet.KindDrained)
 		r.Slot = slot
