@@ -10,7 +10,8 @@
 //
 // # Serving
 //
-//	err := fleet.Serve(ctx, fleet.ServerConfig{Listen: ":0", Pind: []string{"127.0.0.1:7070"}, ID: "volume-1"},
+//	cfg := fleet.ServerConfig{Listen: "127.0.0.1:0", Pind: []string{"127.0.0.1:7070"}, ID: "volume-1", Build: "1.4"}
+//	err := fleet.Serve(ctx, cfg, fleet.NewReporter(os.Stdout), &fleet.Tally{},
 //		func(s *grpc.Server) { volumepb.RegisterVolumeServiceServer(s, srv) })
 //
 // # Reports
@@ -26,5 +27,7 @@
 // volumes in memory. Before a server is replaced the orchestrator writes
 // "drain <slot>" on each client's stdin; the client stops starting sequences
 // there, waits for those in flight, and answers with a "drained" report.
-// "open <slot> <address>" brings the slot back with the new server.
+// "open <slot> <address>" brings the slot back with the new server. A
+// server started with -exit-on-stdin-eof (StopAtEOF) and a client both stop
+// when their stdin ends, so nothing outlives a dead orchestrator.
 package fleet
