@@ -151,7 +151,17 @@ func (c *RaiseController) term(ctx context.Context, ttl int, pfx string) error {
 	}
 	defer sess.Close() // revokes the lease: our candidacy disappears with it
 	el := concurrency.NewElection(sess, pfx)
-	if err := el.Campaign(ctx, c.name); err != nil {
+	// A session that expires while campaigning ends the campaign too.
+	cctx, ccancel := context.WithCancel(ctx)
+	defer ccancel()
+	go func() {
+		select {
+		case <-sess.Done():
+			ccancel()
+		case <-cctx.Done():
+		}
+	}()
+	if err := el.Campaign(cctx, c.name); err != nil {
 		return fmt.Errorf("pinsvc: controller campaign: %w", err)
 	}
 	c.leader.Store(true)
