@@ -245,13 +245,15 @@ var defaultCore = sync.OnceValue(func() *core { return newCore(evaluateOptions(n
 // status the call would get because the method is newer than the pin of its
 // service (a registered fallback counts as sendable) or, under
 // UnknownServiceFail, the service has no pin. A method that is not in the
-// files is always sendable (the interceptors pass it through). opts are those of the client
-// interceptor; without them the result for GlobalFiles is cached.
+// files is always sendable (the interceptors pass it through). opts are those
+// of the client interceptor; without them the per-method facts for
+// GlobalFiles are cached. CanSend reports no metrics and logs nothing.
 func CanSend(pins PinSource, fullMethod string, opts ...Option) error {
 	c := &clientCore{core: defaultCore(), pins: pins}
 	if len(opts) > 0 {
 		c = newClientCore(pins, opts)
-		c.o.reporter, c.obs = nil, nil // a question, not a call
+		// A question, not a call: nothing is counted or logged.
+		c.o.reporter, c.obs, c.o.logger = nil, nil, defaultOptions.logger
 	}
 	_, _, err := c.route(fullMethod)
 	return err
