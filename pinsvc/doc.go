@@ -60,10 +60,11 @@
 // Config.HistorySize updates, at most Config.HistoryBytes); when its revision
 // is older than that history (for instance after an etcd compaction or a
 // pind restart) it gets a fresh snapshot. Publishing never blocks: each
-// subscriber sends at its own pace; one more than 16 updates behind gets them
-// merged into one update holding the latest state of each changed service,
-// and one behind the whole history gets a snapshot, rather than holding
-// anyone back or making the server buffer without bound.
+// subscriber sends at its own pace. One that is behind coalesces instance
+// churn that moves no cap (every pin value still reaches it); one more than
+// 16 updates behind gets them merged into one update holding the latest state
+// of each changed service; one behind the whole history gets a snapshot —
+// rather than holding anyone back or making the server buffer without bound.
 //
 // # Access control
 //

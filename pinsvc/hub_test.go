@@ -33,12 +33,53 @@ func TestMergeUpdates(t *testing.T) {
 	}
 }
 
+func TestBatchCoalescesChurnButKeepsEveryPin(t *testing.T) {
+	t.Parallel()
+	mk := func(rev int64, capMove bool) *outMsg {
+		m := newOutMsg(&rollpinv1.PinUpdate{Revision: rev, Services: []*rollpinv1.ServiceState{{Service: fmt.Sprint("s", rev)}}})
+		m.capMove = capMove
+		return m
+	}
+	revs := func(ms []*outMsg) string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, fmt.Sprintf("%d:%d", m.u.GetRevision(), len(m.u.GetServices())))
+		}
+		return fmt.Sprint(out)
+	}
+	h := &hub{}
+	for _, tc := range []struct {
+		in   []*outMsg
+		want string // revision:services of each message sent
+	}{
+		{[]*outMsg{mk(1, false)}, "[1:1]"},
+		{[]*outMsg{mk(1, true), mk(2, true), mk(3, true)}, "[1:1 2:1 3:1]"},
+		{[]*outMsg{mk(1, false), mk(2, false), mk(3, true), mk(4, false), mk(5, false)}, "[3:3 5:2]"},
+		{[]*outMsg{mk(1, false), mk(2, true)}, "[2:2]"},
+	} {
+		if got := revs(h.batch(tc.in)); got != tc.want {
+			t.Errorf("batch(%s) = %s, want %s", revs(tc.in), got, tc.want)
+		}
+	}
+	var many []*outMsg
+	for r := int64(1); r <= mergeBacklog+1; r++ {
+		many = append(many, mk(r, true))
+	}
+	if got := h.batch(many); len(got) != 1 || got[0].u.GetRevision() != mergeBacklog+1 {
+		t.Errorf("batch of %d pin changes = %s, want one merged message", len(many), revs(got))
+	}
+	churn := []*outMsg{mk(100, false), mk(101, false), mk(102, false)}
+	if a, b := h.batch(churn), h.batch(churn); len(a) != 1 || a[0] != b[0] {
+		t.Errorf("two subscribers merging the same range got different messages")
+	}
+}
+
 func TestHubHistoryIsBounded(t *testing.T) {
 	t.Parallel()
 	h := &hub{histSize: 4, maxBytes: 1 << 20}
 	h.reset(&State{Revision: 10})
 	for r := int64(11); r <= 30; r++ {
-		h.publish(&State{Revision: r}, &rollpinv1.PinUpdate{Revision: r})
+		h.publish(&State{Revision: r}, &rollpinv1.PinUpdate{Revision: r}, true)
 	}
 	if len(h.hist) > 2*h.histSize {
 		t.Fatalf("history holds %d updates, want at most %d", len(h.hist), 2*h.histSize)
@@ -56,7 +97,7 @@ func TestHubHistoryIsBounded(t *testing.T) {
 	hb := &hub{histSize: 1000, maxBytes: 64}
 	hb.reset(&State{Revision: 0})
 	for r := int64(1); r <= 50; r++ {
-		hb.publish(&State{Revision: r}, &rollpinv1.PinUpdate{Revision: r, Removed: []string{"some.service.Name"}})
+		hb.publish(&State{Revision: r}, &rollpinv1.PinUpdate{Revision: r, Removed: []string{"some.service.Name"}}, true)
 	}
 	if hb.histBytes > 2*hb.maxBytes || len(hb.hist) == 0 {
 		t.Errorf("history of %d bytes in %d updates, want at most %d bytes", hb.histBytes, len(hb.hist), 2*hb.maxBytes)

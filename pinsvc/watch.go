@@ -39,17 +39,23 @@ type svcData struct {
 // and pokes every channel without blocking; each subscriber's goroutine then
 // sends, at its own pace, what happened after its cursor:
 //
-//   - up to mergeBacklog updates behind, every update, one message each;
-//   - further behind, one message merging them: the latest state of every
-//     service that changed, at the newest revision (intermediate states of
-//     a service are skipped, as the health server keeps only the latest
-//     status for a slow watcher; the end state is the same);
+//   - one update behind, that update;
+//   - a few updates behind, the pending updates merged into one message per
+//     run ending at a change of a pin or an effective cap: instance churn
+//     that moves no cap is coalesced (so a registration storm costs each
+//     subscriber a message per wake-up, not one per registration), while
+//     every pin value still reaches every subscriber;
+//   - more than mergeBacklog updates behind, one message merging them all:
+//     the latest state of every changed service (intermediate states are
+//     skipped, as the health server keeps only the latest status for a slow
+//     watcher; the end state is the same);
 //   - behind the history (more than Config.HistorySize updates or
 //     Config.HistoryBytes of them, or a resume from a revision the history
 //     never held, e.g. compacted), a fresh full snapshot.
 //
-// So one slow stream never holds back the others, and the server's memory is
-// bounded whatever the subscribers do.
+// Subscribers that are equally behind share one merged message (and its
+// encoding). So one slow stream never holds back the others, and the
+// server's memory is bounded whatever the subscribers do.
 type hub struct {
 	cur atomic.Pointer[State]
 
@@ -62,6 +68,9 @@ type hub struct {
 
 	subsMu sync.Mutex
 	subs   map[chan struct{}]struct{}
+
+	mergedMu sync.Mutex
+	merged   map[[2]int64]*outMsg // merges of (after, through] revisions
 }
 
 // mergeBacklog is how many pending updates a subscriber sends one by one
@@ -80,9 +89,10 @@ func (h *hub) reset(st *State) {
 }
 
 // publish appends up (whose revision is st.Revision) and publishes st.
-func (h *hub) publish(st *State, up *rollpinv1.PinUpdate) {
+func (h *hub) publish(st *State, up *rollpinv1.PinUpdate, capMove bool) {
 	h.mu.Lock()
 	m := newOutMsg(up)
+	m.capMove = capMove
 	h.hist = append(h.hist, m)
 	h.histBytes += m.size
 	if len(h.hist) > 2*h.histSize || h.histBytes > 2*h.maxBytes {
@@ -161,6 +171,7 @@ func (h *hub) subscribers() int {
 // and shared (read-only) by every subscriber.
 type outMsg struct {
 	u        *rollpinv1.PinUpdate
+	capMove  bool // a pin or an effective cap changed (or a service came or went)
 	watch    *rollpinv1.WatchPinsResponse
 	reg      *rollpinv1.RegisterResponse
 	size     int // encoded size of u
@@ -219,6 +230,46 @@ func newOutMsg(u *rollpinv1.PinUpdate) *outMsg {
 	}
 }
 
+// batch turns the pending updates of a subscriber into the messages it
+// sends (see hub for the policy).
+func (h *hub) batch(ups []*outMsg) []*outMsg {
+	if len(ups) <= 1 {
+		return ups
+	}
+	if len(ups) > mergeBacklog {
+		return []*outMsg{h.merge(ups)}
+	}
+	var out []*outMsg
+	start := 0
+	for i, u := range ups {
+		if u.capMove || i == len(ups)-1 {
+			out = append(out, h.merge(ups[start:i+1]))
+			start = i + 1
+		}
+	}
+	return out
+}
+
+// merge returns mergeUpdates(ms), shared by subscribers merging the same
+// range.
+func (h *hub) merge(ms []*outMsg) *outMsg {
+	if len(ms) == 1 {
+		return ms[0]
+	}
+	key := [2]int64{ms[0].u.GetRevision(), ms[len(ms)-1].u.GetRevision()}
+	h.mergedMu.Lock()
+	defer h.mergedMu.Unlock()
+	if m := h.merged[key]; m != nil {
+		return m
+	}
+	if h.merged == nil || len(h.merged) >= 256 {
+		h.merged = map[[2]int64]*outMsg{}
+	}
+	m := mergeUpdates(ms)
+	h.merged[key] = m
+	return m
+}
+
 // mergeUpdates folds consecutive updates into one: the latest state of
 // every service they changed and the services they left removed, at the
 // revision of the last.
@@ -240,7 +291,11 @@ func mergeUpdates(ms []*outMsg) *outMsg {
 		u.Services = append(u.Services, latest[n])
 	}
 	u.Removed = slices.Sorted(maps.Keys(removed))
-	return newOutMsg(u)
+	m := newOutMsg(u)
+	for _, x := range ms {
+		m.capMove = m.capMove || x.capMove
+	}
+	return m
 }
 
 // snapshotUpdate returns the message that carries st in full, built once per
@@ -375,6 +430,7 @@ func (s *Server) apply(resp *clientv3.WatchResponse) {
 	}
 	slices.Sort(names)
 	raise := s.raiseFunc()
+	capMove := false
 	for _, n := range names {
 		d := s.data[n]
 		if d.pin == nil && len(d.insts) == 0 {
@@ -386,10 +442,14 @@ func (s *Server) apply(resp *clientv3.WatchResponse) {
 			continue
 		}
 		v := d.view(n, raise)
+		if o := old.Services[n]; o == nil || o.PinRevision != v.PinRevision || !o.EffectiveCap.Equal(v.EffectiveCap) {
+			capMove = true
+		}
 		st.Services[n] = v
 		up.Services = append(up.Services, v.proto)
 	}
-	s.hub.publish(st, up)
+	capMove = capMove || len(up.Removed) > 0
+	s.hub.publish(st, up, capMove)
 	s.metrics.setState(st)
 }
 
@@ -479,9 +539,7 @@ func (s *Server) serveUpdates(ctx context.Context, start int64, send func(*outMs
 			cursor = st.Revision
 			continue
 		}
-		if len(ups) > mergeBacklog {
-			ups = []*outMsg{mergeUpdates(ups)}
-		}
+		ups = s.hub.batch(ups)
 		for _, u := range ups {
 			if err := send(u); err != nil {
 				return err
