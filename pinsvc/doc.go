@@ -60,8 +60,9 @@
 // Config.HistorySize updates, at most Config.HistoryBytes); when its revision
 // is older than that history (for instance after an etcd compaction or a
 // pind restart) it gets a fresh snapshot. Publishing never blocks: each
-// subscriber sends at its own pace. One that is behind coalesces instance
-// churn that moves no cap (every pin value still reaches it); one more than
+// subscriber sends at its own pace. Pin and cap changes go out at once;
+// instance churn that moves no cap reaches streams within 100ms, coalesced
+// (every pin value still reaches every stream); a subscriber more than
 // 16 updates behind gets them merged into one update holding the latest state
 // of each changed service; one behind the whole history gets a snapshot —
 // rather than holding anyone back or making the server buffer without bound.

@@ -168,7 +168,7 @@ func (s *Server) Snapshot() *State { return s.hub.cur.Load() }
 // Subscribe returns a channel that receives a value (coalesced, capacity 1)
 // after each change of the state, and a function that ends the
 // subscription. Read Snapshot after each receive.
-func (s *Server) Subscribe() (<-chan struct{}, func()) { return s.hub.subscribe() }
+func (s *Server) Subscribe() (<-chan struct{}, func()) { return s.hub.subscribe(true) }
 
 // Done is closed when Close is called.
 func (s *Server) Done() <-chan struct{} { return s.done }
@@ -178,7 +178,7 @@ func (s *Server) waitRevision(ctx context.Context, rev int64) *State {
 	if st := s.hub.cur.Load(); st.Revision >= rev {
 		return st
 	}
-	poke, cancel := s.hub.subscribe()
+	poke, cancel := s.hub.subscribe(true)
 	defer cancel()
 	t := time.NewTimer(5 * time.Second)
 	defer t.Stop()

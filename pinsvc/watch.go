@@ -53,8 +53,11 @@ type svcData struct {
 //     Config.HistoryBytes of them, or a resume from a revision the history
 //     never held, e.g. compacted), a fresh full snapshot.
 //
-// Subscribers that are equally behind share one merged message (and its
-// encoding). So one slow stream never holds back the others, and the
+// Pin and cap changes wake every subscriber at once; instance churn that
+// moves no cap wakes them at most once per churnDelay (100ms), so a
+// registration storm costs each stream a few wake-ups a second rather than
+// one per registration. Subscribers that are equally behind share one merged
+// message (and its encoding). So one slow stream never holds back the others, and the
 // server's memory is bounded whatever the subscribers do.
 type hub struct {
 	cur atomic.Pointer[State]
@@ -67,7 +70,9 @@ type hub struct {
 	maxBytes  int
 
 	subsMu sync.Mutex
-	subs   map[chan struct{}]struct{}
+	subs   map[chan struct{}]bool // value: eager
+
+	churnPending atomic.Bool // a deferred notify is scheduled
 
 	mergedMu sync.Mutex
 	merged   map[[2]int64]*outMsg // merges of (after, through] revisions
@@ -107,12 +112,44 @@ func (h *hub) publish(st *State, up *rollpinv1.PinUpdate, capMove bool) {
 	}
 	h.cur.Store(st)
 	h.mu.Unlock()
-	h.notify()
+	if capMove {
+		h.notify()
+		return
+	}
+	// Instance churn that moves no cap: wake the streams at most once per
+	// churnDelay, however fast instances come and go.
+	h.notifyEager()
+	if h.churnPending.CompareAndSwap(false, true) {
+		time.AfterFunc(churnDelay, func() {
+			h.churnPending.Store(false)
+			h.notify()
+		})
+	}
 }
 
+// churnDelay is how long streams may lag behind instance churn that moves no
+// cap (pin and cap changes reach them at once).
+const churnDelay = 100 * time.Millisecond
+
+// notify pokes every subscriber.
 func (h *hub) notify() {
 	h.subsMu.Lock()
 	for ch := range h.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	h.subsMu.Unlock()
+}
+
+// notifyEager pokes the subscribers that want every change at once.
+func (h *hub) notifyEager() {
+	h.subsMu.Lock()
+	for ch, eager := range h.subs {
+		if !eager {
+			continue
+		}
 		select {
 		case ch <- struct{}{}:
 		default:
@@ -145,14 +182,16 @@ func (h *hub) next(cursor int64) ([]*outMsg, *State) {
 	return h.hist[i:len(h.hist):len(h.hist)], nil
 }
 
-// subscribe returns a channel poked after every publication.
-func (h *hub) subscribe() (<-chan struct{}, func()) {
+// subscribe returns a channel poked after publications: every one at once
+// when eager, else pin and cap changes at once and instance churn within
+// churnDelay.
+func (h *hub) subscribe(eager bool) (<-chan struct{}, func()) {
 	ch := make(chan struct{}, 1)
 	h.subsMu.Lock()
 	if h.subs == nil {
-		h.subs = map[chan struct{}]struct{}{}
+		h.subs = map[chan struct{}]bool{}
 	}
-	h.subs[ch] = struct{}{}
+	h.subs[ch] = eager
 	h.subsMu.Unlock()
 	return ch, func() {
 		h.subsMu.Lock()
@@ -508,7 +547,7 @@ func (s *Server) reload(ctx context.Context) (int64, error) {
 // back to it, every update after start), then every update, until ctx ends
 // or the Server closes.
 func (s *Server) serveUpdates(ctx context.Context, start int64, send func(*outMsg) error) error {
-	poke, cancel := s.hub.subscribe()
+	poke, cancel := s.hub.subscribe(false)
 	defer cancel()
 	s.metrics.subscribers(1)
 	defer s.metrics.subscribers(-1)
