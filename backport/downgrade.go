@@ -22,6 +22,7 @@ type downgrader struct {
 	// (cap holds vals[id]).
 	state [capCacheSize]uint8
 	vals  [capCacheSize]Version
+	arena arena // see messageList
 }
 
 // capOf returns the cap's version of a track.
@@ -160,7 +161,7 @@ func (d *downgrader) message(p *plan, m protoreflect.Message) (protoreflect.Mess
 				}
 			}
 			if !owned {
-				cur, owned = copyMessage(layout, cur), true
+				cur, owned = d.copyMessage(layout, cur), true
 				if layout != nil {
 					curPtr = msgPtr(cur)
 				}
@@ -201,7 +202,7 @@ func (d *downgrader) message(p *plan, m protoreflect.Message) (protoreflect.Mess
 				}
 				if nl.IsValid() {
 					if !owned {
-						cur, owned = copyMessage(layout, cur), true
+						cur, owned = d.copyMessage(layout, cur), true
 						curPtr = msgPtr(cur)
 					}
 					layout.setList(cur, f, nl)
@@ -215,7 +216,7 @@ func (d *downgrader) message(p *plan, m protoreflect.Message) (protoreflect.Mess
 		}
 		if changed {
 			if !owned {
-				cur, owned = copyMessage(layout, cur), true
+				cur, owned = d.copyMessage(layout, cur), true
 				if layout != nil {
 					curPtr = msgPtr(cur)
 				}
@@ -233,7 +234,7 @@ func (d *downgrader) message(p *plan, m protoreflect.Message) (protoreflect.Mess
 	// from a message whose track is capped below this schema.
 	if capped && cv.Less(p.version) && len(cur.GetUnknown()) > 0 {
 		if !owned {
-			cur, owned = copyMessage(layout, cur), true
+			cur, owned = d.copyMessage(layout, cur), true
 		}
 		cur.SetUnknown(nil)
 	}
@@ -242,9 +243,9 @@ func (d *downgrader) message(p *plan, m protoreflect.Message) (protoreflect.Mess
 
 // copyMessage returns a shallow copy of m: through its Go layout when it is
 // a generated message, through protoreflect otherwise.
-func copyMessage(layout *goLayout, m protoreflect.Message) protoreflect.Message {
+func (d *downgrader) copyMessage(layout *goLayout, m protoreflect.Message) protoreflect.Message {
 	if layout != nil {
-		return layout.copyGenerated(m)
+		return d.copyGenerated(layout, m)
 	}
 	return shallowCopy(m)
 }

@@ -28,6 +28,8 @@ import (
 // state or the size cache, which protobuf updates atomically.
 type goLayout struct {
 	ptrType reflect.Type // *T
+	elem    reflect.Type // T
+	sliceT  reflect.Type // []T, for arenas
 	ok      bool
 	base    uintptr // offset of the first user field
 	block   ptrTo   // a struct type laid out like the user fields; nil when there are none
@@ -131,9 +133,11 @@ func buildLayout(t reflect.Type, p *plan) *goLayout {
 	}
 	st := t.Elem()
 	n := st.NumField()
-	if n < 1 || st.Field(0).Name != "state" || st.Field(0).Type.Name() != "MessageState" {
-		return l
+	if n < 1 || st.Field(0).Name != "state" || st.Field(0).Type.Name() != "MessageState" ||
+		st.Field(0).Offset != 0 || st.Field(0).Type.Size() != unsafe.Sizeof(unsafe.Pointer(nil)) {
+		return l // newLike needs the state to be the message-info pointer, first
 	}
+	l.elem, l.sliceT = st, reflect.SliceOf(st)
 	var user []reflect.StructField
 	i := 1
 	for ; i < n && st.Field(i).IsExported(); i++ {
@@ -259,10 +263,41 @@ func msgPtr(m protoreflect.Message) unsafe.Pointer {
 	return (*[2]unsafe.Pointer)(unsafe.Pointer(&m))[1]
 }
 
+// arena hands out zeroed structs of one generated type from one block, so
+// that the elements of a list that change cost one allocation, not one each.
+type arena struct {
+	l    *goLayout
+	next unsafe.Pointer
+	left int
+}
+
+// newLike returns a new, empty message of m's generated type (layout l),
+// from the arena when it serves l. It initialises the message state the
+// way the generated ProtoReflect does (the same message info as m), without
+// protoreflect's per-message reflection.
+func (d *downgrader) newLike(l *goLayout, m protoreflect.Message) protoreflect.Message {
+	var p unsafe.Pointer
+	if d.arena.l == l && d.arena.left > 0 {
+		p = d.arena.next
+		d.arena.left--
+		if d.arena.left > 0 {
+			d.arena.next = unsafe.Add(p, l.elem.Size())
+		} else {
+			d.arena.next = nil // never point past the block: the GC would follow it
+		}
+	} else {
+		p = reflect.New(l.elem).UnsafePointer()
+	}
+	atomic.StorePointer((*unsafe.Pointer)(p), atomic.LoadPointer((*unsafe.Pointer)(msgPtr(m))))
+	n := m
+	(*[2]unsafe.Pointer)(unsafe.Pointer(&n))[1] = p
+	return n
+}
+
 // copyGenerated returns a new message holding m's user fields (sharing
 // sub-messages, slices and maps) and unknown fields.
-func (l *goLayout) copyGenerated(m protoreflect.Message) protoreflect.Message {
-	n := m.Type().New()
+func (d *downgrader) copyGenerated(l *goLayout, m protoreflect.Message) protoreflect.Message {
+	n := d.newLike(l, m)
 	if l.block.valid() {
 		l.block.at(unsafe.Add(msgPtr(n), l.base)).Set(l.block.at(unsafe.Add(msgPtr(m), l.base)))
 	}
@@ -277,6 +312,16 @@ func (l *goLayout) copyGenerated(m protoreflect.Message) protoreflect.Message {
 func (d *downgrader) messageList(fp *fieldPlan, f goField, cur protoreflect.Message) (reflect.Value, error) {
 	sl := f.ptr.at(unsafe.Add(msgPtr(cur), f.off))
 	var out reflect.Value
+	// When this list installs an arena, the one it replaces is stashed as
+	// it is at that moment and put back on the way out, so that no slot is
+	// ever handed out twice.
+	var stash arena
+	replaced := false
+	defer func() {
+		if replaced {
+			d.arena = stash
+		}
+	}()
 	for i, n := 0, sl.Len(); i < n; i++ {
 		em, _ := sl.Index(i).Interface().(proto.Message)
 		if em == nil {
@@ -292,6 +337,14 @@ func (d *downgrader) messageList(fp *fieldPlan, f goField, cur protoreflect.Mess
 		if !out.IsValid() {
 			out = reflect.MakeSlice(f.typ, n, n)
 			reflect.Copy(out, sl)
+			// Later elements are likely to change too: take their copies
+			// from one block.
+			if el := fp.msg.layout.Load(); el != nil && el.ok && el.ptrType == reflect.TypeOf(em) && n-i > 1 {
+				if !replaced {
+					stash, replaced = d.arena, true
+				}
+				d.arena = arena{l: el, next: reflect.MakeSlice(el.sliceT, n-i-1, n-i-1).UnsafePointer(), left: n - i - 1}
+			}
 		}
 		// A typed pointer store (with its write barrier) of the new element.
 		*(*unsafe.Pointer)(unsafe.Add(out.UnsafePointer(), uintptr(i)*unsafe.Sizeof(uintptr(0)))) = msgPtr(nm)
