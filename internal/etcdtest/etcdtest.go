@@ -53,6 +53,9 @@ func StartCluster(t testing.TB, n int) *Cluster {
 		cfg.InitialCluster = strings.Join(initial, ",")
 		cfg.InitialClusterToken = "etcdtest"
 		cfg.LogLevel = "error"
+		// Tests that enable etcd auth hash passwords: the cheapest cost keeps
+		// them fast under the race detector on a loaded machine.
+		cfg.BcryptCost = 4
 		cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 		cfgs[i] = cfg
 		c.endpoints = append(c.endpoints, cu.String())
