@@ -75,10 +75,20 @@ func downgradeMessage(msg proto.Message, cap Manifest, obs Observer) (proto.Mess
 	if !need {
 		return msg, nil
 	}
-	d := &downgrader{cap: cap, obs: obs}
+	// Events are held back until the whole tree is done: a Downgrade that
+	// ends in an error reports nothing (nothing was sent).
+	var held *heldEvents
+	d := &downgrader{cap: cap}
+	if obs != nil {
+		held = &heldEvents{}
+		d.obs = held
+	}
 	out, changed, err := d.message(p, m)
 	if err != nil {
 		return nil, err
+	}
+	if held != nil {
+		held.replay(obs)
 	}
 	if !changed {
 		return msg, nil
@@ -371,4 +381,36 @@ func shallowCopy(m protoreflect.Message) protoreflect.Message {
 		n.SetUnknown(u)
 	}
 	return n
+}
+
+// heldEvents records what one Downgrade call would report, to be replayed to
+// the caller's Observer only when the call succeeds.
+type heldEvents struct {
+	events []heldEvent
+}
+
+type heldEvent struct {
+	fd       protoreflect.FieldDescriptor
+	from, to protoreflect.EnumValueDescriptor // nil for a dropped field
+}
+
+func (h *heldEvents) FieldDropped(fd protoreflect.FieldDescriptor) {
+	h.events = append(h.events, heldEvent{fd: fd})
+}
+
+func (h *heldEvents) EnumDowngraded(fd protoreflect.FieldDescriptor, from, to protoreflect.EnumValueDescriptor) {
+	h.events = append(h.events, heldEvent{fd: fd, from: from, to: to})
+}
+
+// DefaultFilled is never called during a Downgrade.
+func (h *heldEvents) DefaultFilled(protoreflect.FieldDescriptor) {}
+
+func (h *heldEvents) replay(obs Observer) {
+	for _, e := range h.events {
+		if e.to != nil {
+			obs.EnumDowngraded(e.fd, e.from, e.to)
+		} else {
+			obs.FieldDropped(e.fd)
+		}
+	}
 }

@@ -337,6 +337,27 @@ func TestDowngradeObserved(t *testing.T) {
 	}
 }
 
+func TestDowngradeObservedRejectReportsNothing(t *testing.T) {
+	for _, w := range worlds {
+		t.Run(w.name, func(t *testing.T) {
+			// zone would be dropped and kind downgraded, but the set REJECT
+			// field fails the whole Downgrade: nothing was sent, so the
+			// observer must hear of nothing.
+			in := w.in(t, &svcpb.Volume{Zone: "z", Kind: svcpb.Kind_KIND_NVME,
+				Spec: &svcpb.Spec{Encryption: &svcpb.Encryption{KeyId: "k"}}})
+			var obs countingObserver
+			_, err := DowngradeObserved(in, mustCap(t, svcCap13), &obs)
+			var re *RejectError
+			if !errors.As(err, &re) {
+				t.Fatalf("DowngradeObserved() error = %v, want *RejectError", err)
+			}
+			if len(obs.dropped) != 0 || len(obs.enums) != 0 {
+				t.Errorf("observer after a rejected Downgrade: dropped %v, enums %v; want none", obs.dropped, obs.enums)
+			}
+		})
+	}
+}
+
 func TestDowngradeNoDowngrader(t *testing.T) {
 	// A dynamic message type with a CUSTOM field and no hook.
 	files := buildFiles(t, file("nohook/a.proto", "nohook.v1", fileOpts(t, "1.1", encGenerated), nil,
