@@ -12,10 +12,18 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultPrefix       = "/rollpin/"
-	DefaultSettle       = 60 * time.Second
-	DefaultLeaseTTL     = 10 * time.Second
-	DefaultHistorySize  = 1024
+	// DefaultPrefix is the etcd key prefix of every key.
+	DefaultPrefix = "/rollpin/"
+	// DefaultSettle is the auto-raise settle window: how long the live
+	// instances and the pin must stay unchanged before the controller
+	// raises.
+	DefaultSettle = 60 * time.Second
+	// DefaultLeaseTTL is the TTL of the registration lease and of the
+	// controller's election session.
+	DefaultLeaseTTL = 10 * time.Second
+	// DefaultHistorySize is how many updates are kept to resume watchers.
+	DefaultHistorySize = 1024
+	// DefaultHistoryBytes bounds the encoded size of that history (64 MiB).
 	DefaultHistoryBytes = 64 << 20
 )
 

@@ -1,5 +1,6 @@
 // Package pinsvc implements rollpin's PinService on etcd: the server behind
-// pind, its etcd store, the auto-raise controller and the Go client.
+// pind, its etcd store, the auto-raise controller and the Go client that
+// serving processes use to register and to cap their calls.
 //
 // A Server keeps the pins and live instances of every gRPC service under a
 // key prefix in etcd, follows them with one etcd watch, and serves reads and
@@ -13,25 +14,49 @@
 //	gs := grpc.NewServer()
 //	rollpinv1.RegisterPinServiceServer(gs, srv)
 //
+// # Options and defaults
+//
+// Config's zero value works; every zero field takes its default:
+//
+//   - Prefix: DefaultPrefix, "/rollpin/";
+//   - Settle: DefaultSettle, 60s, the controller's settle window;
+//   - LeaseTTL: DefaultLeaseTTL, 10s, the TTL of the lease holding this
+//     Server's registrations and (by default) of the controller's election
+//     session;
+//   - HistorySize and HistoryBytes: DefaultHistorySize (1024 updates) and
+//     DefaultHistoryBytes (64 MiB) of resumable history;
+//   - Name: hostname-pid; Logger: slog.Default(); no Registerer (no metrics
+//     registered); no AdminToken or WriterIdentities (writes open).
+//
+// A Client reconnects after DefaultBackoffBase (200ms), doubling up to
+// DefaultBackoffMax (10s), each delay jittered to between half and all of
+// it (WithBackoff changes both). A RaiseController evaluates every
+// Settle/10, between 50ms and 1s (WithRaiseInterval), and campaigns with a
+// session TTL of LeaseTTL (WithElectionTTL).
+//
 // # Storage
 //
-// Keys under Config.Prefix (default "/rollpin/"):
+// Keys under Config.Prefix:
 //
 //	<prefix>pins/<service>              rollpinv1.Pin, binary protobuf
 //	<prefix>instances/<service>/<id>    rollpinv1.Instance, binary protobuf, on the
 //	                                    registering pind's lease
+//	<prefix>controller/                 the controller's election
 //
 // Values are binary protobuf (deterministic marshalling): compact, and
 // decoded with the generated types; pindctl shows them as text. Service names
 // are protobuf full names and instance ids contain no '/', so neither can
 // reach outside its place in the key space.
 //
-// Every write is a compare-and-swap on the pin key's mod revision, through
-// Server.UpdatePin: a request's expected_revision (ServiceState.pin_revision)
-// must still be current, or the write fails with ABORTED and changes
-// nothing; expected_revision 0 skips that check but the write is still
-// atomic against what was read. The controller raises pins with
-// Server.RaisePin (a CAS on the revision it saw; 0 creates the pin).
+// Every operator write (SetPin, Hold, Release, SetMode) is a compare-and-swap
+// on the pin key's mod revision, through Server.UpdatePin: a request's
+// expected_revision (ServiceState.pin_revision) must still be current, or
+// the write fails with ABORTED and changes nothing; expected_revision 0
+// skips that check but the write is still atomic against what was read.
+// The controller does not go through UpdatePin: its raises carry stronger
+// guards (see The auto-raise controller). Server.RaisePin is a plain
+// compare-and-swap on the pin revision for callers that decided a raise
+// themselves; the controller does not use it.
 //
 // # Registrations and fencing
 //
@@ -49,7 +74,8 @@
 // Floor is the elementwise minimum of the live instances' manifests; a track
 // only some instances have takes the minimum over those (an instance without
 // the track does not speak it). The effective cap is backport.Min(pin,
-// floor). Instances are grouped by manifest, oldest first.
+// floor): the floor always wins, since an older live instance is a fact.
+// Instances are grouped by manifest, oldest first.
 //
 // # Watching
 //
@@ -74,14 +100,88 @@
 // default, where pind listens on loopback. Otherwise they need the admin
 // token as "authorization: Bearer <token>" metadata or a verified client
 // certificate whose CN, DNS SAN or URI SAN is listed; missing credentials
-// give UNAUTHENTICATED, wrong ones PERMISSION_DENIED.
+// give UNAUTHENTICATED, wrong ones PERMISSION_DENIED. Reads and Register are
+// restricted only by the transport (use mTLS).
 //
-// # Controller hook
+// # The auto-raise controller
 //
+// NewServer installs a RaiseController (SetController replaces it, nil
+// removes it); it runs from Start to Close. Every pind sharing an etcd runs
+// one, and an etcd election under <prefix>controller/ picks the single one
+// that acts; the others wait and take over within about the election TTL
+// when the leader dies, at once when it closes (it resigns). While leading
+// it evaluates every service with DecideRaise:
+//
+//   - no live instance: NO_INSTANCES, the pin stays;
+//   - the pin already names every version every live instance runs:
+//     UP_TO_DATE (BLOCKED when the pin is above live instances);
+//   - a hold: HELD; a MANUAL pin: MANUAL — the controller never writes
+//     either;
+//   - the floor is not above the pin: BLOCKED, naming the instances below
+//     the newest manifest seen;
+//   - otherwise SETTLING until Settle has passed since the later of the last
+//     change of the live instances and the last write of the pin, then a
+//     raise of every track to the floor. A track is never lowered: the
+//     target is the pin lifted to the floor plus the floor's new tracks.
+//
+// A service with live instances and no pin gets a pin created in AUTO mode
+// at its first floor once that floor has settled. Writing a pin restarts the
+// window, so that an operator lowering a pin for a roll-back gives the older
+// instances time to register before the controller could raise it again.
+//
+// Each raise is one etcd transaction that succeeds only when the pin is
+// still at the revision the decision read, no instance of the service
+// registered after the state the decision was made on, and this pind still
+// leads; a lost race is counted and decided again on fresh state. Raises
+// are logged with their reason and recorded with Pin.updated_by
+// ControllerIdentity. Metrics (registered on Config.Registerer):
+// rollpin_pind_auto_raises_total{service,kind}, with kind "raise" or
+// "create"; rollpin_pind_auto_raise_conflicts_total;
+// rollpin_pind_controller_leader.
+//
+// The RaiseStatus of every ServiceState comes from the installed Controller;
+// without one, DefaultRaiseStatus derives it from pin, floor, mode and hold.
 // Server.Snapshot returns the immutable State (per service: pin, pin
 // revision, instances, floor, effective cap and when this Server last saw
-// the instance set change); Server.Subscribe signals every change. A
-// Controller installed with SetController runs from Start to Close and
-// supplies the RaiseStatus of every ServiceState; without one,
-// DefaultRaiseStatus derives it from pin, floor, mode and hold.
+// the instance set change) and Server.Subscribe signals every change, for
+// controllers of one's own.
+//
+// # The Go client
+//
+// A Client keeps the pins of every service up to date from pind and
+// implements interceptor.PinSource. Built WithRegistration it holds a
+// Register stream, and the process is a live instance (part of the floors)
+// for as long as that stream is open; otherwise it holds a WatchPins stream
+// and only follows the pins.
+//
+//	pins, err := pinsvc.NewClient([]string{"pind-0:7070", "pind-1:7070"},
+//		pinsvc.WithRegistration(pinsvc.Registration{
+//			ID:       "volume-10.0.0.7:7000",
+//			Services: pinsvc.ServicesOf(grpcServer),
+//		}),
+//		pinsvc.WithSnapshotFile("/var/lib/volume/pins.json"))
+//	if err != nil { ... }
+//	defer pins.Close()
+//	if err := pins.Start(ctx); err != nil { ... }
+//	if err := pins.WaitForSync(ctx); err != nil { ... } // fenced, or ctx ended
+//	cc, err := grpc.NewClient(target,
+//		grpc.WithChainUnaryInterceptor(interceptor.UnaryClientInterceptor(pins)))
+//
+// Client.Cap returns the effective cap of a service, Min(pin, floor), with
+// one atomic load of the current Snapshot and one map lookup: no lock and
+// no allocation on the call path. When the stream breaks the client
+// reconnects with backoff, trying the endpoints in turn, and resumes from
+// the last revision it received; meanwhile Cap keeps answering with the last
+// known pins. WaitForSync blocks until the first snapshot from pind (or a
+// fencing refusal). WithSnapshotFile saves every snapshot atomically and
+// loads it at Start, so a process restarted while pind is unreachable caps
+// its calls with the last known pins rather than none (Snapshot.Synced
+// tells the two apart).
+//
+// A registration refused because the instance is below a pin is reported
+// as a *RegistrationError that unwraps to ErrFenced (Client.Err,
+// WaitForSync, WithOnError); the client then watches the pins and registers
+// again once they no longer fence it. Refusals that retrying cannot fix
+// (INVALID_ARGUMENT, PERMISSION_DENIED, UNAUTHENTICATED) are reported the
+// same way, without ErrFenced.
 package pinsvc

@@ -161,11 +161,16 @@ func (s *Server) UpdatePin(ctx context.Context, service string, expectedRev int6
 	}
 }
 
-// RaisePin sets the manifest of service's pin to manifest with a CAS on
-// expectedRev (0: the pin must not exist yet, and is created in AUTO mode).
-// It is the write the auto-raise controller uses; it does not check the
-// floor, the mode or the hold (the caller decided). by and reason are
-// recorded in the pin. Errors wrap ErrConflict when the pin moved.
+// RaisePin sets the manifest of service's pin to manifest, recording by,
+// reason and the time in the pin, and returns the new mod revision. Its
+// only guard is a compare-and-swap on the pin's mod revision: the pin must
+// still be at expectedRev (0: it must not exist yet, and is then created in
+// AUTO mode), or nothing is written and the error wraps ErrConflict. It
+// checks neither the floor, the mode, the hold nor the manifest's relation
+// to the current pin (it may lower it): the caller has decided. It is not
+// what the RaiseController uses — the controller's transaction also
+// requires that no instance registered after the state it decided on and
+// that its pind still leads the election.
 func (s *Server) RaisePin(ctx context.Context, service string, manifest backport.Manifest, expectedRev int64, by, reason string) (int64, error) {
 	if err := checkServiceName("service", service); err != nil {
 		return 0, err
