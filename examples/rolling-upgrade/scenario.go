@@ -203,7 +203,7 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 		return sum, err
 	}
 	r.tl.event("1.4 features under pin 1.3: %s", featuresLine(sum.FeaturesBefore))
-	sleep(ctx, o.Soak)
+	fleet.Sleep(ctx, o.Soak)
 
 	for i := range o.Servers {
 		if err := r.replace(ctx, i); err != nil {
@@ -213,7 +213,7 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 			r.pindctl(ctx, "status")
 		}
 		if i < o.Servers-1 {
-			sleep(ctx, o.Soak)
+			fleet.Sleep(ctx, o.Soak)
 		}
 	}
 	r.tl.event("no 1.3 server left: the pin rises by itself once the fleet has settled for %v", o.Settle)
@@ -222,7 +222,7 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 	}
 	r.tl.event("pin raised to 1.4 by pind's controller: 1.4 clients now send 1.4")
 	r.pindctl(ctx, "status")
-	sleep(ctx, o.Soak)
+	fleet.Sleep(ctx, o.Soak)
 
 	if sum.FeaturesAfter, err = r.probe(ctx, "after"); err != nil {
 		return sum, err
@@ -550,15 +550,6 @@ func (r *run) killAll() {
 			_ = p.cmd.Process.Kill()
 			<-p.done
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
 	}
 }
 

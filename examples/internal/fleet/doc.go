@@ -8,6 +8,24 @@
 // each link their own revision of package acme.volume.v1 and pass their
 // service registration in.
 //
+// # Binaries
+//
+// A binary passes in only what touches its generated code: how to register
+// its service for an instance id, and one sequence of calls of its load
+// client. Main, ServerCommand and ClientCommand do the rest (flags, signals,
+// pind, draining, slots, the workers' loop, reports):
+//
+//	fleet.Main("volume",
+//		fleet.ServerCommand("1.4", func(s *grpc.Server, id string) {
+//			volumepb.RegisterVolumeServiceServer(s, newVolumeService(id))
+//		}),
+//		fleet.ClientCommand("1.4", func(c *fleet.Client, cc *grpc.ClientConn, r *rand.Rand, owner string) {
+//			v, err := fleet.Call(c, volumepb.NewVolumeServiceClient(cc).GetVolume, req)
+//			c.Record("GetVolume", err, mismatch(v))
+//		}))
+//
+// A server keeps its volumes in a Table, which hands out clones.
+//
 // # Serving
 //
 //	cfg := fleet.ServerConfig{Listen: "127.0.0.1:0", Pind: []string{"127.0.0.1:7070"}, ID: "volume-1", Build: "1.4"}

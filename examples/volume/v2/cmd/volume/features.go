@@ -19,7 +19,7 @@ const (
 
 // probe tries each 1.4 feature once on one server slot and returns the
 // outcome of each ("ok", "refused", "downgraded" or "withheld"). Unexpected
-// errors and answers that lost meaning are counted in c.tally as Failed and
+// errors and answers that lost meaning are counted in c.Tally as Failed and
 // Lost; a refusal while the cap allows 1.4 is a failure.
 func (c *loadClient) probe(slots *fleet.Slots) (map[string]string, error) {
 	r := rand.New(rand.NewPCG(1, 2))
@@ -30,15 +30,15 @@ func (c *loadClient) probe(slots *fleet.Slots) (map[string]string, error) {
 	defer release()
 	vc := volumepb.NewVolumeServiceClient(cc)
 	out := map[string]string{}
-	allowed := c.allows14()
+	allowed := c.Allows14()
 
 	// NVMe, an exact size in MiB and (under a 1.4 cap) a thick volume.
 	req := &volumepb.CreateVolumeRequest{
-		Name: "probe-nvme", Owner: c.id + "-probe", Type: volumepb.VolumeType_VOLUME_TYPE_NVME,
+		Name: "probe-nvme", Owner: c.ID + "-probe", Type: volumepb.VolumeType_VOLUME_TYPE_NVME,
 		SizeMib: 1536, Thin: !allowed,
 	}
-	v, err := call(vc.CreateVolume, req)
-	if !c.record("CreateVolume (NVMe, 1536 MiB)", err, volumeMismatch(v, req, !allowed, nil)) {
+	v, err := fleet.Call(c.Client, vc.CreateVolume, req)
+	if !c.Record("CreateVolume (NVMe, 1536 MiB)", err, volumeMismatch(v, req, !allowed, nil)) {
 		return out, nil
 	}
 	out["nvme"] = featureOK
@@ -55,30 +55,30 @@ func (c *loadClient) probe(slots *fleet.Slots) (map[string]string, error) {
 	}
 
 	// ResizeVolume, a 1.4 method.
-	allowed = c.allows14()
-	rv, err := call(vc.ResizeVolume, &volumepb.ResizeVolumeRequest{Id: v.GetId(), SizeMib: 4096})
+	allowed = c.Allows14()
+	rv, err := fleet.Call(c.Client, vc.ResizeVolume, &volumepb.ResizeVolumeRequest{Id: v.GetId(), SizeMib: 4096})
 	switch {
-	case c.refused(allowed, err):
+	case c.Refused(allowed, err):
 		out["resize"] = featureRefused
-	case c.record("ResizeVolume", err, sizeMismatch(rv, 4096)):
+	case c.Record("ResizeVolume", err, sizeMismatch(rv, 4096)):
 		out["resize"] = featureOK
 	}
 
 	// A multi-attach volume attached to two hosts.
-	allowed = c.allows14()
+	allowed = c.Allows14()
 	mreq := &volumepb.CreateVolumeRequest{
-		Name: "probe-multi", Owner: c.id + "-probe", Type: volumepb.VolumeType_VOLUME_TYPE_SSD,
+		Name: "probe-multi", Owner: c.ID + "-probe", Type: volumepb.VolumeType_VOLUME_TYPE_SSD,
 		SizeGb: 1, Thin: true, MultiAttach: true,
 	}
-	mv, err := call(vc.CreateVolume, mreq)
+	mv, err := fleet.Call(c.Client, vc.CreateVolume, mreq)
 	switch {
-	case c.refused(allowed, err):
+	case c.Refused(allowed, err):
 		out["multi_attach"] = featureRefused
-	case c.record("CreateVolume (multi-attach)", err, volumeMismatch(mv, mreq, !allowed, nil)):
+	case c.Record("CreateVolume (multi-attach)", err, volumeMismatch(mv, mreq, !allowed, nil)):
 		hosts := []string{"host-a", "host-b"}
 		var av *volumepb.Volume
 		for _, h := range hosts {
-			if av, err = call(vc.AttachVolume, &volumepb.AttachVolumeRequest{Id: mv.GetId(), Host: h}); err != nil {
+			if av, err = fleet.Call(c.Client, vc.AttachVolume, &volumepb.AttachVolumeRequest{Id: mv.GetId(), Host: h}); err != nil {
 				break
 			}
 		}
@@ -86,7 +86,7 @@ func (c *loadClient) probe(slots *fleet.Slots) (map[string]string, error) {
 		if err == nil && !slices.Equal(av.GetAttachedHosts(), hosts) {
 			mm = fmt.Sprintf("attached to %v, want %v", av.GetAttachedHosts(), hosts)
 		}
-		if c.record("AttachVolume (multi-attach, two hosts)", err, mm) {
+		if c.Record("AttachVolume (multi-attach, two hosts)", err, mm) {
 			out["multi_attach"] = featureOK
 		}
 	}

@@ -2,49 +2,21 @@ package main
 
 import (
 	"math/rand/v2"
-	"net"
 	"strconv"
 	"testing"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/rollpin/rollpin/backport"
 	"github.com/rollpin/rollpin/examples/internal/fleet"
+	"github.com/rollpin/rollpin/examples/internal/fleettest"
 	"github.com/rollpin/rollpin/examples/volume/v2/volumepb"
-	"github.com/rollpin/rollpin/interceptor"
 )
 
 // serve starts the 1.4 service with the rollpin server interceptors on
-// loopback and returns a client capped by pins.
-func serve(t *testing.T, pins interceptor.PinSource) volumepb.VolumeServiceClient {
+// loopback and returns its address.
+func serve(t *testing.T) string {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(interceptor.UnaryServerInterceptor()),
-		grpc.ChainStreamInterceptor(interceptor.StreamServerInterceptor()),
-	)
-	volumepb.RegisterVolumeServiceServer(srv, newVolumeService("test"))
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	cc, err := grpc.NewClient(lis.Addr().String(),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithChainUnaryInterceptor(interceptor.UnaryClientInterceptor(pins)),
-		grpc.WithChainStreamInterceptor(interceptor.StreamClientInterceptor(pins)),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	return volumepb.NewVolumeServiceClient(cc)
-}
-
-func capAt(minor uint32) interceptor.StaticPins {
-	return interceptor.StaticPins{fleet.Service: backport.MustManifest(
-		backport.Entry{Track: fleet.Track, Version: backport.Version{Major: 1, Minor: minor}})}
+	return fleettest.Serve(t, func(s *grpc.Server) { volumepb.RegisterVolumeServiceServer(s, newVolumeService("test")) })
 }
 
 // TestSequenceChecks runs the load client's sequences against a 1.4 server
@@ -57,16 +29,16 @@ func TestSequenceChecks(t *testing.T) {
 		refused bool
 	}{{"cap 1.3", 3, true}, {"cap 1.4", 4, false}} {
 		t.Run(tt.name, func(t *testing.T) {
-			pins := capAt(tt.minor)
-			vc := serve(t, pins)
-			c := &loadClient{id: "t", pins: pins, tally: &fleet.Tally{}}
+			pins := fleettest.CapAt(tt.minor)
+			vc := volumepb.NewVolumeServiceClient(fleettest.Dial(t, serve(t), pins))
+			c := &loadClient{&fleet.Client{ID: "t", Pins: pins, Tally: &fleet.Tally{}}}
 			r := rand.New(rand.NewPCG(1, 2))
 			for i := range 60 {
 				c.sequence(vc, r, "owner-"+strconv.Itoa(i))
 			}
-			got := c.tally.Counts()
+			got := c.Tally.Counts()
 			if got.Failed != 0 || got.Lost != 0 {
-				t.Fatalf("failed %d, lost %d, want 0; errors: %q", got.Failed, got.Lost, c.tally.Errors())
+				t.Fatalf("failed %d, lost %d, want 0; errors: %q", got.Failed, got.Lost, c.Tally.Errors())
 			}
 			if got.OK == 0 {
 				t.Errorf("ok = 0, want calls to succeed")
@@ -92,25 +64,15 @@ func TestProbe(t *testing.T) {
 		{"cap 1.4", 4, map[string]string{"nvme": "ok", "size_mib": "ok", "thick": "ok", "resize": "ok", "multi_attach": "ok"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			pins := capAt(tt.minor)
-			lis, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv := grpc.NewServer(
-				grpc.ChainUnaryInterceptor(interceptor.UnaryServerInterceptor()),
-				grpc.ChainStreamInterceptor(interceptor.StreamServerInterceptor()),
-			)
-			volumepb.RegisterVolumeServiceServer(srv, newVolumeService("test"))
-			go srv.Serve(lis)
-			defer srv.Stop()
+			pins := fleettest.CapAt(tt.minor)
+			addr := serve(t)
 			tally := &fleet.Tally{}
-			slots, err := fleet.DialSlots([]string{lis.Addr().String()}, pins, fleet.NewObserver(tally), nil)
+			slots, err := fleet.DialSlots([]string{addr}, pins, fleet.NewObserver(tally), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer slots.Close()
-			c := &loadClient{id: "probe", pins: pins, tally: tally}
+			c := &loadClient{&fleet.Client{ID: "probe", Pins: pins, Tally: tally}}
 			got, err := c.probe(slots)
 			if err != nil {
 				t.Fatalf("probe: %v", err)
