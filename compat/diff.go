@@ -142,61 +142,45 @@ func (d *differ) add(desc protoreflect.Descriptor, previous bool, r Rule, fix, f
 	})
 }
 
+// pairByName matches the types of one kind (messages, enums or services) of
+// the two releases by full name, in name order: a type only prev has is
+// reported removed, one both have is compared with both, and one only cur
+// has is passed to onlyCur (after every pair).
+func pairByName[D protoreflect.Descriptor](d *differ, prev, cur map[protoreflect.FullName]D, both func(p, c D), onlyCur func(c D)) {
+	for _, name := range sortedKeys(prev) {
+		c, ok := cur[name]
+		if !ok {
+			d.removedType(prev[name])
+			continue
+		}
+		both(prev[name], c)
+	}
+	for _, name := range sortedKeys(cur) {
+		if _, ok := prev[name]; !ok {
+			onlyCur(cur[name])
+		}
+	}
+}
+
 func (d *differ) run() {
-	for _, name := range sortedKeys(d.prev.messages) {
-		pm := d.prev.messages[name]
-		cm, ok := d.cur.messages[name]
-		if !ok {
-			d.removedType(pm)
-			continue
+	pairByName(d, d.prev.messages, d.cur.messages, d.fields, func(cm protoreflect.MessageDescriptor) {
+		for i := 0; i < cm.Fields().Len(); i++ {
+			fd := cm.Fields().Get(i)
+			d.addedInNew(fd, d.fieldSince(fd), fieldSinceFix)
 		}
-		d.fields(pm, cm)
-	}
-	for _, name := range sortedKeys(d.cur.messages) {
-		if _, ok := d.prev.messages[name]; !ok {
-			cm := d.cur.messages[name]
-			for i := 0; i < cm.Fields().Len(); i++ {
-				fd := cm.Fields().Get(i)
-				d.addedInNew(fd, d.fieldSince(fd), fieldSinceFix)
-			}
+	})
+	pairByName(d, d.prev.enums, d.cur.enums, d.values, func(ce protoreflect.EnumDescriptor) {
+		for i := 0; i < ce.Values().Len(); i++ {
+			vd := ce.Values().Get(i)
+			d.addedInNew(vd, d.valueSince(vd), valueSinceFix)
 		}
-	}
-	for _, name := range sortedKeys(d.prev.enums) {
-		pe := d.prev.enums[name]
-		ce, ok := d.cur.enums[name]
-		if !ok {
-			d.removedType(pe)
-			continue
+	})
+	pairByName(d, d.prev.services, d.cur.services, d.methods, func(cs protoreflect.ServiceDescriptor) {
+		for i := 0; i < cs.Methods().Len(); i++ {
+			md := cs.Methods().Get(i)
+			d.added(md, d.methodSince(md), methodSinceFix)
 		}
-		d.values(pe, ce)
-	}
-	for _, name := range sortedKeys(d.cur.enums) {
-		if _, ok := d.prev.enums[name]; !ok {
-			ce := d.cur.enums[name]
-			for i := 0; i < ce.Values().Len(); i++ {
-				vd := ce.Values().Get(i)
-				d.addedInNew(vd, d.valueSince(vd), valueSinceFix)
-			}
-		}
-	}
-	for _, name := range sortedKeys(d.prev.services) {
-		ps := d.prev.services[name]
-		cs, ok := d.cur.services[name]
-		if !ok {
-			d.removedType(ps)
-			continue
-		}
-		d.methods(ps, cs)
-	}
-	for _, name := range sortedKeys(d.cur.services) {
-		if _, ok := d.prev.services[name]; !ok {
-			cs := d.cur.services[name]
-			for i := 0; i < cs.Methods().Len(); i++ {
-				md := cs.Methods().Get(i)
-				d.added(md, d.methodSince(md), methodSinceFix)
-			}
-		}
-	}
+	})
 	d.finish()
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -24,11 +25,7 @@ the new version proves itself. Operators can still set the pin by hand.`,
 			if strings.TrimSpace(reason) == "" {
 				return usagef("hold needs --reason: say why the pin is frozen, for the next operator")
 			}
-			full, st, err := a.lookup(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			c, err := a.pind()
+			full, st, c, err := a.lookupForWrite(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -56,11 +53,7 @@ func newReleaseCmd(a *app) *cobra.Command {
 		Short: "Remove the hold of a pin; automatic raises resume",
 		Args:  exactArgs(1, "SERVICE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			full, st, err := a.lookup(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			c, err := a.pind()
+			full, st, c, err := a.lookupForWrite(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -105,11 +98,7 @@ fleet has settled. manual: only an operator raises it, with pindctl pin set.`,
 			default:
 				return usagef("unknown mode %q: use auto or manual", args[1])
 			}
-			full, st, err := a.lookup(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			c, err := a.pind()
+			full, st, c, err := a.lookupForWrite(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -138,4 +127,19 @@ fleet has settled. manual: only an operator raises it, with pindctl pin set.`,
 			return err
 		},
 	}
+}
+
+// lookupForWrite resolves name as lookup does and returns, with the full
+// name and its state (whose pin revision the write must expect), the
+// PinService client to send the write to.
+func (a *app) lookupForWrite(ctx context.Context, name string) (string, *rollpinv1.ServiceState, rollpinv1.PinServiceClient, error) {
+	full, st, err := a.lookup(ctx, name)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	c, err := a.pind()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return full, st, c, nil
 }

@@ -129,6 +129,10 @@ func TestHoldReleaseAutoRaise(t *testing.T) {
 	waitOutput(t, &out, volSvc+" pin=1.3")
 
 	p.register(t, "vol-b", "acme.volume.v1=1.4", volSvc)
+	// pind coalesces instance churn that moves no cap (up to 100ms): let the
+	// watch print vol-b's arrival before vol-a leaves, so that the two are
+	// two updates.
+	waitOutput(t, &out, "instances=1.3:1->1.3:1,1.4:1")
 	leaveA()
 	waitOutput(t, &out, "floor=1.3->1.4 instances=1.3:1,1.4:1->1.4:1")
 	r := p.ctl(t, nil, "status", "VolumeService")
