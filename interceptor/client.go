@@ -64,19 +64,6 @@ func (c *clientCore) route(fullMethod string) (*method, *capState, error) {
 	return nil, nil, c.methodTooNew(m, s, "")
 }
 
-// downgrade returns req made conformant to the cap of s.
-func (c *clientCore) downgrade(m *method, s *capState, req any) (any, error) {
-	msg, ok := req.(proto.Message)
-	if !ok {
-		return req, nil
-	}
-	out, err := backport.DowngradeObserved(msg, s.restricted, c.obs)
-	if err != nil {
-		return nil, c.downgradeError(m, "the request", s.restricted, err)
-	}
-	return out, nil
-}
-
 // withHeaders attaches the rollpin headers of s to ctx, replacing any
 // rollpin headers already there (a proxy forwarding its caller's metadata).
 // Without outgoing metadata it shares the precomputed MD: two allocations.
@@ -155,7 +142,7 @@ func UnaryClientInterceptor(pins PinSource, opts ...Option) grpc.UnaryClientInte
 		}
 		if s.below {
 			c.downgraded(m, s)
-			if req, err = c.downgrade(m, s, req); err != nil {
+			if req, err = c.downgradeMsg(m, "the request", s.restricted, req); err != nil {
 				return err
 			}
 		}
@@ -211,7 +198,7 @@ type clientStream struct {
 
 func (cs *clientStream) SendMsg(msg any) error {
 	if cs.s.below {
-		out, err := cs.c.downgrade(cs.m, cs.s, msg)
+		out, err := cs.c.downgradeMsg(cs.m, "the request", cs.s.restricted, msg)
 		if err != nil {
 			return err
 		}

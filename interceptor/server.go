@@ -79,15 +79,18 @@ func (c *core) fillRequest(m *method, p *peerCall, msg any) error {
 	return nil
 }
 
-// downgradeResponse shapes msg for the caller's version.
-func (c *core) downgradeResponse(m *method, p *peerCall, msg any) (any, error) {
+// downgradeMsg returns msg (what: "the request" or "the response" of m)
+// made conformant to the manifest to: a request to the cap it is sent at, a
+// response to the caller's version. Values that are not proto messages pass
+// unchanged.
+func (c *core) downgradeMsg(m *method, what string, to backport.Manifest, msg any) (any, error) {
 	pm, ok := msg.(proto.Message)
 	if !ok {
 		return msg, nil
 	}
-	out, err := backport.DowngradeObserved(pm, p.client, c.obs)
+	out, err := backport.DowngradeObserved(pm, to, c.obs)
 	if err != nil {
-		return nil, c.downgradeError(m, "the response", p.client, err)
+		return nil, c.downgradeError(m, what, to, err)
 	}
 	return out, nil
 }
@@ -134,7 +137,7 @@ func UnaryServerInterceptor(opts ...Option) grpc.UnaryServerInterceptor {
 			return resp, err
 		}
 		c.serverDowngrades(m, &p)
-		return c.downgradeResponse(m, &p, resp)
+		return c.downgradeMsg(m, "the response", p.client, resp)
 	}
 }
 
@@ -187,7 +190,7 @@ func (s *serverStream) RecvMsg(msg any) error {
 
 func (s *serverStream) SendMsg(msg any) error {
 	if s.p.down {
-		out, err := s.c.downgradeResponse(s.m, &s.p, msg)
+		out, err := s.c.downgradeMsg(s.m, "the response", s.p.client, msg)
 		if err != nil {
 			return err
 		}
