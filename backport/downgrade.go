@@ -11,38 +11,11 @@ import (
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
-// capCacheSize is how many tracks (by trackID) one Downgrade call memoises.
-const capCacheSize = 32
-
 // downgrader carries one Downgrade call.
 type downgrader struct {
-	cap Manifest
-	obs Observer
-	// state[id] is 0 (not looked up), 1 (track absent from cap) or 2
-	// (cap holds vals[id]).
-	state [capCacheSize]uint8
-	vals  [capCacheSize]Version
+	cap   Manifest
+	obs   Observer
 	arena arena // see messageList
-}
-
-// capOf returns the cap's version of a track.
-func (d *downgrader) capOf(id int, track string) (Version, bool) {
-	if uint(id) >= capCacheSize {
-		return d.cap.Get(track)
-	}
-	switch d.state[id] {
-	case 1:
-		return Version{}, false
-	case 2:
-		return d.vals[id], true
-	}
-	v, ok := d.cap.Get(track)
-	if ok {
-		d.vals[id], d.state[id] = v, 2
-	} else {
-		d.state[id] = 1
-	}
-	return v, ok
 }
 
 func downgradeMessage(msg proto.Message, cap Manifest, obs Observer) (proto.Message, error) {
@@ -57,10 +30,15 @@ func downgradeMessage(msg proto.Message, cap Manifest, obs Observer) (proto.Mess
 	if p.err != nil {
 		return nil, fmt.Errorf("backport: cannot downgrade %s: %w", p.desc.FullName(), p.err)
 	}
+	// key is the cap restricted to the tracks this message reaches: what
+	// the capPlan depends on.
+	var keyBuf [8]capKey
+	key := keyBuf[:0]
 	need := false
 	for i := range p.th {
 		t := &p.th[i]
 		cv, ok := cap.Get(t.track)
+		key = append(key, capKey{cv, ok})
 		if !ok {
 			continue
 		}
@@ -75,6 +53,7 @@ func downgradeMessage(msg proto.Message, cap Manifest, obs Observer) (proto.Mess
 	if !need {
 		return msg, nil
 	}
+	cp := p.capPlanFor(key, cap)
 	// Events are held back until the whole tree is done: a Downgrade that
 	// ends in an error reports nothing (nothing was sent).
 	var held *heldEvents
@@ -83,7 +62,7 @@ func downgradeMessage(msg proto.Message, cap Manifest, obs Observer) (proto.Mess
 		held = &heldEvents{}
 		d.obs = held
 	}
-	out, changed, err := d.message(p, m)
+	out, changed, err := d.message(cp, m)
 	if err != nil {
 		return nil, err
 	}
@@ -96,78 +75,61 @@ func downgradeMessage(msg proto.Message, cap Manifest, obs Observer) (proto.Mess
 	return out.Interface(), nil
 }
 
-// needs reports whether some track of p's subtree is capped below the
-// highest since it holds.
-func (d *downgrader) needs(p *plan) bool {
-	for i := range p.th {
-		t := &p.th[i]
-		if !t.hasMax {
-			continue
-		}
-		if cv, ok := d.capOf(t.id, t.track); ok && cv.Less(t.max) {
-			return true
-		}
-	}
-	return false
-}
-
-func (d *downgrader) enumNeeds(ep *enumPlan) bool {
-	if !ep.hasMax {
-		return false
-	}
-	cv, ok := d.capOf(ep.trackID, ep.track)
-	return ok && cv.Less(ep.max)
-}
-
 // message downgrades m, whose subtree needs work. It returns m itself and
 // changed=false when nothing had to change, and otherwise a new message that
 // shares every unchanged field (and sub-tree) with m.
-func (d *downgrader) message(p *plan, m protoreflect.Message) (protoreflect.Message, bool, error) {
-	var cv Version
-	capped := false
-	if p.track != "" {
-		cv, capped = d.capOf(p.trackID, p.track)
-	}
+func (d *downgrader) message(cp *capPlan, m protoreflect.Message) (protoreflect.Message, bool, error) {
+	return d.messageIn(cp, m, cp.p.layoutFor(m))
+}
+
+// messageIn is message for a caller that already knows m's Go layout (nil
+// when m is not a generated message of the open struct API).
+func (d *downgrader) messageIn(cp *capPlan, m protoreflect.Message, layout *goLayout) (protoreflect.Message, bool, error) {
+	p := cp.p
 	cur, owned := m, false
-	layout := p.layoutFor(m)
-
-	// Custom downgraders run first, on a private deep copy, so that
-	// nothing they do can reach the input.
-	if capped {
-		for _, fp := range p.custom {
-			if !cv.Less(fp.since) || !m.Has(fp.fd) {
-				continue
-			}
-			hook, ok := downgraders.get(p.desc.FullName())
-			if !ok {
-				return nil, false, fmt.Errorf("%w for %s: field %s (since %s %s) is set and the cap is %s",
-					ErrNoDowngrader, p.desc.FullName(), fp.fd.Name(), p.track, fp.since, cv)
-			}
-			cur, owned = proto.Clone(m.Interface()).ProtoReflect(), true
-			if err := hook(cur, d.cap); err != nil {
-				return nil, false, fmt.Errorf("backport: downgrader for %s: %w", p.desc.FullName(), err)
-			}
-			break
-		}
-	}
-
 	var curPtr unsafe.Pointer
 	if layout != nil {
 		curPtr = msgPtr(cur)
 	}
-	for i, fp := range p.dg {
-		fd := fp.fd
-		var gf *goField
-		if layout != nil && layout.dg[i].ptr.valid() {
-			gf = &layout.dg[i]
+
+	// Custom downgraders run first, on a private deep copy, so that
+	// nothing they do can reach the input.
+	for i := range cp.custom {
+		fp := cp.custom[i].fp
+		if !present(layout, &cp.custom[i], curPtr, m) {
+			continue
 		}
-		if fp.hasSince && capped && cv.Less(fp.since) {
-			if gf != nil && !gf.has(curPtr) || gf == nil && !cur.Has(fd) {
+		hook, ok := downgraders.get(p.desc.FullName())
+		if !ok {
+			return nil, false, fmt.Errorf("%w for %s: field %s (since %s %s) is set and the cap is %s",
+				ErrNoDowngrader, p.desc.FullName(), fp.fd.Name(), p.track, fp.since, cp.cv)
+		}
+		cur, owned = proto.Clone(m.Interface()).ProtoReflect(), true
+		if err := hook(cur, d.cap); err != nil {
+			return nil, false, fmt.Errorf("backport: downgrader for %s: %w", p.desc.FullName(), err)
+		}
+		if layout != nil {
+			curPtr = msgPtr(cur)
+		}
+		break
+	}
+
+	for i := range cp.ops {
+		op := &cp.ops[i]
+		fp := op.fp
+		fd := fp.fd
+		gf := op.goField(layout)
+		if gf != nil {
+			if !gf.has(curPtr) {
 				continue
 			}
+		} else if !cur.Has(fd) {
+			continue
+		}
+		if op.drop {
 			if fp.action == rollpinv1.OnDowngrade_ON_DOWNGRADE_REJECT {
 				return nil, false, &RejectError{
-					Path: string(fd.Name()), Field: fd.FullName(), Track: p.track, Since: fp.since, Cap: cv,
+					Path: string(fd.Name()), Field: fd.FullName(), Track: p.track, Since: fp.since, Cap: cp.cv,
 				}
 			}
 			if !owned {
@@ -186,27 +148,9 @@ func (d *downgrader) message(p *plan, m protoreflect.Message) (protoreflect.Mess
 			}
 			continue
 		}
-		if gf != nil && !gf.has(curPtr) {
-			continue
-		}
-		switch {
-		case fp.msg != nil:
-			if !d.needs(fp.msg) {
-				continue
-			}
-		case fp.enum != nil:
-			if !d.enumNeeds(fp.enum) {
-				continue
-			}
-		default:
-			continue
-		}
-		if gf == nil && !cur.Has(fd) {
-			continue
-		}
-		if layout != nil && fp.msg != nil && fd.IsList() {
+		if layout != nil && op.sub != nil && fd.IsList() {
 			if f, ok := layout.lists[fd.Number()]; ok {
-				nl, err := d.messageList(fp, f, cur)
+				nl, err := d.messageList(op, f, cur)
 				if err != nil {
 					return nil, false, prefixErr(err, string(fd.Name()))
 				}
@@ -220,7 +164,7 @@ func (d *downgrader) message(p *plan, m protoreflect.Message) (protoreflect.Mess
 				continue
 			}
 		}
-		v, changed, err := d.value(fp, cur, cur.Get(fd))
+		v, changed, err := d.value(op, cur, cur.Get(fd))
 		if err != nil {
 			return nil, false, prefixErr(err, string(fd.Name()))
 		}
@@ -242,13 +186,31 @@ func (d *downgrader) message(p *plan, m protoreflect.Message) (protoreflect.Mess
 
 	// Unknown fields are newer than anything this schema knows: drop them
 	// from a message whose track is capped below this schema.
-	if capped && cv.Less(p.version) && len(cur.GetUnknown()) > 0 {
+	if cp.dropUnknown && len(cur.GetUnknown()) > 0 {
 		if !owned {
 			cur, owned = d.copyMessage(layout, cur), true
 		}
 		cur.SetUnknown(nil)
 	}
 	return cur, owned, nil
+}
+
+// goField returns the Go field of op's field in layout, or nil when it is
+// reached through protoreflect.
+func (op *capOp) goField(layout *goLayout) *goField {
+	if layout != nil && op.idx >= 0 && layout.dg[op.idx].ptr.valid() {
+		return &layout.dg[op.idx]
+	}
+	return nil
+}
+
+// present reports whether op's field is set in m (at ptr when layout is
+// not nil).
+func present(layout *goLayout, op *capOp, ptr unsafe.Pointer, m protoreflect.Message) bool {
+	if gf := op.goField(layout); gf != nil {
+		return gf.has(ptr)
+	}
+	return m.Has(op.fp.fd)
 }
 
 // copyMessage returns a shallow copy of m: through its Go layout when it is
@@ -263,15 +225,15 @@ func (d *downgrader) copyMessage(layout *goLayout, m protoreflect.Message) proto
 // value downgrades the populated value v of field fp of parent (singular,
 // list or map). A changed list or map is a new one, built with parent's
 // NewField.
-func (d *downgrader) value(fp *fieldPlan, parent protoreflect.Message, v protoreflect.Value) (protoreflect.Value, bool, error) {
-	fd := fp.fd
+func (d *downgrader) value(op *capOp, parent protoreflect.Message, v protoreflect.Value) (protoreflect.Value, bool, error) {
+	fd := op.fp.fd
 	switch {
 	case fd.IsList():
 		src := v.List()
 		var out protoreflect.List
 		for i, n := 0, src.Len(); i < n; i++ {
 			ev := src.Get(i)
-			nv, changed, err := d.single(fp, ev)
+			nv, changed, err := d.single(op, ev)
 			if err != nil {
 				return protoreflect.Value{}, false, prefixErr(err, "["+strconv.Itoa(i)+"]")
 			}
@@ -301,7 +263,7 @@ func (d *downgrader) value(fp *fieldPlan, parent protoreflect.Message, v protore
 		// caller's stays on the stack.
 		hd := &downgrader{cap: d.cap, obs: d.obs}
 		src.Range(func(k protoreflect.MapKey, ev protoreflect.Value) bool {
-			nv, changed, e := hd.single(fp, ev)
+			nv, changed, e := hd.single(op, ev)
 			if e != nil {
 				err = prefixErr(e, mapKeyText(k))
 				return false
@@ -327,24 +289,21 @@ func (d *downgrader) value(fp *fieldPlan, parent protoreflect.Message, v protore
 		}
 		return protoreflect.ValueOfMap(out), true, nil
 	default:
-		return d.single(fp, v)
+		return d.single(op, v)
 	}
 }
 
-// single downgrades one message or enum value of field fp.
-func (d *downgrader) single(fp *fieldPlan, v protoreflect.Value) (protoreflect.Value, bool, error) {
-	if fp.msg != nil {
-		nm, changed, err := d.message(fp.msg, v.Message())
+// single downgrades one message or enum value of the field of op.
+func (d *downgrader) single(op *capOp, v protoreflect.Value) (protoreflect.Value, bool, error) {
+	fp := op.fp
+	if op.sub != nil {
+		nm, changed, err := d.message(op.sub, v.Message())
 		if err != nil || !changed {
 			return v, false, err
 		}
 		return protoreflect.ValueOfMessage(nm), true, nil
 	}
-	ep := fp.enum
-	cv, ok := d.capOf(ep.trackID, ep.track)
-	if !ok {
-		return v, false, nil
-	}
+	ep, cv := fp.enum, op.ecv
 	from := v.Enum()
 	n := from
 	for range len(ep.values) + 1 {

@@ -44,6 +44,9 @@ type goField struct {
 	typ  reflect.Type
 	kind reflect.Kind
 	ptr  ptrTo
+	// itab is, for a oneof member (kind Interface), the first word of the
+	// oneof interface when it holds this member's wrapper.
+	itab unsafe.Pointer
 }
 
 // has reports presence the way protobuf does for a non-oneof field of the
@@ -55,10 +58,7 @@ func (f *goField) has(msg unsafe.Pointer) bool {
 	case reflect.Pointer:
 		return *(*unsafe.Pointer)(a) != nil
 	case reflect.Slice:
-		return (*struct {
-			data     unsafe.Pointer
-			len, cap int
-		})(a).len > 0
+		return (*sliceHeader)(a).len > 0
 	case reflect.String:
 		return *(*string)(a) != ""
 	case reflect.Bool:
@@ -67,6 +67,11 @@ func (f *goField) has(msg unsafe.Pointer) bool {
 		return *(*uint32)(a) != 0
 	case reflect.Int64, reflect.Uint64, reflect.Float64:
 		return *(*uint64)(a) != 0
+	case reflect.Interface:
+		// A oneof member is set when the oneof holds a non-nil wrapper of
+		// its type.
+		w := (*[2]unsafe.Pointer)(a)
+		return w[0] == f.itab && w[1] != nil
 	}
 	v := f.ptr.at(a)
 	if f.kind == reflect.Map {
@@ -118,7 +123,7 @@ func (p *plan) layoutFor(m protoreflect.Message) *goLayout {
 		}
 		return nil
 	}
-	l := buildLayout(t, p)
+	l := buildLayout(t, mi.OneofWrappers, p)
 	p.layout.Store(l)
 	if l.ok {
 		return l
@@ -126,7 +131,7 @@ func (p *plan) layoutFor(m protoreflect.Message) *goLayout {
 	return nil
 }
 
-func buildLayout(t reflect.Type, p *plan) *goLayout {
+func buildLayout(t reflect.Type, wrappers []any, p *plan) *goLayout {
 	l := &goLayout{ptrType: t}
 	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
 		return l
@@ -167,9 +172,13 @@ func buildLayout(t reflect.Type, p *plan) *goLayout {
 			if block.Field(i).Offset != f.Offset-l.base {
 				return l
 			}
+			if f.Tag.Get("protobuf_oneof") != "" && f.Type.Kind() == reflect.Interface {
+				oneofMembers(f, wrappers, byNum)
+				continue
+			}
 			num, ok := tagNumber(f.Tag.Get("protobuf"))
 			if !ok {
-				continue // a oneof: presence and clearing go through protoreflect
+				continue
 			}
 			gf := goField{off: f.Offset, typ: f.Type, kind: f.Type.Kind(), ptr: newPtrTo(f.Type)}
 			byNum[num] = gf
@@ -189,7 +198,10 @@ func buildLayout(t reflect.Type, p *plan) *goLayout {
 		l.dg = make([]goField, len(p.dg))
 		for i, fp := range p.dg {
 			if od := fp.fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
-				continue
+				if gf, ok := byNum[fp.fd.Number()]; ok && gf.kind == reflect.Interface {
+					l.dg[i] = gf
+				}
+				continue // otherwise through protoreflect
 			}
 			if fp.fd.HasPresence() && fp.fd.Kind() == protoreflect.BytesKind {
 				continue // presence is nil-ness, not length: protoreflect knows
@@ -203,6 +215,30 @@ func buildLayout(t reflect.Type, p *plan) *goLayout {
 	}
 	l.ok = true
 	return l
+}
+
+// oneofMembers adds to byNum the members of the oneof field f (an interface
+// of the generated struct), one per wrapper type that implements it.
+func oneofMembers(f reflect.StructField, wrappers []any, byNum map[protoreflect.FieldNumber]goField) {
+	for _, w := range wrappers {
+		wt := reflect.TypeOf(w)
+		if wt == nil || !wt.Implements(f.Type) || wt.Kind() != reflect.Pointer ||
+			wt.Elem().Kind() != reflect.Struct || wt.Elem().NumField() != 1 {
+			continue
+		}
+		num, ok := tagNumber(wt.Elem().Field(0).Tag.Get("protobuf"))
+		if !ok {
+			continue
+		}
+		// The interface's first word when it holds a *W.
+		iv := reflect.New(f.Type)
+		iv.Elem().Set(reflect.Zero(wt))
+		itab := (*[2]unsafe.Pointer)(iv.UnsafePointer())[0]
+		if itab == nil {
+			continue
+		}
+		byNum[num] = goField{off: f.Offset, typ: f.Type, kind: reflect.Interface, ptr: newPtrTo(f.Type), itab: itab}
+	}
 }
 
 // kindMatches checks that a Go field has the shape protobuf gives fd, so
@@ -309,9 +345,18 @@ func (d *downgrader) copyGenerated(l *goLayout, m protoreflect.Message) protoref
 
 // messageList downgrades the repeated message field f of cur through Go
 // reflection. It returns the new slice (invalid Value when unchanged).
-func (d *downgrader) messageList(fp *fieldPlan, f goField, cur protoreflect.Message) (reflect.Value, error) {
-	sl := f.ptr.at(unsafe.Add(msgPtr(cur), f.off))
-	var out reflect.Value
+func (d *downgrader) messageList(op *capOp, f goField, cur protoreflect.Message) (reflect.Value, error) {
+	sub := op.sub
+	src := (*sliceHeader)(unsafe.Add(msgPtr(cur), f.off))
+	n := src.len
+	// el is the elements' layout when it is known and valid: then each
+	// element is reached through its pointer, as its ProtoReflect would.
+	el := sub.p.layout.Load()
+	if el == nil || !el.ok || el.ptrType != f.typ.Elem() {
+		el = nil
+	}
+	var out unsafe.Pointer // the new slice's array, once an element changed
+	var outV reflect.Value
 	// When this list installs an arena, the one it replaces is stashed as
 	// it is at that moment and put back on the way out, so that no slot is
 	// ever handed out twice.
@@ -322,24 +367,36 @@ func (d *downgrader) messageList(fp *fieldPlan, f goField, cur protoreflect.Mess
 			d.arena = stash
 		}
 	}()
-	for i, n := 0, sl.Len(); i < n; i++ {
-		em, _ := sl.Index(i).Interface().(proto.Message)
-		if em == nil {
+	for i := range n {
+		ep := *(*unsafe.Pointer)(unsafe.Add(src.data, uintptr(i)*ptrSize))
+		if ep == nil {
 			continue
 		}
-		nm, changed, err := d.message(fp.msg, em.ProtoReflect())
+		var em protoreflect.Message
+		layout := el
+		if el != nil && atomic.LoadPointer((*unsafe.Pointer)(ep)) != nil {
+			// The element's message state is initialised: its
+			// protoreflect.Message is the state pointer, i.e. ep.
+			em = messageAt(ep)
+		} else {
+			pm, _ := f.ptr.at(unsafe.Add(msgPtr(cur), f.off)).Index(i).Interface().(proto.Message)
+			em = pm.ProtoReflect()
+			layout = sub.p.layoutFor(em)
+		}
+		nm, changed, err := d.messageIn(sub, em, layout)
 		if err != nil {
 			return reflect.Value{}, prefixErr(err, "["+strconv.Itoa(i)+"]")
 		}
 		if !changed {
 			continue
 		}
-		if !out.IsValid() {
-			out = reflect.MakeSlice(f.typ, n, n)
-			reflect.Copy(out, sl)
+		if out == nil {
+			outV = reflect.MakeSlice(f.typ, n, n)
+			reflect.Copy(outV, f.ptr.at(unsafe.Add(msgPtr(cur), f.off)))
+			out = outV.UnsafePointer()
 			// Later elements are likely to change too: take their copies
 			// from one block.
-			if el := fp.msg.layout.Load(); el != nil && el.ok && el.ptrType == reflect.TypeOf(em) && n-i > 1 {
+			if el != nil && n-i > 1 {
 				if !replaced {
 					stash, replaced = d.arena, true
 				}
@@ -347,10 +404,29 @@ func (d *downgrader) messageList(fp *fieldPlan, f goField, cur protoreflect.Mess
 			}
 		}
 		// A typed pointer store (with its write barrier) of the new element.
-		*(*unsafe.Pointer)(unsafe.Add(out.UnsafePointer(), uintptr(i)*unsafe.Sizeof(uintptr(0)))) = msgPtr(nm)
+		*(*unsafe.Pointer)(unsafe.Add(out, uintptr(i)*ptrSize)) = msgPtr(nm)
 	}
-	return out, nil
+	return outV, nil
 }
+
+// sliceHeader is the layout of a Go slice.
+type sliceHeader struct {
+	data     unsafe.Pointer
+	len, cap int
+}
+
+const ptrSize = unsafe.Sizeof(uintptr(0))
+
+// messageAt returns the protoreflect.Message of the generated message at p,
+// whose message state is initialised: the value its ProtoReflect returns.
+func messageAt(p unsafe.Pointer) protoreflect.Message {
+	m := stateTemplate
+	(*[2]unsafe.Pointer)(unsafe.Pointer(&m))[1] = p
+	return m
+}
+
+// stateTemplate is a protoreflect.Message of dynamic type messageStateType.
+var stateTemplate = (&rollpinv1.ApiOptions{}).ProtoReflect()
 
 func (l *goLayout) setList(m protoreflect.Message, f goField, v reflect.Value) {
 	f.ptr.at(unsafe.Add(msgPtr(m), f.off)).Set(v)

@@ -45,6 +45,7 @@ type plan struct {
 	err      error       // every invalid option in the subtree; nil when valid
 
 	layout layoutSlot // Go layout of the last generated type seen (golayout.go)
+	caps   capSlot    // capPlans of the last caps Downgrade saw at this root (capplan.go)
 }
 
 // threshold summarises one track over a subtree.
