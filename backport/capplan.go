@@ -3,6 +3,8 @@ package backport
 import (
 	"slices"
 	"sync/atomic"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // A capPlan is a plan specialised to one cap: every decision that depends
@@ -35,6 +37,37 @@ type capOp struct {
 	sub *capPlan
 	// ecv is the cap's version of an enum field's track.
 	ecv Version
+	// direct says how a generated message's Go field can be handled
+	// without protoreflect (when its layout has the field).
+	direct directKind
+}
+
+type directKind uint8
+
+const (
+	directNone    directKind = iota
+	directEnum               // a singular, non-oneof enum field: an int32
+	directMessage            // a singular, non-oneof message field: a pointer
+)
+
+// directOf returns how fd's Go field can be read and written directly.
+func directOf(fd protoreflect.FieldDescriptor) directKind {
+	if fd.IsList() || fd.IsMap() {
+		return directNone
+	}
+	if od := fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
+		return directNone
+	}
+	switch fd.Kind() {
+	case protoreflect.EnumKind:
+		if fd.HasPresence() {
+			return directNone // a *int32 in proto2 and for proto3 optional
+		}
+		return directEnum
+	case protoreflect.MessageKind:
+		return directMessage
+	}
+	return directNone
 }
 
 // buildCapPlan compiles p (and, through memo, every plan it reaches,
@@ -62,12 +95,12 @@ func buildCapPlan(p *plan, cap Manifest, memo map[*plan]*capPlan) *capPlan {
 			cp.ops = append(cp.ops, capOp{fp: fp, idx: i, drop: true})
 		case fp.msg != nil:
 			if subtreeNeeds(fp.msg, cap) {
-				cp.ops = append(cp.ops, capOp{fp: fp, idx: i, sub: buildCapPlan(fp.msg, cap, memo)})
+				cp.ops = append(cp.ops, capOp{fp: fp, idx: i, sub: buildCapPlan(fp.msg, cap, memo), direct: directOf(fp.fd)})
 			}
 		case fp.enum != nil:
 			ep := fp.enum
 			if ecv, ok := cap.Get(ep.track); ok && ep.hasMax && ecv.Less(ep.max) {
-				cp.ops = append(cp.ops, capOp{fp: fp, idx: i, ecv: ecv})
+				cp.ops = append(cp.ops, capOp{fp: fp, idx: i, ecv: ecv, direct: directOf(fp.fd)})
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package backport
 import (
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"unsafe"
 
 	"google.golang.org/protobuf/proto"
@@ -147,6 +148,42 @@ func (d *downgrader) messageIn(cp *capPlan, m protoreflect.Message, layout *goLa
 				d.obs.FieldDropped(fd)
 			}
 			continue
+		}
+		if gf != nil && op.direct != directNone {
+			addr := unsafe.Add(curPtr, gf.off)
+			switch op.direct {
+			case directEnum:
+				from := protoreflect.EnumNumber(*(*int32)(addr))
+				n, err := d.enum(op, from)
+				if err != nil {
+					return nil, false, prefixErr(err, string(fd.Name()))
+				}
+				if n != from {
+					if !owned {
+						cur, owned = d.copyMessage(layout, cur), true
+						curPtr = msgPtr(cur)
+					}
+					*(*int32)(unsafe.Add(curPtr, gf.off)) = int32(n)
+				}
+				continue
+			case directMessage:
+				ep := *(*unsafe.Pointer)(addr)
+				el := op.sub.p.layout.Load()
+				if el != nil && el.ok && el.ptrType == gf.typ && atomic.LoadPointer((*unsafe.Pointer)(ep)) != nil {
+					nm, changed, err := d.messageIn(op.sub, messageAt(ep), el)
+					if err != nil {
+						return nil, false, prefixErr(err, string(fd.Name()))
+					}
+					if changed {
+						if !owned {
+							cur, owned = d.copyMessage(layout, cur), true
+							curPtr = msgPtr(cur)
+						}
+						*(*unsafe.Pointer)(unsafe.Add(curPtr, gf.off)) = msgPtr(nm)
+					}
+					continue
+				}
+			}
 		}
 		if layout != nil && op.sub != nil && fd.IsList() {
 			if f, ok := layout.lists[fd.Number()]; ok {
@@ -295,7 +332,6 @@ func (d *downgrader) value(op *capOp, parent protoreflect.Message, v protoreflec
 
 // single downgrades one message or enum value of the field of op.
 func (d *downgrader) single(op *capOp, v protoreflect.Value) (protoreflect.Value, bool, error) {
-	fp := op.fp
 	if op.sub != nil {
 		nm, changed, err := d.message(op.sub, v.Message())
 		if err != nil || !changed {
@@ -303,8 +339,19 @@ func (d *downgrader) single(op *capOp, v protoreflect.Value) (protoreflect.Value
 		}
 		return protoreflect.ValueOfMessage(nm), true, nil
 	}
-	ep, cv := fp.enum, op.ecv
 	from := v.Enum()
+	n, err := d.enum(op, from)
+	if err != nil || n == from {
+		return v, false, err
+	}
+	return protoreflect.ValueOfEnum(n), true, nil
+}
+
+// enum returns the value that enum value from of op's field becomes under
+// the cap (from itself when it is not newer), and reports the change.
+func (d *downgrader) enum(op *capOp, from protoreflect.EnumNumber) (protoreflect.EnumNumber, error) {
+	fp := op.fp
+	ep, cv := fp.enum, op.ecv
 	n := from
 	for range len(ep.values) + 1 {
 		vp := ep.lookup(n)
@@ -312,20 +359,17 @@ func (d *downgrader) single(op *capOp, v protoreflect.Value) (protoreflect.Value
 			break
 		}
 		if !vp.hasTo {
-			return protoreflect.Value{}, false, &RejectError{
+			return from, &RejectError{
 				Field: fp.fd.FullName(), EnumValue: vp.desc.FullName(), Track: ep.track, Since: vp.since, Cap: cv,
 			}
 		}
 		n = vp.to
 	}
-	if n == from {
-		return v, false, nil
-	}
-	if d.obs != nil {
+	if n != from && d.obs != nil {
 		vals := ep.desc.Values()
 		d.obs.EnumDowngraded(fp.fd, vals.ByNumber(from), vals.ByNumber(n))
 	}
-	return protoreflect.ValueOfEnum(n), true, nil
+	return n, nil
 }
 
 // shallowCopy returns a new message of m's type holding m's populated fields

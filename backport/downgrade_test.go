@@ -2,6 +2,7 @@ package backport
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/rollpin/rollpin/backport/backporttest"
 	"github.com/rollpin/rollpin/backport/backporttest/plainpb"
 	"github.com/rollpin/rollpin/backport/backporttest/svcpb"
 	"github.com/rollpin/rollpin/backport/backporttest/typespb"
@@ -405,5 +407,45 @@ func TestDowngradeNilAndEmpty(t *testing.T) {
 	var re *RejectError
 	if re.Error() == "" {
 		t.Errorf("nil RejectError has an empty message")
+	}
+}
+
+// TestCapPlanCacheBounded: each root plan keeps the capPlans of at most
+// capCacheEntries caps, one per distinct projection of the cap onto its
+// tracks, and a cap that was evicted is compiled again with the same result.
+func TestCapPlanCacheBounded(t *testing.T) {
+	req := backporttest.NewBenchRequest()
+	p := planFor(req.ProtoReflect().Descriptor())
+	first := mustCap(t, backporttest.BenchCapText)
+	want, err := Downgrade(req, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tracks the message does not reach do not make a new entry.
+	before := len(p.caps.Load().entries)
+	if _, err := Downgrade(req, mustCap(t, backporttest.BenchCapText+",zzz.unrelated.v1=9.9")); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(p.caps.Load().entries); n != before {
+		t.Errorf("an unrelated track added a cache entry: %d -> %d", before, n)
+	}
+	for minor := range 2 * capCacheEntries {
+		cap := mustCap(t, fmt.Sprintf("%s=1.%d,%s=2.%d", backporttest.SvcTrack, minor%4, backporttest.TypesTrack, minor))
+		if _, err := Downgrade(req, cap); err != nil {
+			var re *RejectError
+			if !errors.As(err, &re) {
+				t.Fatal(err)
+			}
+		}
+		if n := len(p.caps.Load().entries); n > capCacheEntries {
+			t.Fatalf("cache holds %d entries, bound is %d", n, capCacheEntries)
+		}
+	}
+	got, err := Downgrade(req, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(got, want) {
+		t.Errorf("after eviction: %v, want %v", got, want)
 	}
 }
