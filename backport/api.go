@@ -52,6 +52,27 @@ func FillDefaults(msg proto.Message, sender Manifest) error {
 	return FillDefaultsObserved(msg, sender, nil)
 }
 
+// MayFill reports whether FillDefaults could change, or fail on, a message
+// of type md from a sender at or above sender (in the same major) on every
+// track sender holds; tracks absent from sender count as known, as in
+// FillDefaults. False guarantees that FillDefaults leaves every such message
+// untouched and returns nil, as long as no upgrader is registered meanwhile.
+// A client that knows its peer runs at least its cap uses it to skip
+// collecting the peer's version when no answer could need defaults.
+func MayFill(md protoreflect.MessageDescriptor, sender Manifest) bool {
+	p := planFor(md)
+	if p.err != nil {
+		return true
+	}
+	for i := range p.th {
+		t := &p.th[i]
+		if sv, ok := sender.Get(t.track); ok && sv.Major != t.schema.Major {
+			return true
+		}
+	}
+	return fillNeeded(p, sender, !upgraders.empty())
+}
+
 // FillDefaultsObserved is FillDefaults that reports every change to obs
 // (nil: none).
 func FillDefaultsObserved(msg proto.Message, sender Manifest, obs Observer) error {

@@ -43,17 +43,19 @@ func fillMessage(msg proto.Message, sender Manifest, obs Observer) error {
 
 // needs reports whether the sender is older than a default (or, when
 // upgraders are registered, than the schema) somewhere in p's subtree.
-func (f *filler) needs(p *plan) bool {
+func (f *filler) needs(p *plan) bool { return fillNeeded(p, f.sender, f.hooks) }
+
+func fillNeeded(p *plan, sender Manifest, hooks bool) bool {
 	for i := range p.th {
 		t := &p.th[i]
-		sv, ok := f.sender.Get(t.track)
+		sv, ok := sender.Get(t.track)
 		if !ok {
 			continue
 		}
 		if t.hasFill && sv.Less(t.fillMax) {
 			return true
 		}
-		if f.hooks && sv.Less(t.schema) {
+		if hooks && sv.Less(t.schema) {
 			return true
 		}
 	}

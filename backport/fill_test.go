@@ -2,6 +2,7 @@ package backport
 
 import (
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -161,5 +162,62 @@ func TestUpgrader(t *testing.T) {
 				t.Errorf("absent message: upgrader calls = %d, err = %v; want 0, nil", calls, err)
 			}
 		})
+	}
+}
+
+// TestMayFill: MayFill answers from the schema alone, and when it says no,
+// FillDefaults leaves random messages of the type untouched for every
+// sender at or above the one asked about.
+func TestMayFill(t *testing.T) {
+	vol := (&svcpb.Volume{}).ProtoReflect().Descriptor()
+	for _, c := range []struct {
+		sender string
+		want   bool
+	}{
+		{"rollpin.testpb.svc.v1=1.2", true},                              // Volume.thin (1.3) has a default
+		{"rollpin.testpb.svc.v1=1.4,rollpin.testpb.types.v1=2.3", false}, // the schema itself
+		{"", false},                         // tracks absent count as known
+		{"rollpin.testpb.svc.v1=2.0", true}, // another major: FillDefaults fails
+		{"rollpin.testpb.svc.v1=1.4,rollpin.testpb.types.v1=2.0", true},  // types defaults
+		{"rollpin.testpb.svc.v1=1.9,rollpin.testpb.types.v1=2.9", false}, // newer than the schema
+	} {
+		if got := MayFill(vol, mustCap(t, c.sender)); got != c.want {
+			t.Errorf("MayFill(Volume, %q) = %v, want %v", c.sender, got, c.want)
+		}
+	}
+	if MayFill((&plainpb.Envelope{}).ProtoReflect().Descriptor(), mustCap(t, "rollpin.testpb.svc.v1=1.0")) !=
+		fillNeeded(planFor((&plainpb.Envelope{}).ProtoReflect().Descriptor()), mustCap(t, "rollpin.testpb.svc.v1=1.0"), false) {
+		t.Error("MayFill disagrees with the filler on Envelope")
+	}
+
+	// An upgrader makes every sender below the schema a possible change.
+	sender := mustCap(t, "rollpin.testpb.svc.v1=1.4,rollpin.testpb.types.v1=2.2")
+	if MayFill(vol, sender) {
+		t.Fatalf("MayFill(Volume, %v) without upgraders = true", sender)
+	}
+	RegisterUpgrader("rollpin.testpb.types.v1.Label", func(protoreflect.Message, Manifest) error { return nil })
+	if !MayFill(vol, sender) {
+		t.Errorf("MayFill(Volume, %v) with an upgrader on Label = false", sender)
+	}
+	RegisterUpgrader("rollpin.testpb.types.v1.Label", nil)
+
+	r := rand.New(rand.NewPCG(7, 8))
+	for i := range 200 {
+		root := randomRoots[i%len(randomRoots)]
+		m := root.ProtoReflect().Type().New()
+		populate(r, m, 4)
+		for _, c := range randomCaps {
+			cap := mustCap(t, c)
+			if MayFill(m.Descriptor(), cap) {
+				continue
+			}
+			got := proto.Clone(m.Interface())
+			if err := FillDefaults(got, cap); err != nil {
+				t.Fatalf("MayFill(%s, %q) = false but FillDefaults failed: %v", m.Descriptor().FullName(), c, err)
+			}
+			if !proto.Equal(got, m.Interface()) {
+				t.Fatalf("MayFill(%s, %q) = false but FillDefaults changed %v", m.Descriptor().FullName(), c, m)
+			}
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
+	"unsafe"
 
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
@@ -23,7 +24,6 @@ import (
 type plan struct {
 	desc    protoreflect.MessageDescriptor
 	track   string // "" when the message's package is unversioned
-	trackID int
 	version Version
 
 	// all holds every field that matters to the engine: fields with a since,
@@ -51,7 +51,6 @@ type plan struct {
 // threshold summarises one track over a subtree.
 type threshold struct {
 	track  string
-	id     int     // trackID(track)
 	schema Version // the track's version in this schema
 	// max is the highest since of a field or enum value of the track in the
 	// subtree (valid when hasMax): a cap at or above it leaves the subtree
@@ -81,7 +80,6 @@ type fieldPlan struct {
 type enumPlan struct {
 	desc    protoreflect.EnumDescriptor
 	track   string
-	trackID int
 	version Version
 	values  []enumValuePlan // values with a since, sorted by number
 	max     Version
@@ -111,27 +109,28 @@ func (ep *enumPlan) lookup(n protoreflect.EnumNumber) *enumValuePlan {
 var plans struct {
 	mu sync.Mutex
 	m  atomic.Pointer[map[protoreflect.MessageDescriptor]*plan]
-	// trackIDs numbers every track name seen by the compiler, so that one
-	// Downgrade call can memoise its cap lookups in a small array.
-	trackIDs map[string]int
+	// byWords indexes the same plans by the two machine words of their
+	// descriptor interface (type and data): for the pointer descriptors
+	// protobuf uses, the same key as m's, hashed and compared without
+	// calls through the dynamic type. Descriptors that are not pointers
+	// miss here (their data word is a fresh box) and are found in m.
+	byWords atomic.Pointer[map[descWords]*plan]
 }
 
-// trackID returns the number of track; plans.mu must be held.
-func trackID(track string) int {
-	if plans.trackIDs == nil {
-		plans.trackIDs = map[string]int{}
-	}
-	id, ok := plans.trackIDs[track]
-	if !ok {
-		id = len(plans.trackIDs)
-		plans.trackIDs[track] = id
-	}
-	return id
+type descWords [2]unsafe.Pointer
+
+func wordsOf(md protoreflect.MessageDescriptor) descWords {
+	return *(*descWords)(unsafe.Pointer(&md))
 }
 
 // planFor returns the compiled plan of md, compiling it (and everything it
 // reaches) on first use.
 func planFor(md protoreflect.MessageDescriptor) *plan {
+	if wp := plans.byWords.Load(); wp != nil {
+		if p := (*wp)[wordsOf(md)]; p != nil {
+			return p
+		}
+	}
 	if mp := plans.m.Load(); mp != nil {
 		if p := (*mp)[md]; p != nil {
 			return p
@@ -161,7 +160,12 @@ func planFor(md protoreflect.MessageDescriptor) *plan {
 	for k, v := range b.new {
 		next[k] = v
 	}
+	words := make(map[descWords]*plan, len(next))
+	for k, v := range next {
+		words[wordsOf(k)] = v
+	}
 	plans.m.Store(&next)
+	plans.byWords.Store(&words)
 	return p
 }
 
@@ -204,8 +208,6 @@ func (b *builder) message(md protoreflect.MessageDescriptor) *plan {
 	p := &plan{desc: md, track: ti.track, version: ti.version}
 	if !ti.versioned {
 		p.track, p.version = "", Version{}
-	} else {
-		p.trackID = trackID(p.track)
 	}
 	if ti.err != nil {
 		p.errs = append(p.errs, ti.err)
@@ -392,7 +394,7 @@ func (b *builder) enum(ed protoreflect.EnumDescriptor) *enumPlan {
 		ep.errs = append(ep.errs, ti.err)
 	}
 	if ti.versioned {
-		ep.track, ep.version, ep.trackID = ti.track, ti.version, trackID(ti.track)
+		ep.track, ep.version = ti.track, ti.version
 	}
 	b.enums[ed] = ep
 	vals := ed.Values()
@@ -468,7 +470,7 @@ func (b *builder) enum(ed protoreflect.EnumDescriptor) *enumPlan {
 func (b *builder) finish() {
 	for _, p := range b.order {
 		if p.track != "" {
-			t := threshold{track: p.track, id: p.trackID, schema: p.version}
+			t := threshold{track: p.track, schema: p.version}
 			for _, fp := range p.all {
 				if !fp.hasSince {
 					continue
@@ -484,7 +486,7 @@ func (b *builder) finish() {
 		}
 		for _, ep := range p.enums {
 			if ep.track != "" {
-				p.th = mergeThreshold(p.th, threshold{track: ep.track, id: ep.trackID, schema: ep.version, max: ep.max, hasMax: ep.hasMax})
+				p.th = mergeThreshold(p.th, threshold{track: ep.track, schema: ep.version, max: ep.max, hasMax: ep.hasMax})
 			}
 		}
 	}

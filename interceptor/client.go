@@ -113,13 +113,47 @@ func (c *clientCore) downgraded(m *method, s *capState) {
 	}
 }
 
-// headerCapture receives a unary call's response headers with a single
-// allocation: the header, the option pointing at it and room for the
-// caller's options.
+// responseMayNeedFill reports whether the reply of a call made under s may
+// need defaults, so that the server's rollpin-version must be collected. A
+// server that answers runs at least the cap on every capped track (it
+// refuses requests newer than itself), so on those tracks only fields with
+// defaults newer than the cap can need filling.
+func (s *capState) responseMayNeedFill(reply any) bool {
+	if !s.serverMayBeOlder {
+		return false
+	}
+	if s.uncapped {
+		return true
+	}
+	pm, ok := reply.(proto.Message)
+	if !ok {
+		return false
+	}
+	return backport.MayFill(pm.ProtoReflect().Descriptor(), s.restricted)
+}
+
+// headerCapture receives a unary call's response headers: the header, the
+// option pointing at it and room for the caller's options. They are pooled:
+// a unary call is over when its invoker returns, and nothing in grpc-go
+// keeps call options past that.
 type headerCapture struct {
 	hdr metadata.MD
 	opt grpc.HeaderCallOption
 	buf [4]grpc.CallOption
+}
+
+var headerCaptures = sync.Pool{New: func() any {
+	hc := &headerCapture{}
+	hc.opt.HeaderAddr = &hc.hdr
+	return hc
+}}
+
+// release clears hc (so that the pool holds no header or caller option) and
+// returns it to the pool.
+func (hc *headerCapture) release() {
+	hc.hdr = nil
+	clear(hc.buf[:])
+	headerCaptures.Put(hc)
 }
 
 // UnaryClientInterceptor returns a client interceptor that caps every call
@@ -147,11 +181,11 @@ func UnaryClientInterceptor(pins PinSource, opts ...Option) grpc.UnaryClientInte
 			}
 		}
 		ctx = withHeaders(ctx, s)
-		if !s.serverMayBeOlder {
+		if !s.responseMayNeedFill(reply) {
 			return invoker(ctx, m.full, req, reply, cc, callOpts...)
 		}
-		hc := &headerCapture{}
-		hc.opt.HeaderAddr = &hc.hdr
+		hc := headerCaptures.Get().(*headerCapture)
+		defer hc.release()
 		all := append(append(hc.buf[:0], callOpts...), &hc.opt)
 		if err := invoker(ctx, m.full, req, reply, cc, all...); err != nil {
 			return err

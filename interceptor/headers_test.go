@@ -102,3 +102,46 @@ func FuzzIncomingHeaders(f *testing.F) {
 		}
 	})
 }
+
+// TestIncomingRemembersOnePair: the server keeps the outcome of the last
+// accepted pair of header values per method, keyed by both values, and
+// never answers one pair with another's outcome.
+func TestIncomingRemembersOnePair(t *testing.T) {
+	c := newCore(evaluateOptions(nil))
+	m := c.method(testCreate)
+	if m == nil {
+		t.Fatal("test method not found")
+	}
+	call := func(version, cap string) (peerCall, error) {
+		md := metadata.MD{HeaderVersion: {version}}
+		if cap != "" {
+			md[HeaderCap] = []string{cap}
+		}
+		return c.incoming(metadata.NewIncomingContext(context.Background(), md), m)
+	}
+	for range 2 {
+		p, err := call("rollpin.itest.v1=1.9", "rollpin.itest.v1=1.1")
+		if err != nil || p.sent.String() != "rollpin.itest.v1=1.1" || !p.fill || p.down {
+			t.Fatalf("1.9 capped at 1.1: %+v, %v; want sent 1.1, fill, no downgrade", p, err)
+		}
+		if e := m.peerCache.Load(); e == nil || e.version != "rollpin.itest.v1=1.9" || e.cap != "rollpin.itest.v1=1.1" {
+			t.Fatalf("cached pair = %+v", e)
+		}
+		// Same version without the cap: newer than the server, refused.
+		if _, err := call("rollpin.itest.v1=1.9", ""); status.Code(err) != codes.FailedPrecondition {
+			t.Fatalf("1.9 uncapped: %v, want FAILED_PRECONDITION", err)
+		}
+		p, err = call("rollpin.itest.v1=1.1", "")
+		if err != nil || p.client.String() != "rollpin.itest.v1=1.1" || !p.fill || !p.down {
+			t.Fatalf("1.1: %+v, %v; want client 1.1, fill and downgrade", p, err)
+		}
+	}
+	if _, err := call("rollpin.itest.v1=1.1", ""); err != nil {
+		t.Fatal(err)
+	}
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.MD{HeaderVersion: {"rollpin.itest.v1=1.1"}})
+	// One allocation: grpc-go's copy of the version header value.
+	if n := testing.AllocsPerRun(100, func() { _, _ = c.incoming(ctx, m) }); n > 1 {
+		t.Errorf("incoming with the remembered pair: %v allocs, want at most 1", n)
+	}
+}

@@ -306,6 +306,41 @@ func BenchmarkOwnWork(b *testing.B) {
 				}
 			})
 		}
+		// budget is the target of the downgrade path in the same shape as
+		// side=both: the fast path of both interceptors plus the engine's
+		// work of a downgraded call (Downgrade on the client, FillDefaults
+		// on the server), interleaved the same way.
+		b.Run("req="+w.name+"/side=both/path=budget", func(b *testing.B) {
+			client := interceptor.UnaryClientInterceptor(interceptor.StaticPins{w.service: w.fast})
+			server := interceptor.UnaryServerInterceptor()
+			sctx := serverContext(w.method, interceptor.HeaderVersion, w.fast.String())
+			req, reply := w.req(), w.reply()
+			sreq, err := backport.Downgrade(req, w.down)
+			if err != nil {
+				b.Fatal(err)
+			}
+			reset := func() {}
+			if r, ok := sreq.(*itestv1.CreateRequest); ok {
+				reset = func() { r.Thin = false }
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := client(ctx, w.method, req, reply, nil, noopInvoker); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := backport.Downgrade(req, w.down); err != nil {
+					b.Fatal(err)
+				}
+				reset()
+				if _, err := server(sctx, sreq, info, handler); err != nil {
+					b.Fatal(err)
+				}
+				if err := backport.FillDefaults(sreq, w.down); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -33,7 +33,14 @@ type method struct {
 
 	err error // descriptor problem; calls fail with Internal
 
-	capCache atomic.Pointer[capState]
+	capCache  atomic.Pointer[capState]
+	peerCache atomic.Pointer[peerEntry] // the server's last accepted header pair
+}
+
+// peerEntry is what the server learned from one pair of header values.
+type peerEntry struct {
+	version, cap string // rollpin-version and rollpin-cap ("" when absent)
+	p            peerCall
 }
 
 // capState is the client's view of one method under one cap, cached on the
@@ -47,9 +54,12 @@ type capState struct {
 	// serverMayBeOlder: some reachable track is uncapped or capped below this
 	// binary, so responses may need defaults filled.
 	serverMayBeOlder bool
-	md               metadata.MD // rollpin-version (+ rollpin-cap when below)
-	tooNew           bool        // method since above the cap
-	capVersion       backport.Version
+	// uncapped: some reachable track is not in the cap, so nothing bounds
+	// the server's version there.
+	uncapped   bool
+	md         metadata.MD // rollpin-version (+ rollpin-cap when below)
+	tooNew     bool        // method since above the cap
+	capVersion backport.Version
 }
 
 // core is the state shared by one interceptor instance: options, the own
@@ -175,7 +185,8 @@ func (m *method) capFor(cap backport.Manifest) *capState {
 	s := &capState{cap: cap}
 	s.restricted = cap.Restrict(trackNames(m.own)...)
 	s.below = !s.restricted.Covers(m.own)
-	s.serverMayBeOlder = s.below || s.restricted.Len() < m.own.Len()
+	s.uncapped = s.restricted.Len() < m.own.Len()
+	s.serverMayBeOlder = s.below || s.uncapped
 	if m.hasSince && m.track != "" {
 		if v, ok := cap.Get(m.track); ok && v.Less(m.since) {
 			s.tooNew = true

@@ -23,7 +23,8 @@ type peerCall struct {
 // incoming reads the rollpin headers of a request to m. The common case (the
 // caller runs this server's version, not downgraded) costs two header
 // lookups without copying the metadata, one allocation and one string
-// comparison; other header values are parsed once and cached.
+// comparison; the outcome for the last other pair of header values is kept
+// on the method, and header values are parsed once and cached.
 func (c *core) incoming(ctx context.Context, m *method) (peerCall, error) {
 	vs := metadata.ValueFromIncomingContext(ctx, HeaderVersion)
 	if len(vs) == 0 {
@@ -38,6 +39,23 @@ func (c *core) incoming(ctx context.Context, m *method) (peerCall, error) {
 	if len(caps) == 0 && vs[0] == m.ownHeader {
 		return peerCall{}, nil
 	}
+	capH := ""
+	if len(caps) > 0 {
+		capH = caps[0]
+	}
+	if e := m.peerCache.Load(); e != nil && e.version == vs[0] && e.cap == capH {
+		return e.p, nil
+	}
+	p, err := c.parsePeer(m, vs, caps)
+	if err == nil && len(vs[0]) <= maxCachedHeaderLen && len(capH) <= maxCachedHeaderLen {
+		m.peerCache.Store(&peerEntry{version: vs[0], cap: capH, p: p})
+	}
+	return p, err
+}
+
+// parsePeer checks and interprets the header values vs (rollpin-version)
+// and caps (rollpin-cap) of a request to m.
+func (c *core) parsePeer(m *method, vs, caps []string) (peerCall, error) {
 	client, err := c.headers.parse(vs[0])
 	if err != nil {
 		return peerCall{}, c.reject(m.full, ReasonMalformedHeader, codes.InvalidArgument,
