@@ -55,12 +55,22 @@
 // is at or above it on every track, Downgrade returns its input without
 // allocating.
 //
+// Below that, Downgrade runs the plan specialised to the cap: which fields
+// are newer than it, which sub-trees hold something newer, which enums have
+// values above it, all decided once per cap (per distinct versions of the
+// tracks the message reaches) and kept for the last few caps of each root
+// type. A call then looks only at the fields the cap affects. MayFill
+// answers from the plan alone whether FillDefaults could do anything for a
+// sender.
+//
 // # Copies
 //
 // Downgrade copies only the messages on the path to a change and shares
 // every unchanged sub-message, list and map with its input. For generated
-// messages it copies the Go struct directly (after checking its layout), as
-// hand-written code would; other messages go through protoreflect. Treat
+// messages it reads presence, enums, sub-messages, oneofs and repeated
+// message fields and copies the Go struct directly (after checking its
+// layout), as hand-written code would; other messages go through
+// protoreflect. Treat
 // the input and the output as read-only afterwards.
 //
 // # Hooks

@@ -191,7 +191,7 @@ func (d *downgrader) messageIn(cp *capPlan, m protoreflect.Message, layout *goLa
 				if err != nil {
 					return nil, false, prefixErr(err, string(fd.Name()))
 				}
-				if nl.IsValid() {
+				if nl != nil {
 					if !owned {
 						cur, owned = d.copyMessage(layout, cur), true
 						curPtr = msgPtr(cur)

@@ -30,10 +30,12 @@ type goLayout struct {
 	ptrType reflect.Type // *T
 	elem    reflect.Type // T
 	sliceT  reflect.Type // []T, for arenas
-	ok      bool
-	base    uintptr // offset of the first user field
-	block   ptrTo   // a struct type laid out like the user fields; nil when there are none
-	lists   map[protoreflect.FieldNumber]goField
+	// arrays[k] caches [k]T, for arenas of k elements.
+	arrays [32]atomic.Pointer[reflect.Type]
+	ok     bool
+	base   uintptr // offset of the first user field
+	block  ptrTo   // a struct type laid out like the user fields; nil when there are none
+	lists  map[protoreflect.FieldNumber]goField
 	// dg is index-aligned with plan.dg: the Go field of each, or an
 	// invalid goField for oneof members (handled through protoreflect).
 	dg []goField
@@ -343,9 +345,9 @@ func (d *downgrader) copyGenerated(l *goLayout, m protoreflect.Message) protoref
 	return n
 }
 
-// messageList downgrades the repeated message field f of cur through Go
-// reflection. It returns the new slice (invalid Value when unchanged).
-func (d *downgrader) messageList(op *capOp, f goField, cur protoreflect.Message) (reflect.Value, error) {
+// messageList downgrades the repeated message field f of cur through its Go
+// layout. It returns the new slice's elements (nil when unchanged).
+func (d *downgrader) messageList(op *capOp, f goField, cur protoreflect.Message) ([]unsafe.Pointer, error) {
 	sub := op.sub
 	src := (*sliceHeader)(unsafe.Add(msgPtr(cur), f.off))
 	n := src.len
@@ -355,8 +357,9 @@ func (d *downgrader) messageList(op *capOp, f goField, cur protoreflect.Message)
 	if el == nil || !el.ok || el.ptrType != f.typ.Elem() {
 		el = nil
 	}
-	var out unsafe.Pointer // the new slice's array, once an element changed
-	var outV reflect.Value
+	// out is the new slice once an element changed: a []*T is an array of
+	// pointers, which []unsafe.Pointer shares the layout of.
+	var out []unsafe.Pointer
 	// When this list installs an arena, the one it replaces is stashed as
 	// it is at that moment and put back on the way out, so that no slot is
 	// ever handed out twice.
@@ -385,28 +388,41 @@ func (d *downgrader) messageList(op *capOp, f goField, cur protoreflect.Message)
 		}
 		nm, changed, err := d.messageIn(sub, em, layout)
 		if err != nil {
-			return reflect.Value{}, prefixErr(err, "["+strconv.Itoa(i)+"]")
+			return nil, prefixErr(err, "["+strconv.Itoa(i)+"]")
 		}
 		if !changed {
 			continue
 		}
 		if out == nil {
-			outV = reflect.MakeSlice(f.typ, n, n)
-			reflect.Copy(outV, f.ptr.at(unsafe.Add(msgPtr(cur), f.off)))
-			out = outV.UnsafePointer()
+			out = make([]unsafe.Pointer, n)
+			copy(out, unsafe.Slice((*unsafe.Pointer)(src.data), n))
 			// Later elements are likely to change too: take their copies
 			// from one block.
 			if el != nil && n-i > 1 {
 				if !replaced {
 					stash, replaced = d.arena, true
 				}
-				d.arena = arena{l: el, next: reflect.MakeSlice(el.sliceT, n-i-1, n-i-1).UnsafePointer(), left: n - i - 1}
+				d.arena = arena{l: el, next: el.newArray(n - i - 1), left: n - i - 1}
 			}
 		}
-		// A typed pointer store (with its write barrier) of the new element.
-		*(*unsafe.Pointer)(unsafe.Add(out, uintptr(i)*ptrSize)) = msgPtr(nm)
+		out[i] = msgPtr(nm)
 	}
-	return outV, nil
+	return out, nil
+}
+
+// newArray allocates k zeroed structs of l's type, contiguous: one
+// allocation, through an array type cached per length for small k.
+func (l *goLayout) newArray(k int) unsafe.Pointer {
+	if k >= len(l.arrays) {
+		return reflect.MakeSlice(l.sliceT, k, k).UnsafePointer()
+	}
+	t := l.arrays[k].Load()
+	if t == nil {
+		at := reflect.ArrayOf(k, l.elem)
+		t = &at
+		l.arrays[k].Store(t)
+	}
+	return reflect.New(*t).UnsafePointer()
 }
 
 // sliceHeader is the layout of a Go slice.
@@ -428,8 +444,9 @@ func messageAt(p unsafe.Pointer) protoreflect.Message {
 // stateTemplate is a protoreflect.Message of dynamic type messageStateType.
 var stateTemplate = (&rollpinv1.ApiOptions{}).ProtoReflect()
 
-func (l *goLayout) setList(m protoreflect.Message, f goField, v reflect.Value) {
-	f.ptr.at(unsafe.Add(msgPtr(m), f.off)).Set(v)
+// setList stores elems as the repeated message field f of m (a []*T).
+func (l *goLayout) setList(m protoreflect.Message, f goField, elems []unsafe.Pointer) {
+	*(*[]unsafe.Pointer)(unsafe.Add(msgPtr(m), f.off)) = elems
 }
 
 // layoutSlot is embedded in plan.
