@@ -109,13 +109,15 @@ func (ep *enumPlan) lookup(n protoreflect.EnumNumber) *enumValuePlan {
 var plans struct {
 	mu sync.Mutex
 	m  atomic.Pointer[map[protoreflect.MessageDescriptor]*plan]
-	// byWords indexes the same plans by the two machine words of their
-	// descriptor interface (type and data): for the pointer descriptors
-	// protobuf uses, the same key as m's, hashed and compared without
-	// calls through the dynamic type. Descriptors that are not pointers
-	// miss here (their data word is a fresh box) and are found in m.
-	byWords atomic.Pointer[map[descWords]*plan]
 }
+
+// planSlots is a direct-mapped cache in front of plans, indexed by the
+// descriptor's address: a hit costs one atomic load and a comparison of the
+// descriptor interface's two machine words (type and data) with the
+// plan's, which for the pointer descriptors protobuf uses is interface
+// equality. Descriptors of other kinds, and slots shared by two hot types,
+// fall through to the map.
+var planSlots [512]atomic.Pointer[plan]
 
 type descWords [2]unsafe.Pointer
 
@@ -123,16 +125,23 @@ func wordsOf(md protoreflect.MessageDescriptor) descWords {
 	return *(*descWords)(unsafe.Pointer(&md))
 }
 
+func slotOf(w descWords) *atomic.Pointer[plan] {
+	h := uintptr(w[1])
+	h ^= h >> 13
+	return &planSlots[(h>>4)%uintptr(len(planSlots))]
+}
+
 // planFor returns the compiled plan of md, compiling it (and everything it
 // reaches) on first use.
 func planFor(md protoreflect.MessageDescriptor) *plan {
-	if wp := plans.byWords.Load(); wp != nil {
-		if p := (*wp)[wordsOf(md)]; p != nil {
-			return p
-		}
+	w := wordsOf(md)
+	slot := slotOf(w)
+	if p := slot.Load(); p != nil && wordsOf(p.desc) == w {
+		return p
 	}
 	if mp := plans.m.Load(); mp != nil {
 		if p := (*mp)[md]; p != nil {
+			slot.Store(p)
 			return p
 		}
 	}
@@ -160,12 +169,7 @@ func planFor(md protoreflect.MessageDescriptor) *plan {
 	for k, v := range b.new {
 		next[k] = v
 	}
-	words := make(map[descWords]*plan, len(next))
-	for k, v := range next {
-		words[wordsOf(k)] = v
-	}
 	plans.m.Store(&next)
-	plans.byWords.Store(&words)
 	return p
 }
 
