@@ -64,11 +64,8 @@ func MayFill(md protoreflect.MessageDescriptor, sender Manifest) bool {
 	if p.err != nil {
 		return true
 	}
-	for i := range p.th {
-		t := &p.th[i]
-		if sv, ok := sender.Get(t.track); ok && sv.Major != t.schema.Major {
-			return true
-		}
+	if t, _ := p.acrossMajors(sender); t != nil {
+		return true
 	}
 	return fillNeeded(p, sender, !upgraders.empty())
 }

@@ -87,17 +87,16 @@ func (d *downgrader) message(cp *capPlan, m protoreflect.Message) (protoreflect.
 // when m is not a generated message of the open struct API).
 func (d *downgrader) messageIn(cp *capPlan, m protoreflect.Message, layout *goLayout) (protoreflect.Message, bool, error) {
 	p := cp.p
-	cur, owned := m, false
-	var curPtr unsafe.Pointer
+	w := working{m: m}
 	if layout != nil {
-		curPtr = msgPtr(cur)
+		w.ptr = msgPtr(m)
 	}
 
 	// Custom downgraders run first, on a private deep copy, so that
 	// nothing they do can reach the input.
 	for i := range cp.custom {
 		fp := cp.custom[i].fp
-		if !present(layout, &cp.custom[i], curPtr, m) {
+		if !present(layout, &cp.custom[i], w.ptr, m) {
 			continue
 		}
 		hook, ok := downgraders.get(p.desc.FullName())
@@ -105,12 +104,12 @@ func (d *downgrader) messageIn(cp *capPlan, m protoreflect.Message, layout *goLa
 			return nil, false, fmt.Errorf("%w for %s: field %s (since %s %s) is set and the cap is %s",
 				ErrNoDowngrader, p.desc.FullName(), fp.fd.Name(), p.track, fp.since, cp.cv)
 		}
-		cur, owned = proto.Clone(m.Interface()).ProtoReflect(), true
-		if err := hook(cur, d.cap); err != nil {
+		w.m, w.owned = proto.Clone(m.Interface()).ProtoReflect(), true
+		if err := hook(w.m, d.cap); err != nil {
 			return nil, false, fmt.Errorf("backport: downgrader for %s: %w", p.desc.FullName(), err)
 		}
 		if layout != nil {
-			curPtr = msgPtr(cur)
+			w.ptr = msgPtr(w.m)
 		}
 		break
 	}
@@ -121,10 +120,10 @@ func (d *downgrader) messageIn(cp *capPlan, m protoreflect.Message, layout *goLa
 		fd := fp.fd
 		gf := op.goField(layout)
 		if gf != nil {
-			if !gf.has(curPtr) {
+			if !gf.has(w.ptr) {
 				continue
 			}
-		} else if !cur.Has(fd) {
+		} else if !w.m.Has(fd) {
 			continue
 		}
 		if op.drop {
@@ -133,16 +132,11 @@ func (d *downgrader) messageIn(cp *capPlan, m protoreflect.Message, layout *goLa
 					Path: string(fd.Name()), Field: fd.FullName(), Track: p.track, Since: fp.since, Cap: cp.cv,
 				}
 			}
-			if !owned {
-				cur, owned = d.copyMessage(layout, cur), true
-				if layout != nil {
-					curPtr = msgPtr(cur)
-				}
-			}
+			w.own(d, layout)
 			if gf != nil {
-				gf.clear(curPtr)
+				gf.clear(w.ptr)
 			} else {
-				cur.Clear(fd)
+				w.m.Clear(fd)
 			}
 			if d.obs != nil {
 				d.obs.FieldDropped(fd)
@@ -150,7 +144,7 @@ func (d *downgrader) messageIn(cp *capPlan, m protoreflect.Message, layout *goLa
 			continue
 		}
 		if gf != nil && op.direct != directNone {
-			addr := unsafe.Add(curPtr, gf.off)
+			addr := unsafe.Add(w.ptr, gf.off)
 			switch op.direct {
 			case directEnum:
 				from := protoreflect.EnumNumber(*(*int32)(addr))
@@ -159,11 +153,8 @@ func (d *downgrader) messageIn(cp *capPlan, m protoreflect.Message, layout *goLa
 					return nil, false, prefixErr(err, string(fd.Name()))
 				}
 				if n != from {
-					if !owned {
-						cur, owned = d.copyMessage(layout, cur), true
-						curPtr = msgPtr(cur)
-					}
-					*(*int32)(unsafe.Add(curPtr, gf.off)) = int32(n)
+					w.own(d, layout)
+					*(*int32)(unsafe.Add(w.ptr, gf.off)) = int32(n)
 				}
 				continue
 			case directMessage:
@@ -175,11 +166,8 @@ func (d *downgrader) messageIn(cp *capPlan, m protoreflect.Message, layout *goLa
 						return nil, false, prefixErr(err, string(fd.Name()))
 					}
 					if changed {
-						if !owned {
-							cur, owned = d.copyMessage(layout, cur), true
-							curPtr = msgPtr(cur)
-						}
-						*(*unsafe.Pointer)(unsafe.Add(curPtr, gf.off)) = msgPtr(nm)
+						w.own(d, layout)
+						*(*unsafe.Pointer)(unsafe.Add(w.ptr, gf.off)) = msgPtr(nm)
 					}
 					continue
 				}
@@ -187,49 +175,58 @@ func (d *downgrader) messageIn(cp *capPlan, m protoreflect.Message, layout *goLa
 		}
 		if layout != nil && op.sub != nil && fd.IsList() {
 			if f, ok := layout.lists[fd.Number()]; ok {
-				nl, err := d.messageList(op, f, cur)
+				nl, err := d.messageList(op, f, w.m)
 				if err != nil {
 					return nil, false, prefixErr(err, string(fd.Name()))
 				}
 				if nl != nil {
-					if !owned {
-						cur, owned = d.copyMessage(layout, cur), true
-						curPtr = msgPtr(cur)
-					}
-					layout.setList(cur, f, nl)
+					w.own(d, layout)
+					layout.setList(w.m, f, nl)
 				}
 				continue
 			}
 		}
-		v, changed, err := d.value(op, cur, cur.Get(fd))
+		v, changed, err := d.value(op, w.m, w.m.Get(fd))
 		if err != nil {
 			return nil, false, prefixErr(err, string(fd.Name()))
 		}
 		if changed {
-			if !owned {
-				cur, owned = d.copyMessage(layout, cur), true
-				if layout != nil {
-					curPtr = msgPtr(cur)
-				}
-			}
+			w.own(d, layout)
 			if od := fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
 				// A copied oneof may share its wrapper with the input:
 				// clear it so that Set allocates a new one.
-				cur.Clear(fd)
+				w.m.Clear(fd)
 			}
-			cur.Set(fd, v)
+			w.m.Set(fd, v)
 		}
 	}
 
 	// Unknown fields are newer than anything this schema knows: drop them
 	// from a message whose track is capped below this schema.
-	if cp.dropUnknown && len(cur.GetUnknown()) > 0 {
-		if !owned {
-			cur, owned = d.copyMessage(layout, cur), true
-		}
-		cur.SetUnknown(nil)
+	if cp.dropUnknown && len(w.m.GetUnknown()) > 0 {
+		w.own(d, layout)
+		w.m.SetUnknown(nil)
 	}
-	return cur, owned, nil
+	return w.m, w.owned, nil
+}
+
+// working is the message messageIn builds: its input until something has
+// to change, then a shallow copy that it owns.
+type working struct {
+	m     protoreflect.Message
+	ptr   unsafe.Pointer // m's Go struct, when the layout is known
+	owned bool
+}
+
+// own makes w.m a copy of the input that can be changed, once.
+func (w *working) own(d *downgrader, layout *goLayout) {
+	if w.owned {
+		return
+	}
+	w.m, w.owned = d.copyMessage(layout, w.m), true
+	if layout != nil {
+		w.ptr = msgPtr(w.m)
+	}
 }
 
 // goField returns the Go field of op's field in layout, or nil when it is

@@ -28,12 +28,9 @@ func fillMessage(msg proto.Message, sender Manifest, obs Observer) error {
 		return fmt.Errorf("backport: cannot fill defaults of %s: %w", p.desc.FullName(), p.err)
 	}
 	f := filler{sender: sender, obs: obs, hooks: !upgraders.empty()}
-	for i := range p.th {
-		t := &p.th[i]
-		if sv, ok := sender.Get(t.track); ok && sv.Major != t.schema.Major {
-			return fmt.Errorf("%w: %s: track %s is %s in this schema and %s at the sender",
-				ErrAcrossMajors, p.desc.FullName(), t.track, t.schema, sv)
-		}
+	if t, sv := p.acrossMajors(sender); t != nil {
+		return fmt.Errorf("%w: %s: track %s is %s in this schema and %s at the sender",
+			ErrAcrossMajors, p.desc.FullName(), t.track, t.schema, sv)
 	}
 	if !f.needs(p) {
 		return nil
@@ -44,6 +41,18 @@ func fillMessage(msg proto.Message, sender Manifest, obs Observer) error {
 // needs reports whether the sender is older than a default (or, when
 // upgraders are registered, than the schema) somewhere in p's subtree.
 func (f *filler) needs(p *plan) bool { return fillNeeded(p, f.sender, f.hooks) }
+
+// acrossMajors returns a track of p's subtree that sender holds in another
+// major than the schema, with sender's version of it; nil when none.
+func (p *plan) acrossMajors(sender Manifest) (*threshold, Version) {
+	for i := range p.th {
+		t := &p.th[i]
+		if sv, ok := sender.Get(t.track); ok && sv.Major != t.schema.Major {
+			return t, sv
+		}
+	}
+	return nil, Version{}
+}
 
 func fillNeeded(p *plan, sender Manifest, hooks bool) bool {
 	for i := range p.th {

@@ -242,6 +242,20 @@ func serverContext(method string, kv ...string) context.Context {
 	return metadata.NewIncomingContext(ctx, md)
 }
 
+// serverRequest is req as a server receives it from a client pinned at pin,
+// and a reset that clears the default the server fills in it (itest's thin)
+// so that every iteration fills it again.
+func serverRequest(b *testing.B, req proto.Message, pin backport.Manifest) (proto.Message, func()) {
+	sreq, err := backport.Downgrade(req, pin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if r, ok := sreq.(*itestv1.CreateRequest); ok {
+		return sreq, func() { r.Thin = false }
+	}
+	return sreq, func() {}
+}
+
 // BenchmarkOwnWork measures only the interceptors' own work: the client
 // interceptor with a no-op invoker, the server interceptor with a no-op
 // handler, headers included. side=both runs both per iteration. On the
@@ -266,14 +280,7 @@ func BenchmarkOwnWork(b *testing.B) {
 			server := interceptor.UnaryServerInterceptor()
 			sctx := serverContext(w.method, mode.kv...)
 			req, reply := w.req(), w.reply()
-			sreq, err := backport.Downgrade(req, mode.pin)
-			if err != nil {
-				b.Fatal(err)
-			}
-			reset := func() {}
-			if r, ok := sreq.(*itestv1.CreateRequest); ok {
-				reset = func() { r.Thin = false }
-			}
+			sreq, reset := serverRequest(b, req, mode.pin)
 			b.Run("req="+w.name+"/side=client/path="+mode.name, func(b *testing.B) {
 				ctx := context.Background()
 				b.ReportAllocs()
@@ -315,14 +322,7 @@ func BenchmarkOwnWork(b *testing.B) {
 			server := interceptor.UnaryServerInterceptor()
 			sctx := serverContext(w.method, interceptor.HeaderVersion, w.fast.String())
 			req, reply := w.req(), w.reply()
-			sreq, err := backport.Downgrade(req, w.down)
-			if err != nil {
-				b.Fatal(err)
-			}
-			reset := func() {}
-			if r, ok := sreq.(*itestv1.CreateRequest); ok {
-				reset = func() { r.Thin = false }
-			}
+			sreq, reset := serverRequest(b, req, w.down)
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {
@@ -358,14 +358,7 @@ func BenchmarkEngine(b *testing.B) {
 			}
 		})
 		b.Run("req="+w.name+"/op=FillDefaults", func(b *testing.B) {
-			sent, err := backport.Downgrade(w.req(), w.down)
-			if err != nil {
-				b.Fatal(err)
-			}
-			reset := func() {}
-			if r, ok := sent.(*itestv1.CreateRequest); ok {
-				reset = func() { r.Thin = false }
-			}
+			sent, reset := serverRequest(b, w.req(), w.down)
 			b.ReportAllocs()
 			for b.Loop() {
 				reset()
