@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/rollpin/rollpin/backport"
 )
 
 // Rule identifies one compatibility rule. Rule values are stable: they appear
@@ -13,22 +15,30 @@ import (
 type Rule string
 
 // Rules about one schema on its own (reported by Lint and by Check on the
-// current schema).
+// current schema). They are package backport's annotation rules, the ones
+// the engine compiles plans with.
 const (
 	// RuleBadVersion: an api version or a since is not MAJOR.MINOR.
-	RuleBadVersion Rule = "ROLLPIN_VERSION_SYNTAX"
+	RuleBadVersion = Rule(backport.RuleVersionSyntax)
 	// RuleAPIMismatch: files of one package declare different api versions.
-	RuleAPIMismatch Rule = "ROLLPIN_API_VERSION_AGREE"
+	RuleAPIMismatch = Rule(backport.RuleAPIAgree)
+	// RuleAPIPackage: (rollpin.v1.api) in a file whose package cannot be a
+	// track.
+	RuleAPIPackage = Rule(backport.RuleAPIPackage)
 	// RuleSinceAboveAPI: a since is above its package's api version.
-	RuleSinceAboveAPI Rule = "ROLLPIN_SINCE_NOT_ABOVE_API"
+	RuleSinceAboveAPI = Rule(backport.RuleSinceNotAboveAPI)
 	// RuleSinceWithoutAPI: a since in a package that declares no api version.
-	RuleSinceWithoutAPI Rule = "ROLLPIN_SINCE_NEEDS_API"
+	RuleSinceWithoutAPI = Rule(backport.RuleSinceNeedsAPI)
+	// RuleBadOnDowngrade: an on_downgrade without since, or an unknown value.
+	RuleBadOnDowngrade = Rule(backport.RuleOnDowngradeValid)
 	// RuleBadDefault: a default that does not parse for its field, or that
 	// can never apply.
-	RuleBadDefault Rule = "ROLLPIN_DEFAULT_VALID"
+	RuleBadDefault = Rule(backport.RuleDefaultValid)
 	// RuleBadDowngradeTo: a downgrade_to that names no older value of the
-	// same enum.
-	RuleBadDowngradeTo Rule = "ROLLPIN_DOWNGRADE_TO_VALID"
+	// same enum, or sits on a value without since.
+	RuleBadDowngradeTo = Rule(backport.RuleDowngradeToValid)
+	// RuleOptionDecodes: the bytes of a rollpin option do not decode.
+	RuleOptionDecodes = Rule(backport.RuleOptionDecodes)
 )
 
 // Rules comparing the current schema with the previous release (reported by
@@ -62,11 +72,15 @@ const (
 	RuleMethodType Rule = "ROLLPIN_METHOD_TYPE_UNCHANGED"
 )
 
-// LintRules lists the rules Lint applies, in a stable order.
-var LintRules = []Rule{
-	RuleBadVersion, RuleAPIMismatch, RuleSinceAboveAPI, RuleSinceWithoutAPI,
-	RuleBadDefault, RuleBadDowngradeTo,
-}
+// LintRules lists the rules Lint applies, in a stable order: backport's
+// annotation rules.
+var LintRules = func() []Rule {
+	var out []Rule
+	for _, r := range backport.Rules() {
+		out = append(out, Rule(r))
+	}
+	return out
+}()
 
 // DiffRules lists the rules Diff applies, in a stable order.
 var DiffRules = []Rule{
