@@ -70,6 +70,29 @@ const (
 	// RuleMethodType: a method's request or response type, or its streaming,
 	// changed.
 	RuleMethodType Rule = "ROLLPIN_METHOD_TYPE_UNCHANGED"
+	// RuleNumberReused: a field number of the previous release now holds a
+	// field with another name (a reuse, or a rename that changes the JSON
+	// and text names).
+	RuleNumberReused Rule = "ROLLPIN_FIELD_NUMBER_NOT_REUSED"
+	// RuleEnumValueName: an enum value number of the previous release now
+	// has another name and the old name is not kept as an alias (JSON peers
+	// send names).
+	RuleEnumValueName Rule = "ROLLPIN_ENUM_VALUE_SAME_NAME"
+	// RuleSameOneof: a field moved into, out of, or between oneofs (an old
+	// peer would let two members be set, or clear one when another is set).
+	RuleSameOneof Rule = "ROLLPIN_FIELD_SAME_ONEOF"
+	// RuleJSONName: a field's JSON name changed.
+	RuleJSONName Rule = "ROLLPIN_FIELD_SAME_JSON_NAME"
+	// RuleAPIDropped: a package that declared (rollpin.v1.api) in the
+	// previous release no longer does.
+	RuleAPIDropped Rule = "ROLLPIN_API_VERSION_KEPT"
+	// RuleDefaultChanged: the default of an existing field changed, so
+	// receivers of the two releases read the same old request differently.
+	// Allow it on purpose where that is intended.
+	RuleDefaultChanged Rule = "ROLLPIN_DEFAULT_UNCHANGED"
+	// RuleSinceOldMajor: an added element's since lies in an older major
+	// than the track's new version.
+	RuleSinceOldMajor Rule = "ROLLPIN_SINCE_IN_CURRENT_MAJOR"
 )
 
 // LintRules lists the rules Lint applies, in a stable order: backport's
@@ -86,7 +109,9 @@ var LintRules = func() []Rule {
 var DiffRules = []Rule{
 	RuleSinceMissing, RuleSinceNotNew, RuleAPIBackwards, RuleAPINotRaised,
 	RuleSinceChanged, RuleRemoved, RuleNotReserved, RuleRenumbered,
-	RuleRetyped, RuleMethodType,
+	RuleRetyped, RuleMethodType, RuleNumberReused, RuleEnumValueName,
+	RuleSameOneof, RuleJSONName, RuleAPIDropped, RuleDefaultChanged,
+	RuleSinceOldMajor,
 }
 
 // Finding is one broken rule.

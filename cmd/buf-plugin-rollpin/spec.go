@@ -40,6 +40,13 @@ var purposes = map[compat.Rule]string{
 	compat.RuleRenumbered:      "Checks that fields and enum values keep their numbers.",
 	compat.RuleRetyped:         "Checks that fields keep their type and cardinality.",
 	compat.RuleMethodType:      "Checks that methods keep their request and response types and streaming.",
+	compat.RuleNumberReused:    "Checks that a field number keeps its field name (no reuse by another field, no rename).",
+	compat.RuleEnumValueName:   "Checks that an enum value number keeps its name, or keeps the old name as an alias.",
+	compat.RuleSameOneof:       "Checks that fields do not move into, out of, or between oneofs.",
+	compat.RuleJSONName:        "Checks that fields keep their JSON name.",
+	compat.RuleAPIDropped:      "Checks that a package that declared (rollpin.v1.api) keeps declaring it.",
+	compat.RuleDefaultChanged:  "Checks that the default of an existing field does not change (allow it when the change is meant).",
+	compat.RuleSinceOldMajor:   "Checks that an added element's since is not in an older major than the package's new version.",
 }
 
 // spec is the plugin: one rule per compat rule. The findings of a request
