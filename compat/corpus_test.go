@@ -121,7 +121,7 @@ var corpus = []corpusCase{
 		rule: "ROLLPIN_DEFAULT_UNCHANGED", element: "acme.volume.v1.CreateVolumeRequest.thin"},
 	{name: "message default changed", prevEdits: []string{"message CreateVolumeRequest {", "message Zone { string name = 1; int32 rank = 2; }\n\nmessage CreateVolumeRequest {", "  VolumeType type = 4;\n", "  VolumeType type = 4;\n  Zone home = 20 [(rollpin.v1.field) = {since: \"1.3\", default: \"name: 'a' rank: 1\"}];\n"},
 		curEdits: []string{"message CreateVolumeRequest {", "message Zone { string name = 1; int32 rank = 2; }\n\nmessage CreateVolumeRequest {", "  VolumeType type = 4;\n", "  VolumeType type = 4;\n  Zone home = 20 [(rollpin.v1.field) = {since: \"1.3\", default: \"name: 'a' rank: 2\"}];\n"},
-		rule: "ROLLPIN_DEFAULT_UNCHANGED", element: "acme.volume.v1.CreateVolumeRequest.home"},
+		rule:     "ROLLPIN_DEFAULT_UNCHANGED", element: "acme.volume.v1.CreateVolumeRequest.home"},
 	// Issue 13.7.
 	{name: "new field's since in the old major", curEdits: []string{`{version: "1.4"}`, `{version: "2.0"}`, `{since: "1.4", default: "3000"}`, `{since: "2.0", default: "3000"}`,
 		`{since: "1.4", default: "1"}`, `{since: "2.0", default: "1"}`, `{since: "1.4", default: "default-pool"}`, `{since: "2.0", default: "default-pool"}`,
