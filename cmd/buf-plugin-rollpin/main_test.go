@@ -90,8 +90,8 @@ func TestLintReportsEngineVerdicts(t *testing.T) {
 		Spec:    spec(),
 		ExpectedAnnotations: []checktest.ExpectedAnnotation{
 			// Lines and columns count from 0.
-			{RuleID: string(compat.RuleBadOnDowngrade), FileLocation: loc(10, 2, 10, 75)},
 			{RuleID: string(compat.RuleBadDefault), FileLocation: loc(12, 2, 12, 73)},
+			{RuleID: string(compat.RuleBadOnDowngrade), FileLocation: loc(10, 2, 10, 75)},
 		},
 	}.Run(t)
 }
