@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -197,7 +198,11 @@ func UnaryClientInterceptor(pins PinSource, opts ...Option) grpc.UnaryClientInte
 // StreamClientInterceptor returns the streaming counterpart of
 // UnaryClientInterceptor: the method check happens before the stream is
 // opened, every sent message is downgraded and every received message gets
-// defaults filled from the server's rollpin-version header.
+// defaults filled from the server's rollpin-version header. A message it
+// refuses (SendMsg) or cannot complete (RecvMsg) aborts the stream, as
+// grpc.ClientStream promises for any error: the call is cancelled, so the
+// server's handler ends, and every later SendMsg or RecvMsg returns the
+// refusal.
 func StreamClientInterceptor(pins PinSource, opts ...Option) grpc.StreamClientInterceptor {
 	c := newClientCore(pins, opts)
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, fullMethod string, streamer grpc.Streamer, callOpts ...grpc.CallOption) (grpc.ClientStream, error) {
@@ -211,30 +216,61 @@ func StreamClientInterceptor(pins PinSource, opts ...Option) grpc.StreamClientIn
 		if s.below {
 			c.downgraded(m, s)
 		}
-		cs, err := streamer(withHeaders(ctx, s), desc, cc, m.full, callOpts...)
-		if err != nil || (!s.below && !s.serverMayBeOlder) {
-			return cs, err
+		if !s.below && !s.serverMayBeOlder {
+			return streamer(withHeaders(ctx, s), desc, cc, m.full, callOpts...)
 		}
-		return &clientStream{ClientStream: cs, c: c, m: m, s: s}, nil
+		// The wrapper may refuse a message: it needs a way to abort.
+		ctx, cancel := context.WithCancel(withHeaders(ctx, s))
+		cs, err := streamer(ctx, desc, cc, m.full, callOpts...)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		return &clientStream{ClientStream: cs, c: c, m: m, s: s, cancel: cancel, serverStreams: desc.ServerStreams}, nil
 	}
 }
 
 // clientStream downgrades sent messages and fills defaults in received ones.
+// SendMsg and RecvMsg may run on two goroutines at once (grpc-go allows it):
+// what they share is the atomic refusal and the cancel function.
 type clientStream struct {
 	grpc.ClientStream
 	c *clientCore
 	m *method
 	s *capState
 
-	hdr     metadata.MD // server headers, read after the first message
+	cancel        context.CancelFunc // aborts the call
+	serverStreams bool               // false: the first received message ends the call
+	refused       atomic.Pointer[error]
+
+	hdr     metadata.MD // server headers, read after the first message (RecvMsg only)
 	haveHdr bool
 }
 
+// abort records err as the reason the stream ended, cancels the call and
+// returns err. The first refusal wins.
+func (cs *clientStream) abort(err error) error {
+	cs.refused.CompareAndSwap(nil, &err)
+	cs.cancel()
+	return *cs.refused.Load()
+}
+
+// refusal returns the error that aborted the stream, or nil.
+func (cs *clientStream) refusal() error {
+	if p := cs.refused.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 func (cs *clientStream) SendMsg(msg any) error {
+	if err := cs.refusal(); err != nil {
+		return err
+	}
 	if cs.s.below {
 		out, err := cs.c.downgradeMsg(cs.m, "the request", cs.s.restricted, msg)
 		if err != nil {
-			return err
+			return cs.abort(err)
 		}
 		msg = out
 	}
@@ -243,7 +279,18 @@ func (cs *clientStream) SendMsg(msg any) error {
 
 func (cs *clientStream) RecvMsg(msg any) error {
 	if err := cs.ClientStream.RecvMsg(msg); err != nil {
+		// The call is over (io.EOF included); if rollpin aborted it, the
+		// refusal says why better than the cancellation does.
+		cs.cancel()
+		if r := cs.refusal(); r != nil {
+			return r
+		}
 		return err
+	}
+	if !cs.serverStreams {
+		// grpc-go finishes a call without server streaming on its one
+		// response: release the context now.
+		cs.cancel()
 	}
 	if !cs.s.serverMayBeOlder {
 		return nil
@@ -255,7 +302,10 @@ func (cs *clientStream) RecvMsg(msg any) error {
 		}
 		cs.hdr, cs.haveHdr = hdr, true
 	}
-	return cs.c.fill(cs.m, cs.hdr, msg)
+	if err := cs.c.fill(cs.m, cs.hdr, msg); err != nil {
+		return cs.abort(err)
+	}
+	return nil
 }
 
 // defaultCore serves CanSend without options.
