@@ -47,6 +47,33 @@
 // manifest a request was downgraded to, absent when it was not. Both are in
 // the text form of backport.Manifest.
 //
+// A request is never assumed newer than what it proves. The server reads
+// the headers of a request by these rules:
+//
+//   - A header sent more than once (several values of rollpin-version, or
+//     of rollpin-cap, even equal ones) is ambiguous: INVALID_ARGUMENT.
+//     Neither the first nor the newest value is picked; a proxy
+//     must replace rollpin headers, not append to them.
+//   - A value that does not parse is INVALID_ARGUMENT.
+//   - An empty header, or one that names none of the method's tracks, counts
+//     as absent.
+//   - rollpin-version and rollpin-cap: the request was sent at
+//     Min(version, cap); responses are downgraded to the version.
+//   - rollpin-version alone: sent at the version; responses downgraded to it.
+//   - rollpin-cap alone: sent at the cap, and since the caller proves no
+//     more than the cap, responses are downgraded to the cap as well.
+//   - Neither: the request proves nothing; it is read as sent at the
+//     server's own version (NoHeadersAsOwn, the default) or refused with
+//     FAILED_PRECONDITION (NoHeadersReject).
+//   - A request sent at a version newer than the server on any track it
+//     names is refused with FAILED_PRECONDITION.
+//
+// A header that names some but not all of the method's tracks proves the
+// ones it names; the others are read as the server's own version (a caller
+// built before a track joined the method cannot send its fields). A method
+// whose messages reach no versioned track needs no header at all: none can
+// change how its requests are read, so NoHeadersReject does not apply to it.
+//
 // # Performance
 //
 // Per-method facts (descriptor, since, reachable tracks, header values) are

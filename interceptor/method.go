@@ -25,6 +25,7 @@ type method struct {
 	hasSince bool
 
 	own       backport.Manifest // own manifest restricted to the reachable tracks
+	tracks    []string          // the tracks of own, sorted
 	ownHeader string            // own.String()
 	ownMD     metadata.MD       // rollpin-version: ownHeader (shared, never mutated)
 
@@ -157,6 +158,7 @@ func (c *core) build(fullMethod string, withFallback bool) *method {
 	m := &method{full: fullMethod, service: service, desc: md}
 	m.since, m.track, m.hasSince, m.err = backport.MethodSince(md)
 	m.own = c.own.Restrict(reachableTracks(md)...)
+	m.tracks = trackNames(m.own)
 	m.ownHeader = m.own.String()
 	m.ownMD = metadata.MD{HeaderVersion: {m.ownHeader}}
 	if fb, ok := c.o.fallbacks[fullMethod]; ok && withFallback {
@@ -183,7 +185,7 @@ func (m *method) capFor(cap backport.Manifest) *capState {
 		return s
 	}
 	s := &capState{cap: cap}
-	s.restricted = cap.Restrict(trackNames(m.own)...)
+	s.restricted = cap.Restrict(m.tracks...)
 	s.below = !s.restricted.Covers(m.own)
 	s.uncapped = s.restricted.Len() < m.own.Len()
 	s.serverMayBeOlder = s.below || s.uncapped
