@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/rollpin/rollpin/backport"
+	"github.com/rollpin/rollpin/internal/refusal"
 )
 
 // peerCall is what the server learned from a request's rollpin headers.
@@ -91,9 +92,7 @@ func (c *core) parsePeer(m *method, version, capH string) (peerCall, error) {
 		sent = backport.Min(client, capM)
 	}
 	if !c.own.Covers(sent) {
-		return peerCall{}, c.reject(m.full, ReasonVersionTooNew, codes.FailedPrecondition,
-			"rollpin: the request to "+m.full+" is newer than this server ("+versionTooNew(sent, c.own)+
-				"); the caller's pin for "+m.service+" is wrong: it must not exceed the oldest running instance, lower it with pindctl")
+		return peerCall{}, c.senderTooNew(m, sent)
 	}
 	return peerCall{
 		sent:   sent,
@@ -112,9 +111,10 @@ func (c *core) parseHeader(m *method, name, v string) (_ backport.Manifest, ok b
 	}
 	h, err := c.headers.parse(v)
 	if err != nil {
-		return backport.Manifest{}, false, c.reject(m.full, ReasonMalformedHeader, codes.InvalidArgument,
+		return backport.Manifest{}, false, c.reject(m, ReasonMalformedHeader, refusal.BadHeader, codes.InvalidArgument,
 			"rollpin: malformed "+name+" header "+quote(v)+" in the request to "+m.full+": "+err.Error()+
-				"; it must be track=MAJOR.MINOR entries joined by commas")
+				"; it must be track=MAJOR.MINOR entries joined by commas",
+			map[string]string{refusal.KeyHeader: name})
 	}
 	for _, t := range m.tracks {
 		if _, ok := h.Get(t); ok {
@@ -127,9 +127,10 @@ func (c *core) parseHeader(m *method, name, v string) (_ backport.Manifest, ok b
 // noHeaders answers a request to m that proves no version.
 func (c *core) noHeaders(m *method) (peerCall, error) {
 	if c.o.noHeaders == NoHeadersReject {
-		return peerCall{}, c.reject(m.full, ReasonNoHeaders, codes.FailedPrecondition,
+		return peerCall{}, c.reject(m, ReasonNoHeaders, refusal.MissingHeader, codes.FailedPrecondition,
 			"rollpin: the request to "+m.full+" carries no "+HeaderVersion+" header naming its track ("+strings.Join(m.tracks, ", ")+
-				") and this server rejects such requests; install rollpin's client interceptors in the caller")
+				") and this server rejects such requests; install rollpin's client interceptors in the caller",
+			map[string]string{refusal.KeyHeader: HeaderVersion})
 	}
 	return peerCall{}, nil
 }
@@ -137,9 +138,9 @@ func (c *core) noHeaders(m *method) (peerCall, error) {
 // repeatedHeader refuses a request to m carrying several values of header
 // name: which one the caller meant is not knowable.
 func (c *core) repeatedHeader(m *method, name string, vs []string) error {
-	return c.reject(m.full, ReasonMalformedHeader, codes.InvalidArgument, fmt.Sprintf(
+	return c.reject(m, ReasonMalformedHeader, refusal.BadHeader, codes.InvalidArgument, fmt.Sprintf(
 		"rollpin: the request to %s carries %d values of %s; send exactly one (a proxy must replace the header, not append to it)",
-		m.full, len(vs), name))
+		m.full, len(vs), name), map[string]string{refusal.KeyHeader: name})
 }
 
 // fillRequest sets the defaults of msg for a request sent at p.sent.

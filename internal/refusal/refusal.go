@@ -34,6 +34,9 @@ const (
 	PinConflict = "PIN_CONFLICT"
 	// InvalidRequest: a request to pind is malformed (bad version, ID, manifest, ...).
 	InvalidRequest = "INVALID_REQUEST"
+	// MissingHeader: a request proves no version (no usable rollpin-version
+	// or rollpin-cap header) and the server's policy is to refuse such requests.
+	MissingHeader = "MISSING_HEADER"
 )
 
 // Metadata keys used in ErrorInfo.Metadata.
@@ -43,6 +46,14 @@ const (
 	KeyField   = "field"
 	KeySince   = "since"
 	KeyCap     = "cap"
+	// KeyTrack names the track that since, cap and own_version are versions of.
+	KeyTrack = "track"
+	// KeyEnumValue is the full name of a refused enum value.
+	KeyEnumValue = "enum_value"
+	// KeyOwnVersion is the refusing binary's own version of the track.
+	KeyOwnVersion = "own_version"
+	// KeyHeader names the rollpin header a refusal is about.
+	KeyHeader = "header"
 )
 
 // Error returns a status error with code, message msg and an ErrorInfo of
