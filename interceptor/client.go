@@ -133,28 +133,15 @@ func (s *capState) responseMayNeedFill(reply any) bool {
 	return backport.MayFill(pm.ProtoReflect().Descriptor(), s.restricted)
 }
 
-// headerCapture receives a unary call's response headers: the header, the
-// option pointing at it and room for the caller's options. They are pooled:
-// a unary call is over when its invoker returns, and nothing in grpc-go
-// keeps call options past that.
+// headerCapture receives one unary call's response headers: the header,
+// the option pointing at it and room for the caller's options, in one
+// allocation. It belongs to its call alone: interceptors below may keep the
+// options or write the header after the call returned (hedging, retries),
+// so it is never reused.
 type headerCapture struct {
 	hdr metadata.MD
 	opt grpc.HeaderCallOption
 	buf [4]grpc.CallOption
-}
-
-var headerCaptures = sync.Pool{New: func() any {
-	hc := &headerCapture{}
-	hc.opt.HeaderAddr = &hc.hdr
-	return hc
-}}
-
-// release clears hc (so that the pool holds no header or caller option) and
-// returns it to the pool.
-func (hc *headerCapture) release() {
-	hc.hdr = nil
-	clear(hc.buf[:])
-	headerCaptures.Put(hc)
 }
 
 // UnaryClientInterceptor returns a client interceptor that caps every call
@@ -185,8 +172,8 @@ func UnaryClientInterceptor(pins PinSource, opts ...Option) grpc.UnaryClientInte
 		if !s.responseMayNeedFill(reply) {
 			return invoker(ctx, m.full, req, reply, cc, callOpts...)
 		}
-		hc := headerCaptures.Get().(*headerCapture)
-		defer hc.release()
+		hc := &headerCapture{}
+		hc.opt.HeaderAddr = &hc.hdr
 		all := append(append(hc.buf[:0], callOpts...), &hc.opt)
 		if err := invoker(ctx, m.full, req, reply, cc, all...); err != nil {
 			return err
