@@ -11,8 +11,8 @@ import (
 // change between releases, and a program matches on them, not on the text.
 const (
 	// RefusalFieldNewerThanPin: a set field whose on_downgrade is REJECT is
-	// newer than the cap. FAILED_PRECONDITION; metadata field, track, since,
-	// cap.
+	// newer than the cap (for a response, than the caller's version).
+	// FAILED_PRECONDITION; metadata field, track, since, cap.
 	RefusalFieldNewerThanPin = refusal.FieldNewerThanPin
 	// RefusalEnumValueNewerThanPin: an enum value newer than the cap has no
 	// downgrade_to. FAILED_PRECONDITION; metadata field, enum_value, track,
