@@ -63,6 +63,13 @@
 // answers from the plan alone whether FillDefaults could do anything for a
 // sender.
 //
+// # Annotation rules
+//
+// What an annotation may say is decided in one place: the rules listed by
+// Rules, applied by the plan compiler and by CheckAnnotations, which package
+// compat, pindctl check and buf-plugin-rollpin report. Every schema error is
+// a *Violation naming the file, the element and the Rule.
+//
 // # Copies
 //
 // Downgrade copies only the messages on the path to a change and shares

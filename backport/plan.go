@@ -2,19 +2,12 @@ package backport
 
 import (
 	"errors"
-	"fmt"
-	"math"
 	"sort"
-	"strconv"
 	"sync"
 	"sync/atomic"
-	"unicode/utf8"
 	"unsafe"
 
-	"google.golang.org/protobuf/encoding/prototext"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/dynamicpb"
 
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
@@ -246,146 +239,18 @@ func (b *builder) message(md protoreflect.MessageDescriptor) *plan {
 	return p
 }
 
-// fieldOptions reads and validates the (rollpin.v1.field) option of fp.fd.
+// fieldOptions reads the (rollpin.v1.field) option of fp.fd, validated by
+// the annotation rules (rules.go).
 func (b *builder) fieldOptions(p *plan, ti trackInfo, fp *fieldPlan) {
-	fd := fp.fd
-	o, present, err := resolveOption[*rollpinv1.FieldOptions](fd.Options(), rollpinv1.E_Field)
-	if err != nil {
-		p.errs = append(p.errs, fmt.Errorf("%w: field %s: %w", ErrSchema, fd.FullName(), err))
+	a, vs := checkField(fp.fd, ti)
+	for _, v := range vs {
+		p.errs = append(p.errs, v)
+	}
+	if !a.hasSince {
 		return
 	}
-	if !present {
-		return
-	}
-	bad := func(format string, args ...any) {
-		p.errs = append(p.errs, fmt.Errorf("%w: field %s: "+format, append([]any{ErrSchema, fd.FullName()}, args...)...))
-	}
-	if o.GetSince() == "" {
-		if o.GetOnDowngrade() != rollpinv1.OnDowngrade_ON_DOWNGRADE_UNSPECIFIED {
-			bad("on_downgrade %s without since", o.GetOnDowngrade())
-		}
-		if o.GetDefault() != "" {
-			bad("default %q without since", o.GetDefault())
-		}
-		return
-	}
-	since, err := ParseVersion(o.GetSince())
-	if err != nil {
-		bad("since: %w", err)
-		return
-	}
-	if ti.err != nil {
-		return // the package declaration is reported once, by the message
-	}
-	if !ti.versioned {
-		bad("since %s, but package %s declares no (rollpin.v1.api) version", since, fd.ParentFile().Package())
-		return
-	}
-	if ti.version.Less(since) {
-		bad("since %s is above the package version %s", since, ti.version)
-		return
-	}
-	switch a := o.GetOnDowngrade(); a {
-	case rollpinv1.OnDowngrade_ON_DOWNGRADE_UNSPECIFIED, rollpinv1.OnDowngrade_ON_DOWNGRADE_DROP,
-		rollpinv1.OnDowngrade_ON_DOWNGRADE_REJECT, rollpinv1.OnDowngrade_ON_DOWNGRADE_CUSTOM:
-		fp.action = a
-	default:
-		bad("unknown on_downgrade value %d", int32(a))
-		return
-	}
-	fp.hasSince, fp.since = true, since
-	if text := o.GetDefault(); text != "" {
-		v, msg, err := parseDefault(fd, text)
-		if err != nil {
-			bad("default %q: %w", text, err)
-			return
-		}
-		fp.hasDefault, fp.defVal, fp.defMsg = true, v, msg
-	}
-}
-
-// parseDefault parses a field's declared default: scalar text, an enum value
-// name, or protobuf text format for a message.
-func parseDefault(fd protoreflect.FieldDescriptor, text string) (protoreflect.Value, []byte, error) {
-	if fd.IsList() || fd.IsMap() {
-		return protoreflect.Value{}, nil, errors.New("defaults are supported on singular fields only")
-	}
-	switch fd.Kind() {
-	case protoreflect.BoolKind:
-		v, err := strconv.ParseBool(text)
-		if err != nil || (text != "true" && text != "false") {
-			return protoreflect.Value{}, nil, errors.New(`want "true" or "false"`)
-		}
-		return protoreflect.ValueOfBool(v), nil, nil
-	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
-		v, err := strconv.ParseInt(text, 10, 32)
-		if err != nil {
-			return protoreflect.Value{}, nil, fmt.Errorf("not a 32-bit integer: %w", err)
-		}
-		return protoreflect.ValueOfInt32(int32(v)), nil, nil
-	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
-		v, err := strconv.ParseInt(text, 10, 64)
-		if err != nil {
-			return protoreflect.Value{}, nil, fmt.Errorf("not a 64-bit integer: %w", err)
-		}
-		return protoreflect.ValueOfInt64(v), nil, nil
-	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
-		v, err := strconv.ParseUint(text, 10, 32)
-		if err != nil {
-			return protoreflect.Value{}, nil, fmt.Errorf("not an unsigned 32-bit integer: %w", err)
-		}
-		return protoreflect.ValueOfUint32(uint32(v)), nil, nil
-	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-		v, err := strconv.ParseUint(text, 10, 64)
-		if err != nil {
-			return protoreflect.Value{}, nil, fmt.Errorf("not an unsigned 64-bit integer: %w", err)
-		}
-		return protoreflect.ValueOfUint64(v), nil, nil
-	case protoreflect.FloatKind:
-		v, err := strconv.ParseFloat(text, 32)
-		if err != nil {
-			return protoreflect.Value{}, nil, fmt.Errorf("not a float: %w", err)
-		}
-		return protoreflect.ValueOfFloat32(float32(v)), nil, nil
-	case protoreflect.DoubleKind:
-		v, err := strconv.ParseFloat(text, 64)
-		if err != nil || math.IsInf(v, 0) && !isInfText(text) {
-			return protoreflect.Value{}, nil, fmt.Errorf("not a double: %w", err)
-		}
-		return protoreflect.ValueOfFloat64(v), nil, nil
-	case protoreflect.StringKind:
-		if !utf8.ValidString(text) {
-			return protoreflect.Value{}, nil, errors.New("not valid UTF-8")
-		}
-		return protoreflect.ValueOfString(text), nil, nil
-	case protoreflect.BytesKind:
-		return protoreflect.ValueOfBytes([]byte(text)), nil, nil
-	case protoreflect.EnumKind:
-		ev := fd.Enum().Values().ByName(protoreflect.Name(text))
-		if ev == nil {
-			return protoreflect.Value{}, nil, fmt.Errorf("enum %s has no value named %q", fd.Enum().FullName(), text)
-		}
-		return protoreflect.ValueOfEnum(ev.Number()), nil, nil
-	case protoreflect.MessageKind, protoreflect.GroupKind:
-		m := dynamicpb.NewMessage(fd.Message())
-		if err := prototext.Unmarshal([]byte(text), m); err != nil {
-			return protoreflect.Value{}, nil, fmt.Errorf("not %s in protobuf text format: %w", fd.Message().FullName(), err)
-		}
-		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
-		if err != nil {
-			return protoreflect.Value{}, nil, err
-		}
-		return protoreflect.Value{}, b, nil
-	}
-	return protoreflect.Value{}, nil, fmt.Errorf("unsupported kind %s", fd.Kind())
-}
-
-func isInfText(s string) bool {
-	switch s {
-	case "inf", "+inf", "-inf", "Inf", "+Inf", "-Inf", "infinity", "-infinity", "Infinity", "-Infinity":
-		return true
-	}
-	return false
+	fp.hasSince, fp.since, fp.action = true, a.since, a.action
+	fp.hasDefault, fp.defVal, fp.defMsg = a.hasDefault, a.defVal, a.defMsg
 }
 
 func (b *builder) enum(ed protoreflect.EnumDescriptor) *enumPlan {
@@ -404,58 +269,15 @@ func (b *builder) enum(ed protoreflect.EnumDescriptor) *enumPlan {
 	vals := ed.Values()
 	for i := 0; i < vals.Len(); i++ {
 		ev := vals.Get(i)
-		o, present, err := resolveOption[*rollpinv1.EnumValueOptions](ev.Options(), rollpinv1.E_EnumValue)
-		bad := func(format string, args ...any) {
-			ep.errs = append(ep.errs, fmt.Errorf("%w: enum value %s: "+format, append([]any{ErrSchema, ev.FullName()}, args...)...))
+		a, vs := checkEnumValue(ev, ti)
+		for _, v := range vs {
+			ep.errs = append(ep.errs, v)
 		}
-		if err != nil {
-			bad("%w", err)
+		if !a.hasSince {
 			continue
 		}
-		if !present {
-			continue
-		}
-		if o.GetSince() == "" {
-			if o.GetDowngradeTo() != "" {
-				bad("downgrade_to %q without since", o.GetDowngradeTo())
-			}
-			continue
-		}
-		since, err := ParseVersion(o.GetSince())
-		if err != nil {
-			bad("since: %w", err)
-			continue
-		}
-		if ti.err != nil {
-			continue
-		}
-		if !ti.versioned {
-			bad("since %s, but package %s declares no (rollpin.v1.api) version", since, ed.ParentFile().Package())
-			continue
-		}
-		if ti.version.Less(since) {
-			bad("since %s is above the package version %s", since, ti.version)
-			continue
-		}
-		vp := enumValuePlan{num: ev.Number(), desc: ev, since: since}
-		if to := o.GetDowngradeTo(); to != "" {
-			tv := vals.ByName(protoreflect.Name(to))
-			if tv == nil {
-				bad("downgrade_to %q: enum %s has no such value", to, ed.FullName())
-				continue
-			}
-			if tv.Number() == ev.Number() {
-				bad("downgrade_to %q names the value itself", to)
-				continue
-			}
-			if to, ok := EnumValueOptions(tv); ok && to.GetSince() != "" {
-				if ts, err := ParseVersion(to.GetSince()); err == nil && !ts.Less(since) {
-					bad("downgrade_to %s was added in %s, not before this value's %s", tv.Name(), ts, since)
-					continue
-				}
-			}
-			vp.hasTo, vp.to = true, tv.Number()
-		}
+		since := a.since
+		vp := enumValuePlan{num: ev.Number(), desc: ev, since: since, hasTo: a.hasTo, to: a.to}
 		if dup := ep.lookup(vp.num); dup != nil {
 			continue // an alias (allow_alias) of a value already planned
 		}

@@ -143,36 +143,58 @@ type packageDecl struct {
 	err  error
 }
 
-// decideTrack turns the declarations found for pkg into its track.
+// decideTrack turns the declarations found for pkg into its track. The
+// errors are Violations: a version that is not MAJOR.MINOR, files that
+// disagree (the highest valid version, first by path, is taken as meant and
+// every other declaration is reported), a declaration without a package.
 func decideTrack(pkg protoreflect.FullName, decls []packageDecl) (string, Version, bool, error) {
 	if len(decls) == 0 {
 		return "", Version{}, false, nil
 	}
+	decls = slices.Clone(decls)
+	slices.SortStableFunc(decls, func(a, b packageDecl) int { return strings.Compare(a.file, b.file) })
 	track := string(pkg)
+	bad := func(file string, r Rule, fix, format string, args ...any) *Violation {
+		return &Violation{File: file, Element: pkg, Rule: r, Message: fmt.Sprintf(format, args...), Fix: fix}
+	}
 	var errs []error
-	var v Version
-	first := ""
-	for _, d := range decls {
+	versions := make([]Version, len(decls))
+	valid := make([]bool, len(decls))
+	ref := -1
+	for i, d := range decls {
 		if d.err != nil {
-			errs = append(errs, fmt.Errorf("%w: file %s: (rollpin.v1.api): %w", ErrSchema, d.file, d.err))
+			errs = append(errs, bad(d.file, RuleOptionDecodes, "rebuild the descriptors from the .proto source",
+				"file %s: (rollpin.v1.api) does not decode: %v", d.file, d.err))
 			continue
 		}
-		dv, err := ParseVersion(d.text)
+		v, err := ParseVersion(d.text)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%w: file %s: (rollpin.v1.api).version: %w", ErrSchema, d.file, err))
+			errs = append(errs, bad(d.file, RuleVersionSyntax,
+				`write the version as MAJOR.MINOR, e.g. option (rollpin.v1.api) = {version: "1.0"};`,
+				"file %s: (rollpin.v1.api).version %q is not MAJOR.MINOR", d.file, d.text))
 			continue
 		}
-		if first == "" {
-			v, first = dv, d.file
-			continue
+		versions[i], valid[i] = v, true
+		if ref < 0 || versions[ref].Less(v) {
+			ref = i
 		}
-		if dv != v {
-			errs = append(errs, fmt.Errorf("%w: package %s: file %s declares version %s but file %s declares %s",
-				ErrSchema, pkg, first, v, d.file, dv))
+	}
+	for i, d := range decls {
+		if valid[i] && ref >= 0 && versions[i] != versions[ref] {
+			errs = append(errs, bad(d.file, RuleAPIAgree,
+				fmt.Sprintf("declare the same version in every file of the package (or in one file only): %q", versions[ref].String()),
+				"package %s: file %s declares version %s but file %s declares %s", pkg, decls[ref].file, versions[ref], d.file, versions[i]))
 		}
 	}
 	if track == "" {
-		errs = append(errs, fmt.Errorf("%w: file %s declares (rollpin.v1.api) without a package", ErrSchema, decls[0].file))
+		errs = append(errs, bad(decls[0].file, RuleAPIPackage, "declare a package in the file, or remove (rollpin.v1.api)",
+			"file %s declares (rollpin.v1.api) without a package", decls[0].file))
+	} else if err := checkTrack(track); err != nil {
+		errs = append(errs, bad(decls[0].file, RuleAPIPackage, "use a shorter package name", "package %s cannot be a track: %v", pkg, err))
+	}
+	var v Version
+	if ref >= 0 {
+		v = versions[ref]
 	}
 	if len(errs) > 0 {
 		return track, v, false, errors.Join(errs...)
@@ -183,32 +205,21 @@ func decideTrack(pkg protoreflect.FullName, decls []packageDecl) (string, Versio
 // MethodSince returns the since of a method's (rollpin.v1.method) option and
 // the track of its service. ok is false when the method has no since. A since
 // that does not parse, one on a method of an unversioned package, or one
-// above the package version is an error wrapping ErrSchema.
+// above the package version is an error wrapping ErrSchema (Violations).
 func MethodSince(md protoreflect.MethodDescriptor) (since Version, track string, ok bool, err error) {
-	o, present, rerr := resolveOption[*rollpinv1.MethodOptions](md.Options(), rollpinv1.E_Method)
-	if rerr != nil {
-		return Version{}, "", false, fmt.Errorf("%w: method %s: %w", ErrSchema, md.FullName(), rerr)
-	}
 	track, pv, versioned, err := TrackOf(md)
+	since, ok, vs := checkMethod(md, trackInfo{track: track, version: pv, versioned: versioned, err: err})
+	if len(vs) > 0 {
+		errs := make([]error, len(vs))
+		for i, v := range vs {
+			errs[i] = v
+		}
+		return Version{}, track, false, errors.Join(errs...)
+	}
 	if err != nil {
 		return Version{}, track, false, err
 	}
-	if !present || o.GetSince() == "" {
-		return Version{}, track, false, nil
-	}
-	since, err = ParseVersion(o.GetSince())
-	if err != nil {
-		return Version{}, track, false, fmt.Errorf("%w: method %s: since: %w", ErrSchema, md.FullName(), err)
-	}
-	if !versioned {
-		return Version{}, "", false, fmt.Errorf("%w: method %s: since %s, but package %s declares no (rollpin.v1.api) version",
-			ErrSchema, md.FullName(), since, md.ParentFile().Package())
-	}
-	if pv.Less(since) {
-		return Version{}, track, false, fmt.Errorf("%w: method %s: since %s is above the package version %s",
-			ErrSchema, md.FullName(), since, pv)
-	}
-	return since, track, true, nil
+	return since, track, ok, nil
 }
 
 // ReachableTracks returns, sorted, the tracks of md and of every message and
@@ -288,10 +299,6 @@ func ManifestOfFiles(files *protoregistry.Files) (Manifest, error) {
 			continue
 		}
 		if ok {
-			if cerr := checkTrack(t); cerr != nil {
-				errs = append(errs, fmt.Errorf("%w: package %s: %v", ErrSchema, p, cerr))
-				continue
-			}
 			es = append(es, Entry{Track: t, Version: v})
 		}
 	}

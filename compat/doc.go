@@ -7,9 +7,12 @@
 //
 // # Checks
 //
-// Lint looks at one schema: versions parse, no since is above its package's
-// api version, a package's files agree on that version, defaults parse,
-// downgrade_to names an older value. Diff compares the current schema with
+// Lint looks at one schema and reports the verdicts of
+// backport.CheckAnnotations, the very rules the engine compiles plans with:
+// versions parse, no since is above its package's api version, a package's
+// files agree on that version, on_downgrade, default and downgrade_to appear
+// only with a since, defaults parse, downgrade_to names an older value. What
+// Lint accepts the engine compiles, and the other way round. Diff compares the current schema with
 // the previous release: every added field, enum value and method carries a
 // since above the previous track version, the track version rises when something was
 // added and never goes back, an existing element keeps its since, number and
