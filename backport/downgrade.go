@@ -14,12 +14,13 @@ import (
 
 // downgrader carries one Downgrade call.
 type downgrader struct {
+	e     *Engine
 	cap   Manifest
 	obs   Observer
 	arena arena // see messageList
 }
 
-func downgradeMessage(msg proto.Message, cap Manifest, obs Observer) (proto.Message, error) {
+func (e *Engine) downgradeMessage(msg proto.Message, cap Manifest, obs Observer) (proto.Message, error) {
 	if msg == nil {
 		return nil, nil
 	}
@@ -27,7 +28,7 @@ func downgradeMessage(msg proto.Message, cap Manifest, obs Observer) (proto.Mess
 	if !m.IsValid() {
 		return msg, nil
 	}
-	p := planFor(m.Descriptor())
+	p := e.planFor(m.Descriptor())
 	if p.err != nil {
 		return nil, fmt.Errorf("backport: cannot downgrade %s: %w", p.desc.FullName(), p.err)
 	}
@@ -58,7 +59,7 @@ func downgradeMessage(msg proto.Message, cap Manifest, obs Observer) (proto.Mess
 	// Events are held back until the whole tree is done: a Downgrade that
 	// ends in an error reports nothing (nothing was sent).
 	var held *heldEvents
-	d := &downgrader{cap: cap}
+	d := &downgrader{e: e, cap: cap}
 	if obs != nil {
 		held = &heldEvents{}
 		d.obs = held
@@ -99,7 +100,7 @@ func (d *downgrader) messageIn(cp *capPlan, m protoreflect.Message, layout *goLa
 		if !present(layout, &cp.custom[i], w.ptr, m) {
 			continue
 		}
-		hook, ok := downgraders.get(p.desc.FullName())
+		hook, ok := d.e.downgraders.get(p.desc.FullName())
 		if !ok {
 			return nil, false, fmt.Errorf("%w for %s: field %s (since %s %s) is set and the cap is %s",
 				ErrNoDowngrader, p.desc.FullName(), fp.fd.Name(), p.track, fp.since, cp.cv)
@@ -295,7 +296,7 @@ func (d *downgrader) value(op *capOp, parent protoreflect.Message, v protoreflec
 		var err error
 		// The closure escapes: give it its own downgrader so that the
 		// caller's stays on the stack.
-		hd := &downgrader{cap: d.cap, obs: d.obs}
+		hd := &downgrader{e: d.e, cap: d.cap, obs: d.obs}
 		src.Range(func(k protoreflect.MapKey, ev protoreflect.Value) bool {
 			nv, changed, e := hd.single(op, ev)
 			if e != nil {

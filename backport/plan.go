@@ -6,10 +6,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"unicode/utf8"
-	"unsafe"
 
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
@@ -104,57 +101,30 @@ func (ep *enumPlan) lookup(n protoreflect.EnumNumber) *enumValuePlan {
 	return nil
 }
 
-// plans is the process-wide plan cache: a copy-on-write map read with one
-// atomic load; writers serialise on mu and publish a new map.
-var plans struct {
-	mu sync.Mutex
-	m  atomic.Pointer[map[protoreflect.MessageDescriptor]*plan]
-}
-
-// planSlots is a direct-mapped cache in front of plans, indexed by the
-// descriptor's address: a hit costs one atomic load and a comparison of the
-// descriptor interface's two machine words (type and data) with the
-// plan's, which for the pointer descriptors protobuf uses is interface
-// equality. Descriptors of other kinds, and slots shared by two hot types,
-// fall through to the map.
-var planSlots [512]atomic.Pointer[plan]
-
-type descWords [2]unsafe.Pointer
-
-func wordsOf(md protoreflect.MessageDescriptor) descWords {
-	return *(*descWords)(unsafe.Pointer(&md))
-}
-
-func slotOf(w descWords) *atomic.Pointer[plan] {
-	h := uintptr(w[1])
-	h ^= h >> 13
-	return &planSlots[(h>>4)%uintptr(len(planSlots))]
-}
-
 // planFor returns the compiled plan of md, compiling it (and everything it
-// reaches) on first use.
-func planFor(md protoreflect.MessageDescriptor) *plan {
-	w := wordsOf(md)
-	slot := slotOf(w)
-	if p := slot.Load(); p != nil && wordsOf(p.desc) == w {
+// reaches) on first use. Plans live in a copy-on-write map read with one
+// atomic load, behind a one-entry cache of the last plan returned.
+func (e *Engine) planFor(md protoreflect.MessageDescriptor) *plan {
+	if p := e.plans.last.Load(); p != nil && p.desc == md {
 		return p
 	}
-	if mp := plans.m.Load(); mp != nil {
+	if mp := e.plans.m.Load(); mp != nil {
 		if p := (*mp)[md]; p != nil {
-			slot.Store(p)
+			e.plans.last.Store(p)
 			return p
 		}
 	}
-	plans.mu.Lock()
-	defer plans.mu.Unlock()
+	e.plans.mu.Lock()
+	defer e.plans.mu.Unlock()
 	var old map[protoreflect.MessageDescriptor]*plan
-	if mp := plans.m.Load(); mp != nil {
+	if mp := e.plans.m.Load(); mp != nil {
 		old = *mp
 		if p := old[md]; p != nil {
 			return p
 		}
 	}
 	b := &builder{
+		e:      e,
 		old:    old,
 		new:    map[protoreflect.MessageDescriptor]*plan{},
 		enums:  map[protoreflect.EnumDescriptor]*enumPlan{},
@@ -169,7 +139,7 @@ func planFor(md protoreflect.MessageDescriptor) *plan {
 	for k, v := range b.new {
 		next[k] = v
 	}
-	plans.m.Store(&next)
+	e.plans.m.Store(&next)
 	return p
 }
 
@@ -184,6 +154,7 @@ type trackInfo struct {
 // has no plan yet. A plan is entered in new before its fields are compiled,
 // so that cyclic types find it (a placeholder) instead of recursing forever.
 type builder struct {
+	e      *Engine
 	old    map[protoreflect.MessageDescriptor]*plan
 	new    map[protoreflect.MessageDescriptor]*plan
 	order  []*plan
@@ -195,7 +166,7 @@ func (b *builder) track(f protoreflect.FileDescriptor) trackInfo {
 	if ti, ok := b.tracks[f]; ok {
 		return ti
 	}
-	t, v, ok, err := trackOfFile(nil, f)
+	t, v, ok, err := trackOfFile(b.e.registryHolding(f), f)
 	ti := trackInfo{track: t, version: v, versioned: ok, err: err}
 	b.tracks[f] = ti
 	return ti
@@ -596,14 +567,4 @@ func subtreeErrors(p *plan) error {
 	}
 	walk(p)
 	return errors.Join(errs...)
-}
-
-// CheckMessage compiles the plan of md and returns every invalid rollpin
-// option in md and the types it reaches (bad version text, a since above its
-// package's version or in an unversioned package, conflicting package
-// declarations, an unknown or newer downgrade_to, an unparsable default),
-// each naming the element, joined with errors.Join; nil when all are valid.
-// Every error wraps ErrSchema. It never panics on bad options.
-func CheckMessage(md protoreflect.MessageDescriptor) error {
-	return planFor(md).err
 }
