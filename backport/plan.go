@@ -41,7 +41,6 @@ type plan struct {
 	errs     []error     // invalid options of this message's own fields
 	err      error       // every invalid option in the subtree; nil when valid
 
-	layout layoutSlot // Go layout of the last generated type seen (golayout.go)
 	caps   capSlot    // capPlans of the last caps Downgrade saw at this root (capplan.go)
 }
 
@@ -58,6 +57,9 @@ type threshold struct {
 	// hasFill): a sender at or above it needs no defaults.
 	fillMax Version
 	hasFill bool
+	// hasMsg: the subtree holds a message of the track, whose unknown
+	// fields Downgrade drops when the cap is below schema.
+	hasMsg bool
 }
 
 type fieldPlan struct {
@@ -445,7 +447,7 @@ func (b *builder) enum(ed protoreflect.EnumDescriptor) *enumPlan {
 func (b *builder) finish() {
 	for _, p := range b.order {
 		if p.track != "" {
-			t := threshold{track: p.track, schema: p.version}
+			t := threshold{track: p.track, schema: p.version, hasMsg: true}
 			for _, fp := range p.all {
 				if !fp.hasSince {
 					continue
@@ -486,7 +488,7 @@ func (b *builder) finish() {
 	for _, p := range b.order {
 		p.err = subtreeErrors(p)
 		for _, fp := range p.all {
-			if fp.hasSince || (fp.msg != nil && fp.msg.hasMax()) || (fp.enum != nil && fp.enum.hasMax) {
+			if fp.hasSince || (fp.msg != nil && fp.msg.mayChange()) || (fp.enum != nil && fp.enum.hasMax) {
 				p.dg = append(p.dg, fp)
 			}
 			if (fp.hasSince && fp.hasDefault) || (fp.msg != nil && len(fp.msg.th) > 0) {
@@ -496,9 +498,11 @@ func (b *builder) finish() {
 	}
 }
 
-func (p *plan) hasMax() bool {
+// mayChange reports whether some cap can make Downgrade change p's
+// subtree: it holds a since, or a message of a track (unknown fields).
+func (p *plan) mayChange() bool {
 	for i := range p.th {
-		if p.th[i].hasMax {
+		if p.th[i].hasMax || p.th[i].hasMsg {
 			return true
 		}
 	}
@@ -528,6 +532,10 @@ func mergeThresholdChanged(ts []threshold, t threshold) ([]threshold, bool) {
 	}
 	if t.hasFill && (!e.hasFill || e.fillMax.Less(t.fillMax)) {
 		e.fillMax, e.hasFill = t.fillMax, true
+		grew = true
+	}
+	if t.hasMsg && !e.hasMsg {
+		e.hasMsg = true
 		grew = true
 	}
 	return ts, grew
