@@ -3,7 +3,6 @@ package backport
 import (
 	"slices"
 	"sync/atomic"
-
 )
 
 // A capPlan is a plan specialised to one cap: every decision that depends

@@ -41,7 +41,7 @@ type plan struct {
 	errs     []error     // invalid options of this message's own fields
 	err      error       // every invalid option in the subtree; nil when valid
 
-	caps   capSlot    // capPlans of the last caps Downgrade saw at this root (capplan.go)
+	caps capSlot // capPlans of the last caps Downgrade saw at this root (capplan.go)
 }
 
 // threshold summarises one track over a subtree.
