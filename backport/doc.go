@@ -42,7 +42,16 @@
 // A package's declaration may sit in any of its files. For descriptors
 // linked into the binary, protoregistry.GlobalFiles finds it; for
 // descriptors built at run time, files reachable through imports are
-// searched, and RegisterFiles adds a registry to search.
+// searched, and an engine built with New(WithFiles(files)) searches files.
+//
+// # Engines
+//
+// An Engine holds a descriptor resolver, a plan cache and hooks. The
+// package-level functions use the default engine (Default), which reads
+// protoregistry.GlobalFiles and holds the hooks registered with
+// RegisterDowngrader and RegisterUpgrader. A proxy serving descriptor sets
+// read at run time builds its own with New(WithFiles(files),
+// WithDowngrader(...)) and drops it, with its plans, when it reloads them.
 //
 // # Plans
 //

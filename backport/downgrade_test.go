@@ -220,7 +220,7 @@ func TestDowngrade(t *testing.T) {
 				t.Run(tc.name, func(t *testing.T) {
 					in := w.in(t, tc.in)
 					before := proto.Clone(in)
-					out, err := Downgrade(in, mustCap(t, tc.cap))
+					out, err := w.eng().Downgrade(in, mustCap(t, tc.cap))
 					if !proto.Equal(in, before) {
 						t.Fatalf("Downgrade mutated its input:\n got %v\nwant %v", in, before)
 					}
@@ -259,8 +259,8 @@ func TestDowngrade(t *testing.T) {
 					if len(out.ProtoReflect().GetUnknown()) != 0 {
 						t.Errorf("Downgrade() kept unknown fields %x", out.ProtoReflect().GetUnknown())
 					}
-					if again, err := Downgrade(out, mustCap(t, tc.cap)); err != nil || again != out {
-						t.Errorf("Downgrade(Downgrade(x)) = %v, %v; want the same message back", again, err)
+					if again, err := w.eng().Downgrade(out, mustCap(t, tc.cap)); err != nil || again != out {
+						t.Errorf("Downgrade(w.eng().Downgrade(x)) = %v, %v; want the same message back", again, err)
 					}
 				})
 			}
@@ -268,28 +268,26 @@ func TestDowngrade(t *testing.T) {
 	}
 }
 
-// TestDowngradeSharesUnchangedSubtrees: only what changes is copied.
-func TestDowngradeSharesUnchangedSubtrees(t *testing.T) {
+// TestDowngradeReflectOwnsItsCopy: the protoreflect path clones a message
+// that must change once and downgrades the clone in place, so the result
+// shares nothing with the input that a later change could reach.
+func TestDowngradeReflectOwnsItsCopy(t *testing.T) {
 	in := &svcpb.Volume{
-		Zone:   "z",
-		Spec:   &svcpb.Spec{SizeGb: 1},
-		Label:  &typespb.Label{Key: "k"},
-		Items:  []*svcpb.Item{{Name: "a"}, {Name: "b", Tag: "t"}},
-		ByName: map[string]*svcpb.Item{"a": {Name: "a"}},
+		Zone:  "z",
+		Spec:  &svcpb.Spec{SizeGb: 1},
+		Items: []*svcpb.Item{{Name: "a"}, {Name: "b", Tag: "t"}},
 	}
-	out, err := Downgrade(in, mustCap(t, svcCap13))
+	out, err := New(WithGeneratedCode(false)).Downgrade(in, mustCap(t, svcCap13))
 	if err != nil {
 		t.Fatal(err)
 	}
 	v := out.(*svcpb.Volume)
-	if v == in || v.Zone != "" {
-		t.Fatalf("Downgrade() = %v, want a copy without zone", v)
+	if v == in || v.Zone != "" || v.Items[1].Tag != "" || in.Items[1].Tag != "t" {
+		t.Fatalf("Downgrade() = %v from %v, want a copy without zone and tag", v, in)
 	}
-	if v.Spec != in.Spec || v.Label != in.Label || v.ByName["a"] != in.ByName["a"] {
-		t.Errorf("unchanged sub-messages were copied")
-	}
-	if v.Items[0] != in.Items[0] || v.Items[1] == in.Items[1] {
-		t.Errorf("Items: unchanged element copied or changed element shared")
+	v.Spec.SizeGb = 2
+	if in.Spec.SizeGb != 1 {
+		t.Errorf("the result shares Spec with the input")
 	}
 }
 
@@ -324,7 +322,7 @@ func TestDowngradeObserved(t *testing.T) {
 			in := w.in(t, &svcpb.Volume{Zone: "z", Kind: svcpb.Kind_KIND_NVME, Items: []*svcpb.Item{{Tag: "a"}, {Tag: "b"}},
 				Palette: []typespb.Color{typespb.Color_COLOR_INFRARED}})
 			var obs countingObserver
-			if _, err := DowngradeObserved(in, mustCap(t, svcCap13+",rollpin.testpb.types.v1=2.1"), &obs); err != nil {
+			if _, err := w.eng().DowngradeObserved(in, mustCap(t, svcCap13+",rollpin.testpb.types.v1=2.1"), &obs); err != nil {
 				t.Fatal(err)
 			}
 			wantDropped := []string{"rollpin.testpb.svc.v1.Item.tag", "rollpin.testpb.svc.v1.Item.tag", "rollpin.testpb.svc.v1.Volume.zone"}
@@ -348,7 +346,7 @@ func TestDowngradeObservedRejectReportsNothing(t *testing.T) {
 			in := w.in(t, &svcpb.Volume{Zone: "z", Kind: svcpb.Kind_KIND_NVME,
 				Spec: &svcpb.Spec{Encryption: &svcpb.Encryption{KeyId: "k"}}})
 			var obs countingObserver
-			_, err := DowngradeObserved(in, mustCap(t, svcCap13), &obs)
+			_, err := w.eng().DowngradeObserved(in, mustCap(t, svcCap13), &obs)
 			var re *RejectError
 			if !errors.As(err, &re) {
 				t.Fatalf("DowngradeObserved() error = %v, want *RejectError", err)
@@ -415,7 +413,7 @@ func TestDowngradeNilAndEmpty(t *testing.T) {
 // tracks, and a cap that was evicted is compiled again with the same result.
 func TestCapPlanCacheBounded(t *testing.T) {
 	req := backporttest.NewBenchRequest()
-	p := planFor(req.ProtoReflect().Descriptor())
+	p := Default().planFor(req.ProtoReflect().Descriptor())
 	first := mustCap(t, backporttest.BenchCapText)
 	want, err := Downgrade(req, first)
 	if err != nil {

@@ -87,7 +87,7 @@ func TestFillDefaults(t *testing.T) {
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
 					m := w.in(t, tc.in)
-					err := FillDefaults(m, mustCap(t, tc.sender))
+					err := w.eng().FillDefaults(m, mustCap(t, tc.sender))
 					if tc.wantErr != nil {
 						if !errors.Is(err, tc.wantErr) {
 							t.Fatalf("FillDefaults() error = %v, want %v", err, tc.wantErr)
@@ -136,18 +136,19 @@ func TestFillDefaultsAfterDowngrade(t *testing.T) {
 // has below this schema, after defaults.
 func TestUpgrader(t *testing.T) {
 	calls := 0
-	RegisterUpgrader("rollpin.testpb.types.v1.Label", func(m protoreflect.Message, sender Manifest) error {
+	upgrade := func(m protoreflect.Message, sender Manifest) error {
 		calls++
 		fd := m.Descriptor().Fields().ByName("value")
 		m.Set(fd, protoreflect.ValueOfString("upgraded from "+sender.String()+" color "+m.Get(m.Descriptor().Fields().ByName("color")).String()))
 		return nil
-	})
-	defer RegisterUpgrader("rollpin.testpb.types.v1.Label", nil)
+	}
 	for _, w := range worlds {
 		t.Run(w.name, func(t *testing.T) {
+			w.eng().upgraders.set("rollpin.testpb.types.v1.Label", upgrade, false)
+			defer w.eng().upgraders.set("rollpin.testpb.types.v1.Label", nil, true)
 			calls = 0
 			m := w.in(t, &svcpb.Volume{Label: &typespb.Label{Key: "k"}})
-			if err := FillDefaults(m, mustCap(t, "rollpin.testpb.types.v1=2.0")); err != nil {
+			if err := w.eng().FillDefaults(m, mustCap(t, "rollpin.testpb.types.v1=2.0")); err != nil {
 				t.Fatal(err)
 			}
 			got := toGenerated(t, m, &svcpb.Volume{}).(*svcpb.Volume)
@@ -155,10 +156,10 @@ func TestUpgrader(t *testing.T) {
 				t.Errorf("upgrader calls = %d, label = %v", calls, got.GetLabel())
 			}
 			calls = 0
-			if err := FillDefaults(w.in(t, &svcpb.Volume{Label: &typespb.Label{}}), mustCap(t, "rollpin.testpb.types.v1=2.3")); err != nil || calls != 0 {
+			if err := w.eng().FillDefaults(w.in(t, &svcpb.Volume{Label: &typespb.Label{}}), mustCap(t, "rollpin.testpb.types.v1=2.3")); err != nil || calls != 0 {
 				t.Errorf("sender at the schema version: upgrader calls = %d, err = %v; want 0, nil", calls, err)
 			}
-			if err := FillDefaults(w.in(t, &svcpb.Volume{}), mustCap(t, "rollpin.testpb.types.v1=2.0")); err != nil || calls != 0 {
+			if err := w.eng().FillDefaults(w.in(t, &svcpb.Volume{}), mustCap(t, "rollpin.testpb.types.v1=2.0")); err != nil || calls != 0 {
 				t.Errorf("absent message: upgrader calls = %d, err = %v; want 0, nil", calls, err)
 			}
 		})
@@ -186,7 +187,7 @@ func TestMayFill(t *testing.T) {
 		}
 	}
 	if MayFill((&plainpb.Envelope{}).ProtoReflect().Descriptor(), mustCap(t, "rollpin.testpb.svc.v1=1.0")) !=
-		fillNeeded(planFor((&plainpb.Envelope{}).ProtoReflect().Descriptor()), mustCap(t, "rollpin.testpb.svc.v1=1.0"), false) {
+		fillNeeded(Default().planFor((&plainpb.Envelope{}).ProtoReflect().Descriptor()), mustCap(t, "rollpin.testpb.svc.v1=1.0"), false) {
 		t.Error("MayFill disagrees with the filler on Envelope")
 	}
 

@@ -26,6 +26,11 @@ func init() {
 	RegisterDowngrader("rollpin.testpb.svc.v1.Volume", volumeDowngrader)
 }
 
+// dynEngine serves the dynamic world: its files are dynamicFiles.
+var dynEngine = sync.OnceValue(func() *Engine {
+	return New(WithFiles(dynamicFiles()), WithDowngrader("rollpin.testpb.svc.v1.Volume", volumeDowngrader))
+})
+
 // volumeDowngrader is the test API's obj_make_compatible for Volume.
 func volumeDowngrader(m protoreflect.Message, _ Manifest) error {
 	fields := m.Descriptor().Fields()
@@ -46,7 +51,7 @@ func volumeDowngrader(m protoreflect.Message, _ Manifest) error {
 // dynamicFiles are the test API's descriptors rebuilt at run time from a
 // descriptor set whose options were decoded without knowing the rollpin
 // extensions (so they are unknown fields), as a proxy reading a descriptor
-// set would see them. They are registered with RegisterFiles.
+// set would see them. dynEngine finds package declarations in them.
 var dynamicFiles = sync.OnceValue(func() *protoregistry.Files {
 	var set descriptorpb.FileDescriptorSet
 	seen := map[string]bool{}
@@ -75,7 +80,6 @@ var dynamicFiles = sync.OnceValue(func() *protoregistry.Files {
 	if err != nil {
 		panic(err)
 	}
-	RegisterFiles(files)
 	return files
 })
 
@@ -95,11 +99,13 @@ type world struct {
 	name string
 	// in converts a generated message into this world.
 	in func(t testing.TB, m proto.Message) proto.Message
+	// eng returns the engine serving this world.
+	eng func() *Engine
 }
 
 var worlds = []world{
-	{name: "generated", in: func(t testing.TB, m proto.Message) proto.Message { return proto.Clone(m) }},
-	{name: "dynamic", in: toDynamic},
+	{name: "generated", in: func(t testing.TB, m proto.Message) proto.Message { return proto.Clone(m) }, eng: Default},
+	{name: "dynamic", in: toDynamic, eng: dynEngine},
 }
 
 func toDynamic(t testing.TB, m proto.Message) proto.Message {
@@ -181,7 +187,11 @@ func capOf(t testing.TB, d protoreflect.Descriptor, cap Manifest) (Version, bool
 	f := d.ParentFile()
 	c, cached := trackCache.Load(f)
 	if !cached {
-		track, _, ok, err := TrackOf(d)
+		files := protoregistry.GlobalFiles
+		if g, err := dynamicFiles().FindFileByPath(f.Path()); err == nil && g == f {
+			files = dynamicFiles()
+		}
+		track, _, ok, err := TrackOfIn(files, d)
 		if err != nil {
 			t.Fatalf("TrackOf(%s): %v", d.FullName(), err)
 		}

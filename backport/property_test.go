@@ -17,10 +17,10 @@ import (
 // checkDowngradeInvariants runs Downgrade(in, cap) and checks every
 // property the engine promises against the independent model in
 // helpers_test.go. It reports whether Downgrade rejected in.
-func checkDowngradeInvariants(t *testing.T, in proto.Message, cap Manifest, label string) bool {
+func checkDowngradeInvariants(t *testing.T, e *Engine, in proto.Message, cap Manifest, label string) bool {
 	t.Helper()
 	before := proto.Clone(in)
-	out, err := Downgrade(in, cap)
+	out, err := e.Downgrade(in, cap)
 	if !proto.Equal(in, before) {
 		t.Fatalf("%s: Downgrade mutated its input", label)
 	}
@@ -55,7 +55,7 @@ func checkDowngradeInvariants(t *testing.T, in proto.Message, cap Manifest, labe
 	if proto.Equal(inCmp, refCmp) && proto.Equal(inCmp, in) && out != in {
 		t.Fatalf("%s: nothing was newer than the cap but Downgrade returned a new message", label)
 	}
-	again, err := Downgrade(out, cap)
+	again, err := e.Downgrade(out, cap)
 	if err != nil || again != out {
 		t.Fatalf("%s: Downgrade is not idempotent: %v, %v", label, again, err)
 	}
@@ -83,9 +83,9 @@ func TestDowngradeProperties(t *testing.T) {
 				for _, c := range randomCaps {
 					cap := mustCap(t, c)
 					label := fmt.Sprintf("message %d (%s) cap %q", i, gen.Descriptor().Name(), c)
-					if checkDowngradeInvariants(t, in, cap, label) {
+					if checkDowngradeInvariants(t, w.eng(), in, cap, label) {
 						rejected++
-					} else if out, _ := Downgrade(in, cap); out == in {
+					} else if out, _ := w.eng().Downgrade(in, cap); out == in {
 						same++
 					}
 				}
@@ -126,7 +126,7 @@ func FuzzDowngrade(f *testing.F) {
 			return
 		}
 		for _, c := range caps {
-			checkDowngradeInvariants(t, in, mustCap(t, c), "cap "+c)
+			checkDowngradeInvariants(t, Default(), in, mustCap(t, c), "cap "+c)
 		}
 	})
 }

@@ -99,7 +99,7 @@ func (c *clientCore) fill(m *method, hdr metadata.MD, reply any) error {
 	if srv.Covers(m.own) {
 		return nil
 	}
-	if err := backport.FillDefaultsObserved(msg, srv, c.obs); err != nil {
+	if err := c.eng.FillDefaultsObserved(msg, srv, c.obs); err != nil {
 		return c.fillError(m, "the response", srv, err)
 	}
 	return nil
@@ -119,7 +119,7 @@ func (c *clientCore) downgraded(m *method, s *capState) {
 // server that answers runs at least the cap on every capped track (it
 // refuses requests newer than itself), so on those tracks only fields with
 // defaults newer than the cap can need filling.
-func (s *capState) responseMayNeedFill(reply any) bool {
+func (s *capState) responseMayNeedFill(eng *backport.Engine, reply any) bool {
 	if !s.serverMayBeOlder {
 		return false
 	}
@@ -130,7 +130,7 @@ func (s *capState) responseMayNeedFill(reply any) bool {
 	if !ok {
 		return false
 	}
-	return backport.MayFill(pm.ProtoReflect().Descriptor(), s.restricted)
+	return eng.MayFill(pm.ProtoReflect().Descriptor(), s.restricted)
 }
 
 // headerCapture receives one unary call's response headers: the header,
@@ -169,7 +169,7 @@ func UnaryClientInterceptor(pins PinSource, opts ...Option) grpc.UnaryClientInte
 			}
 		}
 		ctx = withHeaders(ctx, s)
-		if !s.responseMayNeedFill(reply) {
+		if !s.responseMayNeedFill(c.eng, reply) {
 			return invoker(ctx, m.full, req, reply, cc, callOpts...)
 		}
 		hc := &headerCapture{}

@@ -69,6 +69,7 @@ type core struct {
 	o   *options
 	own backport.Manifest
 	obs backport.Observer // o.reporter as an Observer, nil when none
+	eng *backport.Engine  // finds package declarations in o.files
 
 	mu      sync.Mutex
 	methods atomic.Pointer[map[string]*method] // copy-on-write
@@ -76,13 +77,14 @@ type core struct {
 }
 
 func newCore(o *options) *core {
-	c := &core{o: o}
+	c := &core{o: o, eng: backport.Default()}
 	if o.files == protoregistry.GlobalFiles {
 		c.own = backport.OwnManifest()
 	} else {
-		// The engine must find the package declarations of descriptors
-		// that are not linked into the binary.
-		backport.RegisterFiles(o.files)
+		// An engine of its own finds the package declarations of
+		// descriptors that are not linked into the binary; nothing is
+		// registered globally.
+		c.eng = backport.New(backport.WithFiles(o.files))
 		c.own = backport.ManifestOf(o.files)
 	}
 	if o.reporter != nil {
@@ -156,7 +158,7 @@ func (c *core) build(fullMethod string, withFallback bool) *method {
 		return nil
 	}
 	m := &method{full: fullMethod, service: service, desc: md}
-	m.since, m.track, m.hasSince, m.err = backport.MethodSince(md)
+	m.since, m.track, m.hasSince, m.err = c.eng.MethodSince(md)
 	m.own = c.own.Restrict(reachableTracks(md)...)
 	m.tracks = trackNames(m.own)
 	m.ownHeader = m.own.String()

@@ -62,9 +62,9 @@ func evaluateOptions(opts []Option) *options {
 
 // WithFiles sets where method descriptors and the own manifest come from
 // (default protoregistry.GlobalFiles). Proxies and tests serving dynamicpb
-// messages pass the files describing them. The files are also registered
-// with backport.RegisterFiles so that the engine finds their package
-// declarations.
+// messages pass the files describing them. The interceptor then downgrades
+// and fills with a backport.Engine of its own that finds package
+// declarations in files (nothing is registered globally).
 func WithFiles(files *protoregistry.Files) Option {
 	return func(o *options) {
 		if files != nil {

@@ -149,7 +149,7 @@ func (c *core) fillRequest(m *method, p *peerCall, msg any) error {
 	if !ok {
 		return nil
 	}
-	if err := backport.FillDefaultsObserved(pm, p.sent, c.obs); err != nil {
+	if err := c.eng.FillDefaultsObserved(pm, p.sent, c.obs); err != nil {
 		return c.fillError(m, "the request", p.sent, err)
 	}
 	return nil
@@ -164,7 +164,7 @@ func (c *core) downgradeMsg(m *method, what string, to backport.Manifest, msg an
 	if !ok {
 		return msg, nil
 	}
-	out, err := backport.DowngradeObserved(pm, to, c.obs)
+	out, err := c.eng.DowngradeObserved(pm, to, c.obs)
 	if err != nil {
 		return nil, c.downgradeError(m, what, to, err)
 	}
