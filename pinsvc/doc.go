@@ -48,15 +48,18 @@
 // are protobuf full names and instance ids contain no '/', so neither can
 // reach outside its place in the key space.
 //
-// Every operator write (SetPin, Hold, Release, SetMode) is a compare-and-swap
-// on the pin key's mod revision, through Server.UpdatePin: a request's
-// expected_revision (ServiceState.pin_revision) must still be current, or
-// the write fails with ABORTED and changes nothing; expected_revision 0
-// skips that check but the write is still atomic against what was read.
-// The controller does not go through UpdatePin: its raises carry stronger
-// guards (see The auto-raise controller). Server.RaisePin is a plain
-// compare-and-swap on the pin revision for callers that decided a raise
-// themselves; the controller does not use it.
+// Every operator write (SetPin, Hold, Release, SetMode) is one etcd
+// transaction that compares the pin key's mod revision and the mod
+// revisions of the service's instance keys with what the decision read: a
+// request's expected_revision (ServiceState.pin_revision) must still be
+// current, or the write fails with ABORTED and changes nothing;
+// expected_revision 0 skips that check but the write is still atomic
+// against what was read, and creating a pin is compare-and-create (a pin
+// created meanwhile by another writer fails the write with ABORTED). An
+// instance that registers while a raise is decided makes the raise decide
+// again with it: a raise refused above the floor cannot race a
+// registration. The controller's raises carry the same guards plus its
+// leadership (see The auto-raise controller).
 //
 // # Registrations and fencing
 //

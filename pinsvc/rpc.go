@@ -98,7 +98,7 @@ func expected(rev int64) (int64, error) {
 		return 0, invalid("expected_revision %d is negative: pass the pin_revision last read, or 0 to skip the check", rev)
 	}
 	if rev == 0 {
-		return AnyRevision, nil
+		return anyRevision, nil
 	}
 	return rev, nil
 }
@@ -175,9 +175,9 @@ func (s *Server) SetPin(ctx context.Context, req *rollpinv1.SetPinRequest) (resp
 	resp = &rollpinv1.SetPinResponse{}
 	var wouldBe *rollpinv1.Pin
 	var wouldRev int64
-	rev, written, err := s.UpdatePin(ctx, svc, exp, func(cur *rollpinv1.Pin, rev int64) (*rollpinv1.Pin, error) {
+	rev, written, err := s.updatePin(ctx, svc, exp, func(cur *rollpinv1.Pin, rev int64, st *State) (*rollpinv1.Pin, error) {
 		resp.Blocking, resp.Changed, wouldBe, wouldRev = nil, false, nil, rev
-		view := s.Snapshot().Service(svc)
+		view := st.Service(svc)
 		var curMan backport.Manifest
 		if cur != nil {
 			m, err := backport.ParseManifest(cur.GetManifest())
@@ -290,9 +290,9 @@ func (s *Server) modifyPin(ctx context.Context, rpc, svc string, expectedRev int
 	if err != nil {
 		return nil, err
 	}
-	rev, written, err := s.UpdatePin(ctx, svc, exp, func(cur *rollpinv1.Pin, _ int64) (*rollpinv1.Pin, error) {
+	rev, written, err := s.updatePin(ctx, svc, exp, func(cur *rollpinv1.Pin, _ int64, st *State) (*rollpinv1.Pin, error) {
 		if cur == nil {
-			v := s.Snapshot().Service(svc)
+			v := st.Service(svc)
 			if v == nil || len(v.Instances) == 0 {
 				return nil, status.Errorf(codes.NotFound, "no service %s: check the name (pindctl status lists services) or create its pin first (pindctl pin set --force)", svc)
 			}
