@@ -38,7 +38,8 @@
 // handler runs, and responses are downgraded to the caller's rollpin-version.
 // The server sends its own rollpin-version in the response headers. A
 // request without headers is treated as sent at the server's own version, or
-// refused (WithNoHeaders).
+// refused (WithNoHeaders); how repeated, empty and partial headers are read
+// is under Wire protocol.
 //
 // # Wire protocol
 //
