@@ -76,6 +76,11 @@
 // whose messages reach no versioned track needs no header at all: none can
 // change how its requests are read, so NoHeadersReject does not apply to it.
 //
+// The client reads the server's rollpin-version response header alike:
+// several values fail the call with INTERNAL (as a malformed value does); an
+// absent or empty one means a server that is not rollpin's, whose responses
+// get no defaults.
+//
 // # Refusals
 //
 // Every FAILED_PRECONDITION and INVALID_ARGUMENT the interceptors produce is

@@ -1,9 +1,13 @@
 package interceptor_test
 
 import (
+	"context"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/rollpin/rollpin/interceptor"
 	itestv1 "github.com/rollpin/rollpin/interceptor/internal/testapi/current/rollpin/itest/v1"
@@ -95,4 +99,33 @@ func TestHeaderRules(t *testing.T) {
 			}
 		})
 	}
+}
+
+// twoVersionsServer answers Create with a second rollpin-version response
+// header (1.1) after the one its interceptor set (1.2).
+type twoVersionsServer struct {
+	itestv1.UnimplementedVolumeServiceServer
+}
+
+func (twoVersionsServer) Create(ctx context.Context, r *itestv1.CreateRequest) (*itestv1.Volume, error) {
+	if err := grpc.SetHeader(ctx, metadata.Pairs(interceptor.HeaderVersion, track+"=1.1")); err != nil {
+		return nil, err
+	}
+	return &itestv1.Volume{Name: r.GetName()}, nil
+}
+
+// TestRepeatedResponseVersion: a response whose rollpin-version header has
+// two values does not say which version answered; the client does not pick
+// one (the first would be read as 1.2 and leave thin unfilled) but fails the
+// call with INTERNAL, as for a malformed header.
+func TestRepeatedResponseVersion(t *testing.T) {
+	t.Parallel()
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(interceptor.UnaryServerInterceptor()))
+	itestv1.RegisterVolumeServiceServer(srv, twoVersionsServer{})
+	cc := serve(t, bufNet, srv)(rollpinClient(interceptor.StaticPins{service: v11})...)
+	got, err := itestv1.NewVolumeServiceClient(cc).Create(t.Context(), newRequest())
+	if status.Code(err) != codes.Internal {
+		t.Fatalf("Create = %v, %v; want INTERNAL for two %s values in the response", got, err, interceptor.HeaderVersion)
+	}
+	wantCode(t, err, codes.Internal, "2 values", interceptor.HeaderVersion)
 }
