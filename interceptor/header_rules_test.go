@@ -9,6 +9,9 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/rollpin/rollpin/backport/backporttest"
+	"github.com/rollpin/rollpin/backport/backporttest/svcpb"
+	"github.com/rollpin/rollpin/backport/backporttest/typespb"
 	"github.com/rollpin/rollpin/interceptor"
 	itestv1 "github.com/rollpin/rollpin/interceptor/internal/testapi/current/rollpin/itest/v1"
 )
@@ -128,4 +131,49 @@ func TestRepeatedResponseVersion(t *testing.T) {
 		t.Fatalf("Create = %v, %v; want INTERNAL for two %s values in the response", got, err, interceptor.HeaderVersion)
 	}
 	wantCode(t, err, codes.Internal, "2 values", interceptor.HeaderVersion)
+}
+
+// TestPartialHeader: a header that names some of a method's tracks proves
+// those; the tracks it does not name are read as the server's own (here the
+// backport test API's Create, which reaches two tracks: svc and types, where
+// Label.color was added in types 2.2 with default COLOR_RED).
+func TestPartialHeader(t *testing.T) {
+	t.Parallel()
+	const (
+		bsvc    = "rollpin.testpb.svc.v1.VolumeService"
+		bcreate = "/" + bsvc + "/Create"
+	)
+	got := make(chan *svcpb.Volume, 1)
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(interceptor.UnaryServerInterceptor(interceptor.WithNoHeaders(interceptor.NoHeadersReject))))
+	srv.RegisterService(&grpc.ServiceDesc{
+		ServiceName: bsvc,
+		HandlerType: (*any)(nil),
+		Methods: []grpc.MethodDesc{{MethodName: "Create", Handler: func(_ any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (any, error) {
+			in := &svcpb.Volume{}
+			if err := dec(in); err != nil {
+				return nil, err
+			}
+			return ic(ctx, in, &grpc.UnaryServerInfo{FullMethod: bcreate}, func(_ context.Context, req any) (any, error) {
+				got <- req.(*svcpb.Volume)
+				return &svcpb.Volume{}, nil
+			})
+		}}},
+	}, struct{}{})
+	cc := serve(t, bufNet, srv)()
+	for _, tc := range []struct {
+		header string
+		want   typespb.Color
+	}{
+		{backporttest.SvcTrack + "=1.4," + backporttest.TypesTrack + "=2.1", typespb.Color_COLOR_RED},
+		{backporttest.SvcTrack + "=1.4", typespb.Color_COLOR_UNSPECIFIED},
+	} {
+		ctx := metadata.AppendToOutgoingContext(t.Context(), interceptor.HeaderVersion, tc.header)
+		req := &svcpb.Volume{Name: "v", Label: &typespb.Label{Key: "k"}}
+		if err := cc.Invoke(ctx, bcreate, req, &svcpb.Volume{}); err != nil {
+			t.Fatalf("%s: %v, want accepted (even under NoHeadersReject)", tc.header, err)
+		}
+		if c := (<-got).GetLabel().GetColor(); c != tc.want {
+			t.Errorf("%s: handler got label color %v, want %v", tc.header, c, tc.want)
+		}
+	}
 }
