@@ -83,6 +83,8 @@ func withHeaders(ctx context.Context, s *capState) context.Context {
 }
 
 // fill sets defaults in a response sent by a server whose headers are hdr.
+// Without rollpin-version (or with an empty one) nothing is known about the
+// server and nothing is filled; several values of it are an error.
 func (c *clientCore) fill(m *method, hdr metadata.MD, reply any) error {
 	vs := hdr[HeaderVersion]
 	if len(vs) == 0 {
@@ -91,6 +93,12 @@ func (c *clientCore) fill(m *method, hdr metadata.MD, reply any) error {
 	msg, ok := reply.(proto.Message)
 	if !ok {
 		return nil
+	}
+	if len(vs) > 1 {
+		// Which version answered is not knowable; picking one could leave
+		// defaults unfilled.
+		return status.Errorf(codes.Internal, "rollpin: the server of %s sent %d values of the %s header; a rollpin server sends one (a proxy must not append to it)",
+			m.full, len(vs), HeaderVersion)
 	}
 	srv, err := c.headers.parse(vs[0])
 	if err != nil {

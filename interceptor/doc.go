@@ -38,7 +38,8 @@
 // handler runs, and responses are downgraded to the caller's rollpin-version.
 // The server sends its own rollpin-version in the response headers. A
 // request without headers is treated as sent at the server's own version, or
-// refused (WithNoHeaders).
+// refused (WithNoHeaders); how repeated, empty and partial headers are read
+// is under Wire protocol.
 //
 // # Wire protocol
 //
@@ -74,6 +75,11 @@
 // built before a track joined the method cannot send its fields). A method
 // whose messages reach no versioned track needs no header at all: none can
 // change how its requests are read, so NoHeadersReject does not apply to it.
+//
+// The client reads the server's rollpin-version response header alike:
+// several values fail the call with INTERNAL (as a malformed value does); an
+// absent or empty one means a server that is not rollpin's, whose responses
+// get no defaults.
 //
 // # Refusals
 //

@@ -1,10 +1,17 @@
 package interceptor_test
 
 import (
+	"context"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
+	"github.com/rollpin/rollpin/backport/backporttest"
+	"github.com/rollpin/rollpin/backport/backporttest/svcpb"
+	"github.com/rollpin/rollpin/backport/backporttest/typespb"
 	"github.com/rollpin/rollpin/interceptor"
 	itestv1 "github.com/rollpin/rollpin/interceptor/internal/testapi/current/rollpin/itest/v1"
 )
@@ -94,5 +101,79 @@ func TestHeaderRules(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// twoVersionsServer answers Create with a second rollpin-version response
+// header (1.1) after the one its interceptor set (1.2).
+type twoVersionsServer struct {
+	itestv1.UnimplementedVolumeServiceServer
+}
+
+func (twoVersionsServer) Create(ctx context.Context, r *itestv1.CreateRequest) (*itestv1.Volume, error) {
+	if err := grpc.SetHeader(ctx, metadata.Pairs(interceptor.HeaderVersion, track+"=1.1")); err != nil {
+		return nil, err
+	}
+	return &itestv1.Volume{Name: r.GetName()}, nil
+}
+
+// TestRepeatedResponseVersion: a response whose rollpin-version header has
+// two values does not say which version answered; the client does not pick
+// one (the first would be read as 1.2 and leave thin unfilled) but fails the
+// call with INTERNAL, as for a malformed header.
+func TestRepeatedResponseVersion(t *testing.T) {
+	t.Parallel()
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(interceptor.UnaryServerInterceptor()))
+	itestv1.RegisterVolumeServiceServer(srv, twoVersionsServer{})
+	cc := serve(t, bufNet, srv)(rollpinClient(interceptor.StaticPins{service: v11})...)
+	got, err := itestv1.NewVolumeServiceClient(cc).Create(t.Context(), newRequest())
+	if status.Code(err) != codes.Internal {
+		t.Fatalf("Create = %v, %v; want INTERNAL for two %s values in the response", got, err, interceptor.HeaderVersion)
+	}
+	wantCode(t, err, codes.Internal, "2 values", interceptor.HeaderVersion)
+}
+
+// TestPartialHeader: a header that names some of a method's tracks proves
+// those; the tracks it does not name are read as the server's own (here the
+// backport test API's Create, which reaches two tracks: svc and types, where
+// Label.color was added in types 2.2 with default COLOR_RED).
+func TestPartialHeader(t *testing.T) {
+	t.Parallel()
+	const (
+		bsvc    = "rollpin.testpb.svc.v1.VolumeService"
+		bcreate = "/" + bsvc + "/Create"
+	)
+	got := make(chan *svcpb.Volume, 1)
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(interceptor.UnaryServerInterceptor(interceptor.WithNoHeaders(interceptor.NoHeadersReject))))
+	srv.RegisterService(&grpc.ServiceDesc{
+		ServiceName: bsvc,
+		HandlerType: (*any)(nil),
+		Methods: []grpc.MethodDesc{{MethodName: "Create", Handler: func(_ any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (any, error) {
+			in := &svcpb.Volume{}
+			if err := dec(in); err != nil {
+				return nil, err
+			}
+			return ic(ctx, in, &grpc.UnaryServerInfo{FullMethod: bcreate}, func(_ context.Context, req any) (any, error) {
+				got <- req.(*svcpb.Volume)
+				return &svcpb.Volume{}, nil
+			})
+		}}},
+	}, struct{}{})
+	cc := serve(t, bufNet, srv)()
+	for _, tc := range []struct {
+		header string
+		want   typespb.Color
+	}{
+		{backporttest.SvcTrack + "=1.4," + backporttest.TypesTrack + "=2.1", typespb.Color_COLOR_RED},
+		{backporttest.SvcTrack + "=1.4", typespb.Color_COLOR_UNSPECIFIED},
+	} {
+		ctx := metadata.AppendToOutgoingContext(t.Context(), interceptor.HeaderVersion, tc.header)
+		req := &svcpb.Volume{Name: "v", Label: &typespb.Label{Key: "k"}}
+		if err := cc.Invoke(ctx, bcreate, req, &svcpb.Volume{}); err != nil {
+			t.Fatalf("%s: %v, want accepted (even under NoHeadersReject)", tc.header, err)
+		}
+		if c := (<-got).GetLabel().GetColor(); c != tc.want {
+			t.Errorf("%s: handler got label color %v, want %v", tc.header, c, tc.want)
+		}
 	}
 }

@@ -156,6 +156,19 @@ func TestIncomingRemembersOnePair(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { _, _ = c.incoming(ctx, m) }); n > 1 {
 		t.Errorf("incoming with the remembered pair: %v allocs, want at most 1", n)
 	}
+	// The caller's own version, and a cap alone: the same, by the header rules.
+	for _, md := range []metadata.MD{
+		{HeaderVersion: {m.ownHeader}},
+		{HeaderCap: {"rollpin.itest.v1=1.1"}},
+	} {
+		ctx := metadata.NewIncomingContext(context.Background(), md)
+		if _, err := c.incoming(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if n := testing.AllocsPerRun(100, func() { _, _ = c.incoming(ctx, m) }); n > 1 {
+			t.Errorf("incoming(%v): %v allocs, want at most 1", md, n)
+		}
+	}
 }
 
 // TestMethodWithoutTracksNeedsNoHeader: a method whose messages reach no
