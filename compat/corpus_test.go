@@ -119,6 +119,9 @@ var corpus = []corpusCase{
 		rule: "ROLLPIN_DEFAULT_UNCHANGED", element: "acme.volume.v1.CreateVolumeRequest.thin"},
 	{name: "default removed", curEdits: []string{`bool thin = 3 [(rollpin.v1.field) = {since: "1.3", default: "true"}];`, `bool thin = 3 [(rollpin.v1.field) = {since: "1.3"}];`},
 		rule: "ROLLPIN_DEFAULT_UNCHANGED", element: "acme.volume.v1.CreateVolumeRequest.thin"},
+	{name: "message default changed", prevEdits: []string{"message CreateVolumeRequest {", "message Zone { string name = 1; int32 rank = 2; }\n\nmessage CreateVolumeRequest {", "  VolumeType type = 4;\n", "  VolumeType type = 4;\n  Zone home = 20 [(rollpin.v1.field) = {since: \"1.3\", default: \"name: 'a' rank: 1\"}];\n"},
+		curEdits: []string{"message CreateVolumeRequest {", "message Zone { string name = 1; int32 rank = 2; }\n\nmessage CreateVolumeRequest {", "  VolumeType type = 4;\n", "  VolumeType type = 4;\n  Zone home = 20 [(rollpin.v1.field) = {since: \"1.3\", default: \"name: 'a' rank: 2\"}];\n"},
+		rule:     "ROLLPIN_DEFAULT_UNCHANGED", element: "acme.volume.v1.CreateVolumeRequest.home"},
 	// Issue 13.7.
 	{name: "new field's since in the old major", curEdits: []string{`{version: "1.4"}`, `{version: "2.0"}`, `{since: "1.4", default: "3000"}`, `{since: "2.0", default: "3000"}`,
 		`{since: "1.4", default: "1"}`, `{since: "2.0", default: "1"}`, `{since: "1.4", default: "default-pool"}`, `{since: "2.0", default: "default-pool"}`,
@@ -163,6 +166,12 @@ var corpus = []corpusCase{
   double ratio = 6 [(rollpin.v1.field) = {since: "1.3", default: "1.5"}];`}},
 	{name: "major version raised with elements at the new major", replace: "major-2.0"},
 	{name: "api version raised with nothing added", replace: "raise-only"},
+	{name: "field given explicit presence", curEdits: []string{"int64 size_gb = 2;\n  bool", "optional int64 size_gb = 2;\n  bool"}},
+	{name: "enum value deprecated", curEdits: []string{"VOLUME_TYPE_HDD = 1;", "VOLUME_TYPE_HDD = 1 [deprecated = true];"}},
+	{name: "comments and a reserved range added", curEdits: []string{"message DeleteVolumeRequest { string id = 1; }", "// DeleteVolumeRequest names the volume.\nmessage DeleteVolumeRequest {\n  // id of the volume.\n  string id = 1;\n  reserved 100 to 199;\n}"}},
+	{name: "new oneof whose members have since", curEdits: []string{"repeated Snapshot snapshots = 4;", "repeated Snapshot snapshots = 4;\n  oneof source {\n    string image = 5 [(rollpin.v1.field) = {since: \"1.4\"}];\n    string clone_of = 6 [(rollpin.v1.field) = {since: \"1.4\"}];\n  }"}},
+	{name: "message default equal in another spelling", prevEdits: []string{"message CreateVolumeRequest {", "message Zone { string name = 1; int32 rank = 2; }\n\nmessage CreateVolumeRequest {", "  VolumeType type = 4;\n", "  VolumeType type = 4;\n  Zone home = 20 [(rollpin.v1.field) = {since: \"1.3\", default: \"name: 'a' rank: 1\"}];\n"},
+		curEdits: []string{"message CreateVolumeRequest {", "message Zone { string name = 1; int32 rank = 2; }\n\nmessage CreateVolumeRequest {", "  VolumeType type = 4;\n", "  VolumeType type = 4;\n  Zone home = 20 [(rollpin.v1.field) = {since: \"1.3\", default: \"rank: 1, name: \\\"a\\\"\"}];\n"}},
 	{name: "oneof member added with since", curEdits: []string{`string rack = 10 [(rollpin.v1.field) = {since: "1.4"}];`, "string rack = 10 [(rollpin.v1.field) = {since: \"1.4\"}];\n    string host = 12 [(rollpin.v1.field) = {since: \"1.4\"}];"}},
 }
 

@@ -116,10 +116,12 @@ func CheckFiles(prev, cur *protoregistry.Files) []Finding {
 // Diff applies the rules in DiffRules: what changed between the previous
 // release and the current one. Added fields, enum values and methods of a
 // track that existed (with a valid api version) in prev must carry a since
-// above prev's track version, and the track version must rise; existing
-// elements keep their since, number and type; methods keep their request and
-// response types; an element may disappear only once it was deprecated in
-// prev, and a field's or enum value's number must then be reserved. Elements
+// above prev's track version and in the current major, and the track
+// version must rise; a track's declaration is never dropped; existing
+// elements keep their since, default, number, name, JSON name, oneof and
+// type; methods keep their request and response types; an element may
+// disappear only once it was deprecated in prev, and a field's or enum
+// value's number must then be reserved. Elements
 // of a new message, enum or service count as added. Findings are sorted by
 // file, element and rule.
 func Diff(prev, cur *protoregistry.Files) []Finding {

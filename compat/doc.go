@@ -12,16 +12,22 @@
 // versions parse, no since is above its package's api version, a package's
 // files agree on that version, on_downgrade, default and downgrade_to appear
 // only with a since, defaults parse, downgrade_to names an older value. What
-// Lint accepts the engine compiles, and the other way round. Diff compares the current schema with
-// the previous release: every added field, enum value and method carries a
-// since above the previous track version, the track version rises when something was
-// added and never goes back, an existing element keeps its since, number and
-// type, a method keeps its request and response types, and an element
-// disappears only after a release in which it was deprecated (a field's or
-// enum value's number then reserved). The methods of a new service count as
-// added; the fields of a new message and the values of a new enum need no
-// since of their own, because only an added field or method (which carries
-// one) can lead to a new type, but a since they carry must be new. Check
+// Lint accepts the engine compiles, and the other way round.
+//
+// Diff compares the current schema with the previous release: every added field, enum value and method carries a
+// since above the previous track version and in the track's current major,
+// the track version rises when something was added, never goes back and is
+// never dropped, an existing element keeps its since, default, number, name,
+// JSON name, oneof and type, a method keeps its request and response types,
+// and an element disappears only after a release in which it was deprecated
+// (a field's or enum value's number then reserved; another field on an old
+// number is a finding). These cover the wire and JSON breaks that make an
+// old peer misread a message, so Check needs no buf. The methods of a new
+// service count as added; the fields of a new message and the values of a
+// new enum need no since of their own, because only an added field or
+// method (which carries one) can lead to a new type, but a since they carry
+// must be new. A changed default has its own rule (RuleDefaultChanged) so
+// that a deliberate change can be allowed (pindctl check --allow). Check
 // runs both on descriptor sets or buf images:
 //
 //	prev, err := compat.ReadImage("release-1.3.binpb") // buf build -o release-1.3.binpb
