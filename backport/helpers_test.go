@@ -107,6 +107,8 @@ type world struct {
 var worlds = []world{
 	{name: "generated", in: func(t testing.TB, m proto.Message) proto.Message { return proto.Clone(m) }, eng: backport.Default},
 	{name: "dynamic", in: toDynamic, eng: dynEngine},
+	// Generated messages through the protoreflect path.
+	{name: "reflect", in: func(t testing.TB, m proto.Message) proto.Message { return proto.Clone(m) }, eng: func() *backport.Engine { return reflectEngine }},
 }
 
 func toDynamic(t testing.TB, m proto.Message) proto.Message {
