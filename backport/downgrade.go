@@ -52,6 +52,22 @@ func (e *Engine) downgradeMessage(msg proto.Message, cap Manifest, obs Observer)
 	if !need {
 		return msg, nil
 	}
+	if p.gen != nil && e.generated {
+		g := &Gen{e: e, v: cap}
+		var held *heldEvents
+		if obs != nil {
+			held = &heldEvents{}
+			g.obs = held
+		}
+		out, err := p.gen.downgrade(msg, g)
+		if err != nil {
+			return nil, err
+		}
+		if held != nil {
+			held.replay(obs)
+		}
+		return out, nil
+	}
 	cp := p.capPlanFor(key, cap)
 	// Events are held back until the whole tree is done: a Downgrade that
 	// ends in an error reports nothing (nothing was sent).

@@ -1,4 +1,4 @@
-package backport
+package backport_test
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/rollpin/rollpin/backport"
 	"github.com/rollpin/rollpin/backport/backporttest"
 	"github.com/rollpin/rollpin/backport/backporttest/plainpb"
 	"github.com/rollpin/rollpin/backport/backporttest/svcpb"
@@ -41,7 +42,7 @@ type downgradeCase struct {
 	want proto.Message
 	// wantReject is the expected RejectError (Path, Since, Cap, Track,
 	// EnumValue are compared).
-	wantReject *RejectError
+	wantReject *backport.RejectError
 	wantErr    error
 }
 
@@ -105,13 +106,13 @@ func downgradeCases() []downgradeCase {
 			name:       "enum value without downgrade_to is rejected",
 			in:         &svcpb.Volume{Items: []*svcpb.Item{{}, {Color: typespb.Color_COLOR_ULTRAVIOLET}}},
 			cap:        typesCap22,
-			wantReject: &RejectError{Path: "items[1].color", EnumValue: "rollpin.testpb.types.v1.COLOR_ULTRAVIOLET", Track: "rollpin.testpb.types.v1", Since: Version{2, 3}, Cap: Version{2, 2}},
+			wantReject: &backport.RejectError{Path: "items[1].color", EnumValue: "rollpin.testpb.types.v1.COLOR_ULTRAVIOLET", Track: "rollpin.testpb.types.v1", Since: backport.Version{2, 3}, Cap: backport.Version{2, 2}},
 		},
 		{
 			name:       "enum rejected in a map value",
 			in:         &svcpb.Volume{Colors: map[string]typespb.Color{"k": typespb.Color_COLOR_ULTRAVIOLET}},
 			cap:        typesCap22,
-			wantReject: &RejectError{Path: `colors["k"]`, EnumValue: "rollpin.testpb.types.v1.COLOR_ULTRAVIOLET", Track: "rollpin.testpb.types.v1", Since: Version{2, 3}, Cap: Version{2, 2}},
+			wantReject: &backport.RejectError{Path: `colors["k"]`, EnumValue: "rollpin.testpb.types.v1.COLOR_ULTRAVIOLET", Track: "rollpin.testpb.types.v1", Since: backport.Version{2, 3}, Cap: backport.Version{2, 2}},
 		},
 		{
 			name: "cyclic type",
@@ -127,7 +128,7 @@ func downgradeCases() []downgradeCase {
 			name:       "REJECT field set",
 			in:         &svcpb.Volume{Spec: &svcpb.Spec{Encryption: &svcpb.Encryption{KeyId: "k"}}},
 			cap:        svcCap13,
-			wantReject: &RejectError{Path: "spec.encryption", Track: "rollpin.testpb.svc.v1", Since: Version{1, 4}, Cap: Version{1, 3}},
+			wantReject: &backport.RejectError{Path: "spec.encryption", Track: "rollpin.testpb.svc.v1", Since: backport.Version{1, 4}, Cap: backport.Version{1, 3}},
 		},
 		{
 			name: "REJECT field unset is fine",
@@ -138,7 +139,7 @@ func downgradeCases() []downgradeCase {
 			name:       "oneof member with REJECT",
 			in:         &svcpb.Volume{Source: &svcpb.Volume_CloneOf{CloneOf: &svcpb.Encryption{}}},
 			cap:        svcCap13,
-			wantReject: &RejectError{Path: "clone_of", Track: "rollpin.testpb.svc.v1", Since: Version{1, 4}, Cap: Version{1, 3}},
+			wantReject: &backport.RejectError{Path: "clone_of", Track: "rollpin.testpb.svc.v1", Since: backport.Version{1, 4}, Cap: backport.Version{1, 3}},
 		},
 		{
 			name: "oneof member dropped",
@@ -194,7 +195,7 @@ func downgradeCases() []downgradeCase {
 			name:    "across majors",
 			in:      &svcpb.Volume{Name: "v"},
 			cap:     "rollpin.testpb.types.v1=1.9",
-			wantErr: ErrAcrossMajors,
+			wantErr: backport.ErrAcrossMajors,
 		},
 		{
 			name: "only the capped track is downgraded",
@@ -226,11 +227,11 @@ func TestDowngrade(t *testing.T) {
 					}
 					switch {
 					case tc.wantReject != nil:
-						var re *RejectError
+						var re *backport.RejectError
 						if !errors.As(err, &re) {
 							t.Fatalf("Downgrade() error = %v, want *RejectError", err)
 						}
-						got := RejectError{Path: re.Path, EnumValue: re.EnumValue, Track: re.Track, Since: re.Since, Cap: re.Cap}
+						got := backport.RejectError{Path: re.Path, EnumValue: re.EnumValue, Track: re.Track, Since: re.Since, Cap: re.Cap}
 						if got != *tc.wantReject {
 							t.Errorf("Downgrade() RejectError = %+v, want %+v", got, *tc.wantReject)
 						}
@@ -277,7 +278,7 @@ func TestDowngradeReflectOwnsItsCopy(t *testing.T) {
 		Spec:  &svcpb.Spec{SizeGb: 1},
 		Items: []*svcpb.Item{{Name: "a"}, {Name: "b", Tag: "t"}},
 	}
-	out, err := New(WithGeneratedCode(false)).Downgrade(in, mustCap(t, svcCap13))
+	out, err := backport.New(backport.WithGeneratedCode(false)).Downgrade(in, mustCap(t, svcCap13))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +348,7 @@ func TestDowngradeObservedRejectReportsNothing(t *testing.T) {
 				Spec: &svcpb.Spec{Encryption: &svcpb.Encryption{KeyId: "k"}}})
 			var obs countingObserver
 			_, err := w.eng().DowngradeObserved(in, mustCap(t, svcCap13), &obs)
-			var re *RejectError
+			var re *backport.RejectError
 			if !errors.As(err, &re) {
 				t.Fatalf("DowngradeObserved() error = %v, want *RejectError", err)
 			}
@@ -370,8 +371,8 @@ func TestDowngradeNoDowngrader(t *testing.T) {
 	md := findMessage(t, files, "nohook.v1.M")
 	m := newDynamic(md)
 	m.Set(md.Fields().ByName("x"), protoreflect.ValueOfString("v"))
-	_, err := Downgrade(m, mustCap(t, "nohook.v1=1.0"))
-	if !errors.Is(err, ErrNoDowngrader) || !strings.Contains(err.Error(), "nohook.v1.M") {
+	_, err := backport.Downgrade(m, mustCap(t, "nohook.v1=1.0"))
+	if !errors.Is(err, backport.ErrNoDowngrader) || !strings.Contains(err.Error(), "nohook.v1.M") {
 		t.Errorf("Downgrade() error = %v, want ErrNoDowngrader naming nohook.v1.M", err)
 	}
 }
@@ -383,26 +384,26 @@ func TestDowngradeInvalidSchema(t *testing.T) {
 			Field: []*descriptorpbField{field("x", 1, tString, fieldOpts(t, sinceOnly("9.9"), encGenerated))},
 		}}))
 	m := newDynamic(findMessage(t, files, "inv.v1.M"))
-	if _, err := Downgrade(m, mustCap(t, "inv.v1=1.0")); !errors.Is(err, ErrSchema) || !strings.Contains(err.Error(), "inv.v1.M.x") {
+	if _, err := backport.Downgrade(m, mustCap(t, "inv.v1=1.0")); !errors.Is(err, backport.ErrSchema) || !strings.Contains(err.Error(), "inv.v1.M.x") {
 		t.Errorf("Downgrade() error = %v, want ErrSchema naming inv.v1.M.x", err)
 	}
-	if err := FillDefaults(m, mustCap(t, "inv.v1=1.0")); !errors.Is(err, ErrSchema) {
+	if err := backport.FillDefaults(m, mustCap(t, "inv.v1=1.0")); !errors.Is(err, backport.ErrSchema) {
 		t.Errorf("FillDefaults() error = %v, want ErrSchema", err)
 	}
 }
 
 func TestDowngradeNilAndEmpty(t *testing.T) {
-	if out, err := Downgrade(nil, mustCap(t, svcCap12)); out != nil || err != nil {
+	if out, err := backport.Downgrade(nil, mustCap(t, svcCap12)); out != nil || err != nil {
 		t.Errorf("Downgrade(nil) = %v, %v", out, err)
 	}
 	var v *svcpb.Volume
-	if out, err := Downgrade(v, mustCap(t, svcCap12)); out != proto.Message(v) || err != nil {
+	if out, err := backport.Downgrade(v, mustCap(t, svcCap12)); out != proto.Message(v) || err != nil {
 		t.Errorf("Downgrade(typed nil) = %v, %v", out, err)
 	}
-	if err := FillDefaults(v, mustCap(t, svcCap12)); err != nil {
+	if err := backport.FillDefaults(v, mustCap(t, svcCap12)); err != nil {
 		t.Errorf("FillDefaults(typed nil) = %v", err)
 	}
-	var re *RejectError
+	var re *backport.RejectError
 	if re.Error() == "" {
 		t.Errorf("nil RejectError has an empty message")
 	}
@@ -413,33 +414,35 @@ func TestDowngradeNilAndEmpty(t *testing.T) {
 // tracks, and a cap that was evicted is compiled again with the same result.
 func TestCapPlanCacheBounded(t *testing.T) {
 	req := backporttest.NewBenchRequest()
-	p := Default().planFor(req.ProtoReflect().Descriptor())
+	// The protoreflect path keeps capPlans; generated code needs none.
+	e := backport.New(backport.WithGeneratedCode(false))
+	md := req.ProtoReflect().Descriptor()
 	first := mustCap(t, backporttest.BenchCapText)
-	want, err := Downgrade(req, first)
+	want, err := e.Downgrade(req, first)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Tracks the message does not reach do not make a new entry.
-	before := len(p.caps.Load().entries)
-	if _, err := Downgrade(req, mustCap(t, backporttest.BenchCapText+",zzz.unrelated.v1=9.9")); err != nil {
+	before := backport.CapCacheLen(e, md)
+	if _, err := e.Downgrade(req, mustCap(t, backporttest.BenchCapText+",zzz.unrelated.v1=9.9")); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(p.caps.Load().entries); n != before {
+	if n := backport.CapCacheLen(e, md); n != before {
 		t.Errorf("an unrelated track added a cache entry: %d -> %d", before, n)
 	}
-	for minor := range 2 * capCacheEntries {
+	for minor := range 2 * backport.CapCacheEntries {
 		cap := mustCap(t, fmt.Sprintf("%s=1.%d,%s=2.%d", backporttest.SvcTrack, minor%4, backporttest.TypesTrack, minor))
-		if _, err := Downgrade(req, cap); err != nil {
-			var re *RejectError
+		if _, err := e.Downgrade(req, cap); err != nil {
+			var re *backport.RejectError
 			if !errors.As(err, &re) {
 				t.Fatal(err)
 			}
 		}
-		if n := len(p.caps.Load().entries); n > capCacheEntries {
-			t.Fatalf("cache holds %d entries, bound is %d", n, capCacheEntries)
+		if n := backport.CapCacheLen(e, md); n > backport.CapCacheEntries {
+			t.Fatalf("cache holds %d entries, bound is %d", n, backport.CapCacheEntries)
 		}
 	}
-	got, err := Downgrade(req, first)
+	got, err := e.Downgrade(req, first)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package backport
+package backport_test
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/rollpin/rollpin/backport"
 )
 
 // TestEngineInstances: an engine built with New has its own files, plans
@@ -28,7 +30,7 @@ func TestEngineInstances(t *testing.T) {
 	cap := mustCap(t, "eng.v1=1.1")
 
 	calls := 0
-	e := New(WithFiles(files), WithDowngrader("eng.v1.M", func(m protoreflect.Message, _ Manifest) error {
+	e := backport.New(backport.WithFiles(files), backport.WithDowngrader("eng.v1.M", func(m protoreflect.Message, _ backport.Manifest) error {
 		calls++
 		fd := m.Descriptor().Fields().ByName("x")
 		m.Set(fd, protoreflect.ValueOfString("folded"))
@@ -44,14 +46,14 @@ func TestEngineInstances(t *testing.T) {
 	}
 	// The default engine neither sees the files (to it the package is
 	// unversioned, so a since in it is a schema error) nor the hook.
-	if _, err := Downgrade(m, cap); !errors.Is(err, ErrSchema) {
+	if _, err := backport.Downgrade(m, cap); !errors.Is(err, backport.ErrSchema) {
 		t.Errorf("default Downgrade() error = %v, want ErrSchema (package declaration out of reach)", err)
 	}
 	if calls != 1 {
 		t.Errorf("the default engine called another engine's hook")
 	}
 	// A second engine on the same files has no hook.
-	if _, err := New(WithFiles(files)).Downgrade(m, cap); err == nil {
+	if _, err := backport.New(backport.WithFiles(files)).Downgrade(m, cap); err == nil {
 		t.Errorf("engine without the hook downgraded a CUSTOM field")
 	}
 }
@@ -61,7 +63,7 @@ func TestEngineInstances(t *testing.T) {
 func TestManifestEntriesIsACopy(t *testing.T) {
 	m := mustCap(t, "a.v1=1.0,b.v1=2.0")
 	es := m.Entries()
-	es[0].Version = Version{9, 9}
+	es[0].Version = backport.Version{9, 9}
 	if m.String() != "a.v1=1.0,b.v1=2.0" {
 		t.Errorf("changing Entries() changed the manifest to %s", m)
 	}

@@ -36,6 +36,9 @@ func (e *Engine) fillMessage(msg proto.Message, sender Manifest, obs Observer) e
 	if !f.needs(p) {
 		return nil
 	}
+	if p.gen != nil && e.generated {
+		return p.gen.fill(msg, &Gen{e: e, v: sender, obs: obs})
+	}
 	return f.message(p, m)
 }
 

@@ -34,7 +34,8 @@ type plan struct {
 	errs     []error     // invalid options of this message's own fields
 	err      error       // every invalid option in the subtree; nil when valid
 
-	caps capSlot // capPlans of the last caps Downgrade saw at this root (capplan.go)
+	caps capSlot        // capPlans of the last caps Downgrade saw at this root (capplan.go)
+	gen  *generatedCode // generated code covering the subtree (generated.go); nil: none
 }
 
 // threshold summarises one track over a subtree.
@@ -127,6 +128,7 @@ func (e *Engine) planFor(md protoreflect.MessageDescriptor) *plan {
 	}
 	p := b.message(md)
 	b.finish()
+	b.attachGenerated()
 	next := make(map[protoreflect.MessageDescriptor]*plan, len(old)+len(b.new))
 	for k, v := range old {
 		next[k] = v

@@ -1,4 +1,4 @@
-package backport
+package backport_test
 
 import (
 	"errors"
@@ -11,13 +11,14 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rollpin/rollpin/backport"
 	"github.com/rollpin/rollpin/backport/backporttest/svcpb"
 )
 
 // checkDowngradeInvariants runs Downgrade(in, cap) and checks every
 // property the engine promises against the independent model in
 // helpers_test.go. It reports whether Downgrade rejected in.
-func checkDowngradeInvariants(t *testing.T, e *Engine, in proto.Message, cap Manifest, label string) bool {
+func checkDowngradeInvariants(t *testing.T, e *backport.Engine, in proto.Message, cap backport.Manifest, label string) bool {
 	t.Helper()
 	before := proto.Clone(in)
 	out, err := e.Downgrade(in, cap)
@@ -25,7 +26,7 @@ func checkDowngradeInvariants(t *testing.T, e *Engine, in proto.Message, cap Man
 		t.Fatalf("%s: Downgrade mutated its input", label)
 	}
 	ref, refRejected := reference(t, in, cap)
-	var re *RejectError
+	var re *backport.RejectError
 	if errors.As(err, &re) {
 		if !refRejected {
 			t.Fatalf("%s: Downgrade rejected (%v) but the rules allow sending %v", label, err, in)
@@ -126,7 +127,7 @@ func FuzzDowngrade(f *testing.F) {
 			return
 		}
 		for _, c := range caps {
-			checkDowngradeInvariants(t, Default(), in, mustCap(t, c), "cap "+c)
+			checkDowngradeInvariants(t, backport.Default(), in, mustCap(t, c), "cap "+c)
 		}
 	})
 }

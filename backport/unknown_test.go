@@ -1,4 +1,4 @@
-package backport
+package backport_test
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/rollpin/rollpin/backport"
 	"github.com/rollpin/rollpin/backport/backporttest/plainpb"
 	"github.com/rollpin/rollpin/backport/backporttest/svcpb"
 	"github.com/rollpin/rollpin/backport/backporttest/typespb"
@@ -47,7 +48,7 @@ func TestUnknownFieldsOneRule(t *testing.T) {
 		}
 	}
 	caps = append(caps, "rollpin.testpb.types.v1=2.1", "")
-	engines := map[string]*Engine{"default": Default(), "protoreflect": New(WithGeneratedCode(false))}
+	engines := map[string]*backport.Engine{"default": backport.Default(), "protoreflect": backport.New(backport.WithGeneratedCode(false))}
 	for ename, e := range engines {
 		for _, w := range worlds {
 			for _, c := range caps {
@@ -69,9 +70,9 @@ func TestUnknownFieldsOneRule(t *testing.T) {
 					kept, dropped := 0, 0
 					walkMessages(out.ProtoReflect(), "", func(path string, m protoreflect.Message) {
 						cv, capped := capOf(t, m.Descriptor(), cap)
-						_, schema, versioned, _ := TrackOfIn(nil, m.Descriptor())
+						_, schema, versioned, _ := backport.TrackOfIn(nil, m.Descriptor())
 						if w.name == "dynamic" {
-							_, schema, versioned, _ = TrackOfIn(dynamicFiles(), m.Descriptor())
+							_, schema, versioned, _ = backport.TrackOfIn(dynamicFiles(), m.Descriptor())
 						}
 						wantDrop := versioned && capped && cv.Less(schema)
 						got := m.GetUnknown()
@@ -108,7 +109,7 @@ func walkMessages(m protoreflect.Message, path string, fn func(string, protorefl
 		case fd.IsMap():
 			if fd.MapValue().Message() != nil {
 				v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
-					walkMessages(mv.Message(), p+mapKeyText(k), fn)
+					walkMessages(mv.Message(), p+backport.MapKeyText(k), fn)
 					return true
 				})
 			}
@@ -132,7 +133,7 @@ func TestUnknownFieldsFastPathAllocates(t *testing.T) {
 	in := unknownTree()
 	cap := mustCap(t, "rollpin.testpb.svc.v1=1.4,rollpin.testpb.types.v1=2.3")
 	if a := testing.AllocsPerRun(100, func() {
-		out, err := Downgrade(in, cap)
+		out, err := backport.Downgrade(in, cap)
 		if err != nil || out != proto.Message(in) {
 			t.Fatalf("Downgrade() = %v, %v; want the input", out, err)
 		}
