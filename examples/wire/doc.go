@@ -5,9 +5,9 @@
 //	go run ./examples/wire                      # -pind 127.0.0.1:7070
 //
 // Serve shows the server side: the two server interceptors on
-// grpc.NewServer, and a pinsvc.Client that registers the process as a live
+// grpc.NewServer, and a pinclient.Client that registers the process as a live
 // instance (so that pind knows the fleet's floor) for as long as it serves.
-// Call shows the client side: a pinsvc.Client watching the pins, used as
+// Call shows the client side: a pinclient.Client watching the pins, used as
 // the PinSource of the two client interceptors, and interceptor.CanSend to
 // gate a feature on the pin, as OpenStack code does with can_send_version.
 // Both take the interceptor options, here the Prometheus collectors of

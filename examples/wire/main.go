@@ -18,7 +18,7 @@ import (
 	"github.com/rollpin/rollpin/examples/volume/v2/volumepb"
 	"github.com/rollpin/rollpin/interceptor"
 	rollpinprom "github.com/rollpin/rollpin/interceptor/prometheus"
-	"github.com/rollpin/rollpin/pinsvc"
+	"github.com/rollpin/rollpin/pinsvc/pinclient"
 )
 
 func main() {
@@ -60,9 +60,9 @@ func Serve(ctx context.Context, pind []string, listen string, opts ...intercepto
 	)
 	volumepb.RegisterVolumeServiceServer(srv, volumes{})
 
-	reg, err := pinsvc.NewClient(pind, pinsvc.WithRegistration(pinsvc.Registration{
+	reg, err := pinclient.NewClient(pind, pinclient.WithRegistration(pinclient.Registration{
 		ID:       "wire-" + lis.Addr().String(),
-		Services: pinsvc.ServicesOf(srv), // acme.volume.v1.VolumeService
+		Services: pinclient.ServicesOf(srv), // acme.volume.v1.VolumeService
 		Address:  lis.Addr().String(),
 		Build:    "wire example",
 		// Manifest defaults to this binary's own: acme.volume.v1=1.4.
@@ -87,7 +87,7 @@ func Serve(ctx context.Context, pind []string, listen string, opts ...intercepto
 // Call creates a volume on the server at target through the rollpin client
 // interceptors, with the pins pind serves, and prints what it got.
 func Call(ctx context.Context, pind []string, target string, out io.Writer, opts ...interceptor.Option) error {
-	pins, err := pinsvc.NewClient(pind) // watches the pins of every service
+	pins, err := pinclient.NewClient(pind) // watches the pins of every service
 	if err != nil {
 		return err
 	}

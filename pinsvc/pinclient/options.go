@@ -1,4 +1,4 @@
-package pinsvc
+package pinclient
 
 import (
 	"log/slog"
@@ -38,10 +38,10 @@ type Registration struct {
 	Address string
 }
 
-// ClientOption configures a Client.
-type ClientOption func(*clientOptions)
+// Option configures a Client.
+type Option func(*options)
 
-type clientOptions struct {
+type options struct {
 	reg         *Registration
 	logger      *slog.Logger
 	backoffBase time.Duration
@@ -54,16 +54,16 @@ type clientOptions struct {
 	onError     func(error)
 }
 
-func defaultClientOptions() clientOptions {
-	return clientOptions{
+func defaultOptions() options {
+	return options{
 		logger:      slog.Default(),
 		backoffBase: DefaultBackoffBase,
 		backoffMax:  DefaultBackoffMax,
 	}
 }
 
-func evaluateClientOptions(opts []ClientOption) clientOptions {
-	o := defaultClientOptions()
+func evaluateOptions(opts []Option) options {
+	o := defaultOptions()
 	for _, fn := range opts {
 		fn(&o)
 	}
@@ -78,8 +78,8 @@ func evaluateClientOptions(opts []ClientOption) clientOptions {
 
 // WithRegistration makes the Client register the process as a live instance
 // (a Register stream) instead of only watching pins.
-func WithRegistration(r Registration) ClientOption {
-	return func(o *clientOptions) {
+func WithRegistration(r Registration) Option {
+	return func(o *options) {
 		rr := r
 		rr.Services = append([]string(nil), r.Services...)
 		o.reg = &rr
@@ -87,8 +87,8 @@ func WithRegistration(r Registration) ClientOption {
 }
 
 // WithLogger sets the logger (default slog.Default()).
-func WithLogger(l *slog.Logger) ClientOption {
-	return func(o *clientOptions) {
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
 		if l != nil {
 			o.logger = l
 		}
@@ -99,45 +99,45 @@ func WithLogger(l *slog.Logger) ClientOption {
 // failed attempt doubles it up to max, and every delay is jittered to a
 // random value between half and all of it. Defaults: DefaultBackoffBase and
 // DefaultBackoffMax. The delay resets once a stream delivers an update.
-func WithBackoff(base, max time.Duration) ClientOption {
-	return func(o *clientOptions) { o.backoffBase, o.backoffMax = base, max }
+func WithBackoff(base, max time.Duration) Option {
+	return func(o *options) { o.backoffBase, o.backoffMax = base, max }
 }
 
 // WithDialOptions adds gRPC dial options used for every pind endpoint
 // (keepalive, interceptors, a custom dialer...).
-func WithDialOptions(opts ...grpc.DialOption) ClientOption {
-	return func(o *clientOptions) { o.dialOpts = append(o.dialOpts, opts...) }
+func WithDialOptions(opts ...grpc.DialOption) Option {
+	return func(o *options) { o.dialOpts = append(o.dialOpts, opts...) }
 }
 
 // WithTransportCredentials sets the transport credentials for pind (TLS or
 // mTLS). Without it the connection is plaintext.
-func WithTransportCredentials(c credentials.TransportCredentials) ClientOption {
-	return func(o *clientOptions) { o.creds = c }
+func WithTransportCredentials(c credentials.TransportCredentials) Option {
+	return func(o *options) { o.creds = c }
 }
 
 // WithToken sends "authorization: Bearer <token>" on every call to pind.
-func WithToken(token string) ClientOption {
-	return func(o *clientOptions) { o.token = token }
+func WithToken(token string) Option {
+	return func(o *options) { o.token = token }
 }
 
 // WithSnapshotFile persists the last snapshot received from pind to path
 // (written atomically after every update) and loads it at Start, so that a
 // process restarted while pind is unreachable caps its calls with the last
 // known pins instead of none.
-func WithSnapshotFile(path string) ClientOption {
-	return func(o *clientOptions) { o.snapFile = path }
+func WithSnapshotFile(path string) Option {
+	return func(o *options) { o.snapFile = path }
 }
 
 // WithOnUpdate calls fn, from the Client's stream goroutine and one call at
 // a time, after every update has been applied. fn must not block for long:
 // the next update waits for it.
-func WithOnUpdate(fn func(*Snapshot)) ClientOption {
-	return func(o *clientOptions) { o.onUpdate = fn }
+func WithOnUpdate(fn func(*Snapshot)) Option {
+	return func(o *options) { o.onUpdate = fn }
 }
 
 // WithOnError calls fn with every error that needs the caller's attention:
 // a fenced registration (wrapping ErrFenced) or a request pind rejects as
 // invalid or unauthorized. Transient connection errors are only logged.
-func WithOnError(fn func(error)) ClientOption {
-	return func(o *clientOptions) { o.onError = fn }
+func WithOnError(fn func(error)) Option {
+	return func(o *options) { o.onError = fn }
 }

@@ -1,4 +1,4 @@
-package pinsvc
+package pinclient
 
 import (
 	"context"
@@ -24,9 +24,12 @@ import (
 // Sentinel errors of the Client.
 var (
 	// ErrClientClosed is returned by WaitForSync after Close.
-	ErrClientClosed = errors.New("pinsvc: client closed")
+	ErrClientClosed = errors.New("pinclient: client closed")
 	// ErrAlreadyStarted is returned by a second call to Start.
-	ErrAlreadyStarted = errors.New("pinsvc: client already started")
+	ErrAlreadyStarted = errors.New("pinclient: client already started")
+	// ErrFenced is wrapped by the error of a registration that pind refused
+	// because the instance is below the pin (FAILED_PRECONDITION).
+	ErrFenced = errors.New("pinclient: instance is below the pin")
 )
 
 // Client keeps the pins of every service up to date from pind and
@@ -41,7 +44,7 @@ var (
 //
 // Cap is one atomic load and one map lookup: no lock, no allocation.
 type Client struct {
-	o         clientOptions
+	o         options
 	endpoints []string
 	conns     []*grpc.ClientConn
 	started   time.Time
@@ -64,17 +67,17 @@ type Client struct {
 // NewClient returns a Client for the pind endpoints (gRPC targets such as
 // "host:port" or "dns:///pind.example:7070"). It does not connect: call
 // Start. It fails when no endpoint is given or a target cannot be parsed.
-func NewClient(endpoints []string, opts ...ClientOption) (*Client, error) {
+func NewClient(endpoints []string, opts ...Option) (*Client, error) {
 	if len(endpoints) == 0 {
-		return nil, errors.New("pinsvc: NewClient: no pind endpoint given")
+		return nil, errors.New("pinclient: NewClient: no pind endpoint given")
 	}
-	o := evaluateClientOptions(opts)
+	o := evaluateOptions(opts)
 	if o.reg != nil {
 		if o.reg.ID == "" {
-			return nil, errors.New("pinsvc: NewClient: registration without an instance ID")
+			return nil, errors.New("pinclient: NewClient: registration without an instance ID")
 		}
 		if len(o.reg.Services) == 0 {
-			return nil, errors.New("pinsvc: NewClient: registration without services (use ServicesOf(grpcServer))")
+			return nil, errors.New("pinclient: NewClient: registration without services (use ServicesOf(grpcServer))")
 		}
 		if o.reg.Manifest.IsEmpty() {
 			o.reg.Manifest = ManifestFor(o.reg.Services)
@@ -98,7 +101,7 @@ func NewClient(endpoints []string, opts ...ClientOption) (*Client, error) {
 		cc, err := grpc.NewClient(ep, dial...)
 		if err != nil {
 			c.closeConns()
-			return nil, fmt.Errorf("pinsvc: pind endpoint %q: %w", ep, err)
+			return nil, fmt.Errorf("pinclient: pind endpoint %q: %w", ep, err)
 		}
 		c.conns = append(c.conns, cc)
 	}
@@ -149,11 +152,11 @@ func (c *Client) Start(ctx context.Context) error {
 		switch {
 		case err == nil:
 			c.snap.CompareAndSwap(nil, s)
-			c.o.logger.Info("pinsvc: loaded pins from the snapshot file until pind answers",
+			c.o.logger.Info("pinclient: loaded pins from the snapshot file until pind answers",
 				"file", c.o.snapFile, "revision", s.Revision(), "services", len(s.states))
 		case errors.Is(err, fs.ErrNotExist):
 		default:
-			c.o.logger.Warn("pinsvc: snapshot file ignored", "err", err)
+			c.o.logger.Warn("pinclient: snapshot file ignored", "err", err)
 		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -216,7 +219,7 @@ func (c *Client) WaitForSync(ctx context.Context) error {
 
 // errReadmit ends a watch stream so that a fenced instance tries to register
 // again: the pins it was refused by have been lowered.
-var errReadmit = errors.New("pinsvc: pins lowered, registering again")
+var errReadmit = errors.New("pinclient: pins lowered, registering again")
 
 func (c *Client) run(ctx context.Context, done chan struct{}) {
 	defer close(done)
@@ -231,9 +234,9 @@ func (c *Client) run(ctx context.Context, done chan struct{}) {
 			attempt = 0
 		}
 		if errors.Is(err, errReadmit) {
-			c.o.logger.Info("pinsvc: pins no longer fence this instance; registering again", "id", c.o.reg.ID)
+			c.o.logger.Info("pinclient: pins no longer fence this instance; registering again", "id", c.o.reg.ID)
 		} else {
-			c.o.logger.Warn("pinsvc: pind stream ended; reconnecting", "endpoint", c.endpoints[ep], "err", err)
+			c.o.logger.Warn("pinclient: pind stream ended; reconnecting", "endpoint", c.endpoints[ep], "err", err)
 			ep = (ep + 1) % len(c.conns)
 		}
 		d := c.backoff(attempt)
@@ -397,7 +400,7 @@ func (c *Client) registrationFailed(err error, fenced *bool) {
 		rerr := &RegistrationError{ID: c.o.reg.ID, Err: err, Fenced: true}
 		*fenced = true
 		c.setErr(rerr)
-		c.o.logger.Error("pinsvc: pind refused the registration; watching pins until they allow it",
+		c.o.logger.Error("pinclient: pind refused the registration; watching pins until they allow it",
 			"id", c.o.reg.ID, "manifest", c.o.reg.Manifest.String(), "err", status.Convert(err).Message())
 		c.fenceOnce.Do(func() { close(c.fencedCh) })
 		if c.o.onError != nil {
@@ -426,7 +429,7 @@ type RegistrationError struct {
 // Error returns pind's explanation, which names the pin and the command that
 // would lower it when Fenced.
 func (e *RegistrationError) Error() string {
-	return "pinsvc: pind refused to register instance " + e.ID + ": " + status.Convert(e.Err).Message()
+	return "pinclient: pind refused to register instance " + e.ID + ": " + status.Convert(e.Err).Message()
 }
 
 // Unwrap returns the status error and, when Fenced, ErrFenced.
@@ -473,7 +476,7 @@ func (c *Client) applyUpdates(us []*rollpinv1.PinUpdate) {
 	c.syncOnce.Do(func() { close(c.synced) })
 	if c.o.snapFile != "" {
 		if err := writeSnapshotFile(c.o.snapFile, next); err != nil {
-			c.o.logger.Warn("pinsvc: could not persist the pin snapshot", "err", err)
+			c.o.logger.Warn("pinclient: could not persist the pin snapshot", "err", err)
 		}
 	}
 	if c.o.onUpdate != nil {

@@ -1,4 +1,4 @@
-package pinsvc_test
+package pinclient_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/rollpin/rollpin/interceptor"
-	"github.com/rollpin/rollpin/pinsvc"
+	"github.com/rollpin/rollpin/pinsvc/pinclient"
 )
 
 // A serving process registers as a live instance of the services on its
@@ -22,16 +22,16 @@ func ExampleNewClient() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	pins, err := pinsvc.NewClient([]string{"pind-0:7070", "pind-1:7070"},
-		pinsvc.WithRegistration(pinsvc.Registration{
+	pins, err := pinclient.NewClient([]string{"pind-0:7070", "pind-1:7070"},
+		pinclient.WithRegistration(pinclient.Registration{
 			ID:       "volume-" + lis.Addr().String(),
-			Services: pinsvc.ServicesOf(gs),
+			Services: pinclient.ServicesOf(gs),
 			Address:  lis.Addr().String(),
 			Build:    "v1.4.0",
 		}),
-		pinsvc.WithSnapshotFile("/var/lib/volume/pins.json"),
-		pinsvc.WithOnError(func(err error) {
-			if errors.Is(err, pinsvc.ErrFenced) {
+		pinclient.WithSnapshotFile("/var/lib/volume/pins.json"),
+		pinclient.WithOnError(func(err error) {
+			if errors.Is(err, pinclient.ErrFenced) {
 				log.Printf("this build is older than the pin: %v", err)
 			}
 		}))
