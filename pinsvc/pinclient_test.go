@@ -12,12 +12,12 @@ import (
 // the test ends.
 func newTestClient(t testing.TB, endpoints []string, opts ...pinclient.Option) *pinclient.Client {
 	t.Helper()
-	opts = append([]pinclient.Option{pinclient.WithLogger(quietLog), pinclient.WithBackoff(20*time.Millisecond, 200*time.Millisecond)}, opts...)
+	opts = append([]pinclient.Option{pinclient.WithInsecure(), pinclient.WithLogger(quietLog), pinclient.WithBackoff(20*time.Millisecond, 200*time.Millisecond)}, opts...)
 	c, err := pinclient.NewClient(endpoints, opts...)
 	if err != nil {
 		t.Fatalf("pinclient.NewClient: %v", err)
 	}
-	if err := c.Start(context.Background()); err != nil {
+	if err := c.Start(); err != nil {
 		t.Fatalf("Client.Start: %v", err)
 	}
 	t.Cleanup(func() { c.Close() })

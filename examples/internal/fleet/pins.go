@@ -19,11 +19,11 @@ const Track = "acme.volume.v1"
 // WatchPins starts a pinclient.Client watching the pins (the process does not
 // serve) and waits for its first snapshot. The caller closes it.
 func WatchPins(ctx context.Context, endpoints []string, log *slog.Logger) (*pinclient.Client, error) {
-	c, err := pinclient.NewClient(endpoints, pinclient.WithLogger(log), pinclient.WithBackoff(50*time.Millisecond, time.Second))
+	c, err := pinclient.NewClient(endpoints, pinclient.WithInsecure(), pinclient.WithLogger(log), pinclient.WithBackoff(50*time.Millisecond, time.Second))
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Start(context.WithoutCancel(ctx)); err != nil {
+	if err := c.Start(); err != nil {
 		c.Close()
 		return nil, err
 	}

@@ -64,6 +64,7 @@ func Serve(ctx context.Context, cfg ServerConfig, rep *Reporter, tally *Tally, r
 	register(srv)
 
 	pins, err := pinclient.NewClient(cfg.Pind,
+		pinclient.WithInsecure(), // pind on loopback
 		pinclient.WithLogger(log),
 		pinclient.WithBackoff(50*time.Millisecond, time.Second),
 		pinclient.WithRegistration(pinclient.Registration{
@@ -75,7 +76,7 @@ func Serve(ctx context.Context, cfg ServerConfig, rep *Reporter, tally *Tally, r
 	if err != nil {
 		return err
 	}
-	if err := pins.Start(context.WithoutCancel(ctx)); err != nil {
+	if err := pins.Start(); err != nil {
 		return err
 	}
 	defer pins.Close()
