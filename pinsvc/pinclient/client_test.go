@@ -280,4 +280,3 @@ func BenchmarkClientCap(b *testing.B) {
 		})
 	})
 }
-
