@@ -36,8 +36,8 @@ import (
 // instances from the generated code, 1.3 instances from the committed 1.3
 // descriptor set with dynamicpb messages (so they really know nothing of
 // 1.4), each behind rollpin's server interceptor and registered with pind
-// through a pinsvc.Client; load clients at 1.4 call them through rollpin's
-// client interceptor with caps from their own pinsvc.Client.
+// through a pinclient.Client; load clients at 1.4 call them through rollpin's
+// client interceptor with caps from their own pinclient.Client.
 
 const (
 	volSvc    = "acme.volume.v1.VolumeService"
@@ -194,7 +194,7 @@ func (f *fleet) remove(addr string) {
 }
 
 // loadClient is a 1.4 client calling the fleet through rollpin's client
-// interceptor, with caps from its own pinsvc.Client.
+// interceptor, with caps from its own pinclient.Client.
 type loadClient struct {
 	pins  *pinclient.Client
 	mu    sync.Mutex
