@@ -6,7 +6,7 @@
 // # Usage
 //
 // A process wires the four interceptors once; pins comes from pind
-// (pinsvc.Client) or, without pind, from a StaticPins or AtomicPins:
+// (pinclient.Client) or, without pind, from a StaticPins or AtomicPins:
 //
 //	conn, err := grpc.NewClient(target,
 //		grpc.WithChainUnaryInterceptor(interceptor.UnaryClientInterceptor(pins)),
