@@ -3,9 +3,6 @@ package backport
 import (
 	"errors"
 	"sort"
-	"sync"
-	"sync/atomic"
-	"unsafe"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -37,8 +34,8 @@ type plan struct {
 	errs     []error     // invalid options of this message's own fields
 	err      error       // every invalid option in the subtree; nil when valid
 
-	layout layoutSlot // Go layout of the last generated type seen (golayout.go)
-	caps   capSlot    // capPlans of the last caps Downgrade saw at this root (capplan.go)
+	caps capSlot        // capPlans of the last caps Downgrade saw at this root (capplan.go)
+	gen  *generatedCode // generated code covering the subtree (generated.go); nil: none
 }
 
 // threshold summarises one track over a subtree.
@@ -54,6 +51,9 @@ type threshold struct {
 	// hasFill): a sender at or above it needs no defaults.
 	fillMax Version
 	hasFill bool
+	// hasMsg: the subtree holds a message of the track, whose unknown
+	// fields Downgrade drops when the cap is below schema.
+	hasMsg bool
 }
 
 type fieldPlan struct {
@@ -97,57 +97,30 @@ func (ep *enumPlan) lookup(n protoreflect.EnumNumber) *enumValuePlan {
 	return nil
 }
 
-// plans is the process-wide plan cache: a copy-on-write map read with one
-// atomic load; writers serialise on mu and publish a new map.
-var plans struct {
-	mu sync.Mutex
-	m  atomic.Pointer[map[protoreflect.MessageDescriptor]*plan]
-}
-
-// planSlots is a direct-mapped cache in front of plans, indexed by the
-// descriptor's address: a hit costs one atomic load and a comparison of the
-// descriptor interface's two machine words (type and data) with the
-// plan's, which for the pointer descriptors protobuf uses is interface
-// equality. Descriptors of other kinds, and slots shared by two hot types,
-// fall through to the map.
-var planSlots [512]atomic.Pointer[plan]
-
-type descWords [2]unsafe.Pointer
-
-func wordsOf(md protoreflect.MessageDescriptor) descWords {
-	return *(*descWords)(unsafe.Pointer(&md))
-}
-
-func slotOf(w descWords) *atomic.Pointer[plan] {
-	h := uintptr(w[1])
-	h ^= h >> 13
-	return &planSlots[(h>>4)%uintptr(len(planSlots))]
-}
-
 // planFor returns the compiled plan of md, compiling it (and everything it
-// reaches) on first use.
-func planFor(md protoreflect.MessageDescriptor) *plan {
-	w := wordsOf(md)
-	slot := slotOf(w)
-	if p := slot.Load(); p != nil && wordsOf(p.desc) == w {
+// reaches) on first use. Plans live in a copy-on-write map read with one
+// atomic load, behind a one-entry cache of the last plan returned.
+func (e *Engine) planFor(md protoreflect.MessageDescriptor) *plan {
+	if p := e.plans.last.Load(); p != nil && p.desc == md {
 		return p
 	}
-	if mp := plans.m.Load(); mp != nil {
+	if mp := e.plans.m.Load(); mp != nil {
 		if p := (*mp)[md]; p != nil {
-			slot.Store(p)
+			e.plans.last.Store(p)
 			return p
 		}
 	}
-	plans.mu.Lock()
-	defer plans.mu.Unlock()
+	e.plans.mu.Lock()
+	defer e.plans.mu.Unlock()
 	var old map[protoreflect.MessageDescriptor]*plan
-	if mp := plans.m.Load(); mp != nil {
+	if mp := e.plans.m.Load(); mp != nil {
 		old = *mp
 		if p := old[md]; p != nil {
 			return p
 		}
 	}
 	b := &builder{
+		e:      e,
 		old:    old,
 		new:    map[protoreflect.MessageDescriptor]*plan{},
 		enums:  map[protoreflect.EnumDescriptor]*enumPlan{},
@@ -155,6 +128,7 @@ func planFor(md protoreflect.MessageDescriptor) *plan {
 	}
 	p := b.message(md)
 	b.finish()
+	b.attachGenerated()
 	next := make(map[protoreflect.MessageDescriptor]*plan, len(old)+len(b.new))
 	for k, v := range old {
 		next[k] = v
@@ -162,7 +136,7 @@ func planFor(md protoreflect.MessageDescriptor) *plan {
 	for k, v := range b.new {
 		next[k] = v
 	}
-	plans.m.Store(&next)
+	e.plans.m.Store(&next)
 	return p
 }
 
@@ -177,6 +151,7 @@ type trackInfo struct {
 // has no plan yet. A plan is entered in new before its fields are compiled,
 // so that cyclic types find it (a placeholder) instead of recursing forever.
 type builder struct {
+	e      *Engine
 	old    map[protoreflect.MessageDescriptor]*plan
 	new    map[protoreflect.MessageDescriptor]*plan
 	order  []*plan
@@ -188,7 +163,7 @@ func (b *builder) track(f protoreflect.FileDescriptor) trackInfo {
 	if ti, ok := b.tracks[f]; ok {
 		return ti
 	}
-	t, v, ok, err := trackOfFile(nil, f)
+	t, v, ok, err := trackOfFile(b.e.registryHolding(f), f)
 	ti := trackInfo{track: t, version: v, versioned: ok, err: err}
 	b.tracks[f] = ti
 	return ti
@@ -296,7 +271,7 @@ func (b *builder) enum(ed protoreflect.EnumDescriptor) *enumPlan {
 func (b *builder) finish() {
 	for _, p := range b.order {
 		if p.track != "" {
-			t := threshold{track: p.track, schema: p.version}
+			t := threshold{track: p.track, schema: p.version, hasMsg: true}
 			for _, fp := range p.all {
 				if !fp.hasSince {
 					continue
@@ -337,7 +312,7 @@ func (b *builder) finish() {
 	for _, p := range b.order {
 		p.err = subtreeErrors(p)
 		for _, fp := range p.all {
-			if fp.hasSince || (fp.msg != nil && fp.msg.hasMax()) || (fp.enum != nil && fp.enum.hasMax) {
+			if fp.hasSince || (fp.msg != nil && fp.msg.mayChange()) || (fp.enum != nil && fp.enum.hasMax) {
 				p.dg = append(p.dg, fp)
 			}
 			if (fp.hasSince && fp.hasDefault) || (fp.msg != nil && len(fp.msg.th) > 0) {
@@ -347,9 +322,11 @@ func (b *builder) finish() {
 	}
 }
 
-func (p *plan) hasMax() bool {
+// mayChange reports whether some cap can make Downgrade change p's
+// subtree: it holds a since, or a message of a track (unknown fields).
+func (p *plan) mayChange() bool {
 	for i := range p.th {
-		if p.th[i].hasMax {
+		if p.th[i].hasMax || p.th[i].hasMsg {
 			return true
 		}
 	}
@@ -379,6 +356,10 @@ func mergeThresholdChanged(ts []threshold, t threshold) ([]threshold, bool) {
 	}
 	if t.hasFill && (!e.hasFill || e.fillMax.Less(t.fillMax)) {
 		e.fillMax, e.hasFill = t.fillMax, true
+		grew = true
+	}
+	if t.hasMsg && !e.hasMsg {
+		e.hasMsg = true
 		grew = true
 	}
 	return ts, grew
@@ -418,14 +399,4 @@ func subtreeErrors(p *plan) error {
 	}
 	walk(p)
 	return errors.Join(errs...)
-}
-
-// CheckMessage compiles the plan of md and returns every invalid rollpin
-// option in md and the types it reaches (bad version text, a since above its
-// package's version or in an unversioned package, conflicting package
-// declarations, an unknown or newer downgrade_to, an unparsable default),
-// each naming the element, joined with errors.Join; nil when all are valid.
-// Every error wraps ErrSchema. It never panics on bad options.
-func CheckMessage(md protoreflect.MessageDescriptor) error {
-	return planFor(md).err
 }

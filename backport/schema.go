@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -19,31 +18,6 @@ import (
 // the package version, unknown downgrade_to, unparsable default).
 var ErrSchema = errors.New("backport: invalid rollpin option")
 
-// extraFiles holds registries added with RegisterFiles, consulted for files
-// that are not part of protoregistry.GlobalFiles.
-var extraFiles struct {
-	mu    sync.RWMutex
-	files []*protoregistry.Files
-}
-
-// RegisterFiles makes the engine (Downgrade, FillDefaults, TrackOf,
-// CheckMessage) find package declarations among files for descriptors that
-// are not linked into the binary (dynamicpb, descriptor sets read at run
-// time). It is needed only when a package declares (rollpin.v1.api) in a
-// file that the descriptor's own file does not import; files reachable
-// through imports are always searched. Register before the first Downgrade
-// of such a descriptor: plans are compiled once. Safe for concurrent use.
-func RegisterFiles(files *protoregistry.Files) {
-	if files == nil {
-		return
-	}
-	extraFiles.mu.Lock()
-	defer extraFiles.mu.Unlock()
-	if !slices.Contains(extraFiles.files, files) {
-		extraFiles.files = append(extraFiles.files, files)
-	}
-}
-
 // TrackOf returns the track a descriptor (message, enum, field, enum value,
 // service, method, file) belongs to: the proto package of its file, when a
 // file of that package declares option (rollpin.v1.api). v is the declared
@@ -51,12 +25,16 @@ func RegisterFiles(files *protoregistry.Files) {
 //
 // The declaration may sit in any file of the package. TrackOf looks in, in
 // order: the descriptor's own file; protoregistry.GlobalFiles when it holds
-// this very file; every registry passed to RegisterFiles that holds it; and
-// otherwise the files reachable from it through imports. Use TrackOfIn to
+// this very file; and otherwise the files reachable from it through
+// imports. Use TrackOfIn to
 // name the registry explicitly. Declarations that disagree, or version text
 // that does not parse, are an error wrapping ErrSchema.
 func TrackOf(d protoreflect.Descriptor) (track string, v Version, ok bool, err error) {
-	return trackOfFile(nil, d.ParentFile())
+	f := d.ParentFile()
+	if f == nil {
+		return "", Version{}, false, nil
+	}
+	return trackOfFile(defaultEngine.registryHolding(f), f)
 }
 
 // TrackOfIn is TrackOf that finds the package's declarations in files (all
@@ -69,8 +47,8 @@ func TrackOfIn(files *protoregistry.Files, d protoreflect.Descriptor) (track str
 	return trackOfFile(files, d.ParentFile())
 }
 
-// trackOfFile resolves the track of f. files nil means: the search order of
-// TrackOf.
+// trackOfFile resolves the track of f from the files of its package in
+// files; files nil means: from the files reachable from f through imports.
 func trackOfFile(files *protoregistry.Files, f protoreflect.FileDescriptor) (string, Version, bool, error) {
 	if f == nil {
 		return "", Version{}, false, nil
@@ -88,9 +66,6 @@ func trackOfFile(files *protoregistry.Files, f protoreflect.FileDescriptor) (str
 		}
 	}
 	add(f)
-	if files == nil {
-		files = registryHolding(f)
-	}
 	if files != nil {
 		files.RangeFilesByPackage(pkg, func(g protoreflect.FileDescriptor) bool {
 			add(g)
@@ -100,22 +75,6 @@ func trackOfFile(files *protoregistry.Files, f protoreflect.FileDescriptor) (str
 		walkImports(f, add)
 	}
 	return decideTrack(pkg, decls)
-}
-
-// registryHolding returns the registry that holds exactly f (same
-// descriptor), or nil.
-func registryHolding(f protoreflect.FileDescriptor) *protoregistry.Files {
-	if g, err := protoregistry.GlobalFiles.FindFileByPath(f.Path()); err == nil && g == f {
-		return protoregistry.GlobalFiles
-	}
-	extraFiles.mu.RLock()
-	defer extraFiles.mu.RUnlock()
-	for _, r := range extraFiles.files {
-		if g, err := r.FindFileByPath(f.Path()); err == nil && g == f {
-			return r
-		}
-	}
-	return nil
 }
 
 // walkImports calls fn for every file imported by f, transitively.
@@ -207,7 +166,17 @@ func decideTrack(pkg protoreflect.FullName, decls []packageDecl) (string, Versio
 // that does not parse, one on a method of an unversioned package, or one
 // above the package version is an error wrapping ErrSchema (Violations).
 func MethodSince(md protoreflect.MethodDescriptor) (since Version, track string, ok bool, err error) {
-	track, pv, versioned, err := TrackOf(md)
+	return defaultEngine.MethodSince(md)
+}
+
+// MethodSince is the package-level MethodSince on e (package declarations
+// are found through e's files).
+func (e *Engine) MethodSince(md protoreflect.MethodDescriptor) (since Version, track string, ok bool, err error) {
+	var pv Version
+	var versioned bool
+	if f := md.ParentFile(); f != nil {
+		track, pv, versioned, err = trackOfFile(e.registryHolding(f), f)
+	}
 	since, ok, vs := checkMethod(md, trackInfo{track: track, version: pv, versioned: versioned, err: err})
 	if len(vs) > 0 {
 		errs := make([]error, len(vs))

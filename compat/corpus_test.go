@@ -222,11 +222,11 @@ func TestCorpus(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				backport.RegisterFiles(files)
+				engine := backport.New(backport.WithFiles(files))
 				var refused []string
 				files.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
 					for i := 0; i < fd.Messages().Len(); i++ {
-						if err := backport.CheckMessage(fd.Messages().Get(i)); err != nil {
+						if err := engine.CheckMessage(fd.Messages().Get(i)); err != nil {
 							refused = append(refused, err.Error())
 						}
 					}

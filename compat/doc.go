@@ -42,16 +42,7 @@
 //
 // # Round trips
 //
-// RoundTrip is a test helper. For every message type reachable from every
-// method of the current schema it generates random messages, downgrades them
-// to the previous release's manifest, decodes them with the previous
-// descriptors, and asserts the old side sees no unknown field; then it
-// re-encodes, decodes at the current version, fills defaults and asserts
-// that what the old side knew survived exactly and every newer field holds
-// its declared default. It also upgrades random old messages. Failures name
-// the field and the seed that reproduces them.
-//
-//	func TestRoundTrip(t *testing.T) {
-//		compat.RoundTrip(t, prevSet, curSet, compat.WithCount(500))
-//	}
+// The round-trip test harness lives in compat/compattest
+// (compattest.RoundTrip), so that programs linking compat do not link the
+// testing package.
 package compat

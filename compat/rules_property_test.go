@@ -29,7 +29,7 @@ func TestLintAgreesWithEngine(t *testing.T) {
 	cleanSeen, dirtySeen := 0, 0
 	for seed := uint64(1); seed <= 400; seed++ {
 		files := randomSchema(t, seed)
-		backport.RegisterFiles(files)
+		eng := backport.New(backport.WithFiles(files))
 		lint := map[string]bool{}
 		for _, f := range compat.Lint(files) {
 			lint[fmt.Sprintf("%s %s %s", f.File, f.Element, f.Rule)] = true
@@ -45,12 +45,12 @@ func TestLintAgreesWithEngine(t *testing.T) {
 		}
 		files.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
 			for i := 0; i < fd.Messages().Len(); i++ {
-				addErr(backport.CheckMessage(fd.Messages().Get(i)))
+				addErr(eng.CheckMessage(fd.Messages().Get(i)))
 			}
 			for i := 0; i < fd.Services().Len(); i++ {
 				ms := fd.Services().Get(i).Methods()
 				for j := 0; j < ms.Len(); j++ {
-					_, _, _, err := backport.MethodSince(ms.Get(j))
+					_, _, _, err := eng.MethodSince(ms.Get(j))
 					addErr(err)
 				}
 			}

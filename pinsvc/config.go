@@ -52,6 +52,19 @@ type Config struct {
 	// and one with wrong credentials with PERMISSION_DENIED. Reads and
 	// Register are never restricted beyond the transport (use mTLS).
 	WriterIdentities []string
+	// RegisterToken, when set, lets a caller register instances with the
+	// metadata "authorization: Bearer <token>".
+	RegisterToken string
+	// RegisterIdentities maps a verified client-certificate identity (CN,
+	// DNS SAN or URI SAN) to the services it may register: "*" (every
+	// service), "pkg.*" (every service of proto package pkg and its
+	// sub-packages) or a service full name.
+	//
+	// With none of AdminToken, WriterIdentities, RegisterToken and
+	// RegisterIdentities set, registration is open. With any, Register
+	// needs the register token, the admin token, a writer identity, or an
+	// identity allowed to register every service it lists.
+	RegisterIdentities map[string][]string
 	// Name identifies this Server in elections, pins it writes and logs
 	// (default hostname-pid).
 	Name string

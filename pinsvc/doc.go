@@ -1,6 +1,8 @@
 // Package pinsvc implements rollpin's PinService on etcd: the server behind
-// pind, its etcd store, the auto-raise controller and the Go client that
-// serving processes use to register and to cap their calls.
+// pind, its etcd store and the auto-raise controller. The Go client that
+// serving processes use to register and to cap their calls is package
+// pinclient, which links none of this package's dependencies (etcd, zap,
+// Prometheus).
 //
 // A Server keeps the pins and live instances of every gRPC service under a
 // key prefix in etcd, follows them with one etcd watch, and serves reads and
@@ -28,9 +30,7 @@
 //   - Name: hostname-pid; Logger: slog.Default(); no Registerer (no metrics
 //     registered); no AdminToken or WriterIdentities (writes open).
 //
-// A Client reconnects after DefaultBackoffBase (200ms), doubling up to
-// DefaultBackoffMax (10s), each delay jittered to between half and all of
-// it (WithBackoff changes both). A RaiseController evaluates every
+// A RaiseController evaluates every
 // Settle/10, between 50ms and 1s (WithRaiseInterval), and campaigns with a
 // session TTL of LeaseTTL (WithElectionTTL).
 //
@@ -48,15 +48,18 @@
 // are protobuf full names and instance ids contain no '/', so neither can
 // reach outside its place in the key space.
 //
-// Every operator write (SetPin, Hold, Release, SetMode) is a compare-and-swap
-// on the pin key's mod revision, through Server.UpdatePin: a request's
-// expected_revision (ServiceState.pin_revision) must still be current, or
-// the write fails with ABORTED and changes nothing; expected_revision 0
-// skips that check but the write is still atomic against what was read.
-// The controller does not go through UpdatePin: its raises carry stronger
-// guards (see The auto-raise controller). Server.RaisePin is a plain
-// compare-and-swap on the pin revision for callers that decided a raise
-// themselves; the controller does not use it.
+// Every operator write (SetPin, Hold, Release, SetMode) is one etcd
+// transaction that compares the pin key's mod revision and the mod
+// revisions of the service's instance keys with what the decision read: a
+// request's expected_revision (ServiceState.pin_revision) must still be
+// current, or the write fails with ABORTED and changes nothing;
+// expected_revision 0 skips that check but the write is still atomic
+// against what was read, and creating a pin is compare-and-create (a pin
+// created meanwhile by another writer fails the write with ABORTED). An
+// instance that registers while a raise is decided makes the raise decide
+// again with it: a raise refused above the floor cannot race a
+// registration. The controller's raises carry the same guards plus its
+// leadership (see The auto-raise controller).
 //
 // # Registrations and fencing
 //
@@ -145,43 +148,4 @@
 // revision, instances, floor, effective cap and when this Server last saw
 // the instance set change) and Server.Subscribe signals every change, for
 // controllers of one's own.
-//
-// # The Go client
-//
-// A Client keeps the pins of every service up to date from pind and
-// implements interceptor.PinSource. Built WithRegistration it holds a
-// Register stream, and the process is a live instance (part of the floors)
-// for as long as that stream is open; otherwise it holds a WatchPins stream
-// and only follows the pins.
-//
-//	pins, err := pinsvc.NewClient([]string{"pind-0:7070", "pind-1:7070"},
-//		pinsvc.WithRegistration(pinsvc.Registration{
-//			ID:       "volume-10.0.0.7:7000",
-//			Services: pinsvc.ServicesOf(grpcServer),
-//		}),
-//		pinsvc.WithSnapshotFile("/var/lib/volume/pins.json"))
-//	if err != nil { ... }
-//	defer pins.Close()
-//	if err := pins.Start(ctx); err != nil { ... }
-//	if err := pins.WaitForSync(ctx); err != nil { ... } // fenced, or ctx ended
-//	cc, err := grpc.NewClient(target,
-//		grpc.WithChainUnaryInterceptor(interceptor.UnaryClientInterceptor(pins)))
-//
-// Client.Cap returns the effective cap of a service, Min(pin, floor), with
-// one atomic load of the current Snapshot and one map lookup: no lock and
-// no allocation on the call path. When the stream breaks the client
-// reconnects with backoff, trying the endpoints in turn, and resumes from
-// the last revision it received; meanwhile Cap keeps answering with the last
-// known pins. WaitForSync blocks until the first snapshot from pind (or a
-// fencing refusal). WithSnapshotFile saves every snapshot atomically and
-// loads it at Start, so a process restarted while pind is unreachable caps
-// its calls with the last known pins rather than none (Snapshot.Synced
-// tells the two apart).
-//
-// A registration refused because the instance is below a pin is reported
-// as a *RegistrationError that unwraps to ErrFenced (Client.Err,
-// WaitForSync, WithOnError); the client then watches the pins and registers
-// again once they no longer fence it. Refusals that retrying cannot fix
-// (INVALID_ARGUMENT, PERMISSION_DENIED, UNAUTHENTICATED) are reported the
-// same way, without ErrFenced.
 package pinsvc

@@ -3,6 +3,7 @@ package pinsvc
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -220,4 +221,27 @@ func TestWatchLoopReloadsAfterCompaction(t *testing.T) {
 	})
 	put("acme.c.v1.C", "acme.c.v1=1.0")
 	waitState(t, srv, "a pin written after the reload", func(st *State) bool { return st.Service("acme.c.v1.C") != nil })
+}
+
+// One update larger than twice the byte budget, right after a reset (the
+// history holds only it), is kept as the whole history: publishing it must
+// not panic, and a subscriber at the reset still receives it.
+func TestHubKeepsAnOversizedUpdate(t *testing.T) {
+	t.Parallel()
+	h := &hub{histSize: 16, maxBytes: 64}
+	h.reset(&State{Revision: 10})
+	big := &rollpinv1.PinUpdate{Revision: 11, Removed: []string{strings.Repeat("x", 1000)}}
+	h.publish(&State{Revision: 11}, big, true)
+	ups, snap := h.next(10)
+	if snap != nil || len(ups) != 1 || ups[0].u.GetRevision() != 11 {
+		t.Fatalf("next(10) after an oversized update = %d updates, snapshot %v; want the update at 11", len(ups), snap != nil)
+	}
+	// The next update trims the oversized one.
+	h.publish(&State{Revision: 12}, &rollpinv1.PinUpdate{Revision: 12}, true)
+	if ups, snap := h.next(11); snap != nil || len(ups) != 1 || ups[0].u.GetRevision() != 12 {
+		t.Fatalf("next(11) = %d updates, snapshot %v; want the update at 12", len(ups), snap != nil)
+	}
+	if _, snap := h.next(10); snap == nil {
+		t.Fatalf("next(10) behind the trimmed history: want a snapshot")
+	}
 }

@@ -1,8 +1,6 @@
 package pinsvc
 
 import (
-	"context"
-	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,8 +10,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/rollpin/rollpin/backport"
 	"github.com/rollpin/rollpin/internal/etcdtest"
+	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
 func TestRegisterFencing(t *testing.T) {
@@ -75,9 +73,8 @@ func TestRegisterFencingIsInTheSameTransaction(t *testing.T) {
 	var calls atomic.Int32
 	ts.srv.beforeRegisterTxn = func() {
 		if calls.Add(1) == 1 {
-			m := backport.MustManifest(backport.Entry{Track: "acme.volume.v1", Version: backport.Version{Major: 1, Minor: 4}})
-			if _, err := ts.srv.RaisePin(context.Background(), testSvc, m, rev, "test", "race"); err != nil {
-				t.Errorf("RaisePin: %v", err)
+			if _, err := ts.cli.SetPin(ctxT(t), &rollpinv1.SetPinRequest{Service: testSvc, Manifest: "1.4", ExpectedRevision: rev, Reason: "race"}); err != nil {
+				t.Errorf("SetPin: %v", err)
 			}
 		}
 	}
@@ -90,11 +87,9 @@ func TestRegisterFencingIsInTheSameTransaction(t *testing.T) {
 	if err != nil || len(resp.Kvs) != 0 {
 		t.Fatalf("instances after a fenced race: %v, %v; want none", resp.Kvs, err)
 	}
-	// RaisePin is a CAS: the stale revision now fails.
-	m := backport.MustManifest(backport.Entry{Track: "acme.volume.v1", Version: backport.Version{Major: 2}})
-	if _, err := ts.srv.RaisePin(ctxT(t), testSvc, m, rev, "test", "stale"); !errors.Is(err, ErrConflict) {
-		t.Fatalf("RaisePin at a stale revision = %v, want ErrConflict", err)
-	}
+	// SetPin is a CAS: the stale revision now fails.
+	_, err = ts.cli.SetPin(ctxT(t), &rollpinv1.SetPinRequest{Service: testSvc, Manifest: "2.0", ExpectedRevision: rev, Force: true, Reason: "stale"})
+	wantCode(t, "SetPin at a stale revision", err, codes.Aborted)
 }
 
 // pollUntil polls cond every 10ms for up to 20s.
@@ -109,11 +104,10 @@ func pollUntil(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-func errorsIsConflict(err error) bool {
-	return err != nil && strings.Contains(err.Error(), ErrConflict.Error())
-}
-
-func TestRegisterReplacedByNewerStreamKeepsKey(t *testing.T) {
+// An instance that reconnects to another pind before its old stream ends
+// gets its ID back once the old stream is gone, and the old stream's cleanup
+// leaves the new registration alone.
+func TestRegisterReclaimedAfterTheOldStreamKeepsKey(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
 	a := startServer(t, cli, Config{Name: "a"})
@@ -122,11 +116,14 @@ func TestRegisterReplacedByNewerStreamKeepsKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The instance reconnects to b before its stream on a ends.
-	if _, err := register(t, b.cli, "i1", "acme.volume.v1=1.3", testSvc); err != nil {
-		t.Fatal(err)
-	}
+	// The instance reconnects to b before its stream on a ends: refused.
+	_, err = register(t, b.cli, "i1", "acme.volume.v1=1.3", testSvc)
+	wantCode(t, "Register of i1 on b while a holds it", err, codes.AlreadyExists)
 	cancelA()
+	pollUntil(t, "i1 registered on b", func() bool {
+		_, err := register(t, b.cli, "i1", "acme.volume.v1=1.3", testSvc)
+		return err == nil
+	})
 	pollUntil(t, "a's stream gone", func() bool { return a.srv.Registrations() == 0 })
 	// A later change proves a's cleanup ran and the key survived.
 	mustSetPin(t, a.cli, testSvc, "1.3", true)

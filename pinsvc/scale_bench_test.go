@@ -95,7 +95,7 @@ func BenchmarkScaleRegistrations(b *testing.B) {
 	finished.Add(n)
 	// At most 64 registrations in flight at once, as a fleet rolling out
 	// would; a registration pind answers UNAVAILABLE (etcd overloaded) is
-	// retried, as pinsvc.Client does.
+	// retried, as pinclient.Client does.
 	sem := make(chan struct{}, 64)
 	for i := range n {
 		go func() {

@@ -50,6 +50,9 @@ type Server struct {
 	// beforeRegisterTxn, when set (by tests), runs between the pin read and
 	// the registration transaction.
 	beforeRegisterTxn func()
+	// beforePinTxn, when set (by tests), runs between an operator write's
+	// decision and its transaction.
+	beforePinTxn func()
 
 	ctx       context.Context
 	cancel    context.CancelFunc

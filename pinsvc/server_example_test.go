@@ -36,19 +36,3 @@ func ExampleNewServer() {
 	}
 	log.Fatal(gs.Serve(lis))
 }
-
-// A raise decided outside pind (a release script, say): write the floor as
-// the pin with a compare-and-swap on the revision the decision was made on.
-// The built-in RaiseController does not use RaisePin: its transaction also
-// checks that no instance registered since and that it still leads.
-func ExampleServer_RaisePin() {
-	var srv *pinsvc.Server // started as in ExampleNewServer
-	st := srv.Snapshot()
-	v := st.Service("acme.volume.v1.VolumeService")
-	if v == nil {
-		return
-	}
-	if _, err := srv.RaisePin(context.Background(), v.Name, v.Floor, v.PinRevision, "release-script", "floor settled"); err != nil {
-		log.Printf("raise lost a race, decide again on fresh state: %v", err)
-	}
-}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/proto"
@@ -25,10 +24,10 @@ var (
 	ErrClosed = errors.New("pinsvc: server closed")
 )
 
-// AnyRevision, passed as an expected revision to UpdatePin, skips the
+// anyRevision, passed as an expected revision to updatePin, skips the
 // revision check: the write is still a compare-and-swap against what was
-// read, retried when it races.
-const AnyRevision int64 = -1
+// read, decided again when it races.
+const anyRevision int64 = -1
 
 // keys computes the etcd keys under a prefix.
 //
@@ -110,26 +109,41 @@ func (s *Server) readPin(ctx context.Context, service string) (*rollpinv1.Pin, b
 	return p, m, kv.ModRevision, nil
 }
 
-// PinUpdateFunc computes the new pin from the current one (nil when the
-// service has no pin) and its mod revision (0 when absent). cur is a copy the
-// function may modify and return. Returning nil writes nothing.
-type PinUpdateFunc func(cur *rollpinv1.Pin, rev int64) (*rollpinv1.Pin, error)
+// pinUpdateFunc computes the new pin from the current one (nil when the
+// service has no pin), its mod revision (0 when absent) and the state the
+// decision may consult (st: its view of the service's live instances). cur
+// is a copy the function may modify and return. Returning nil writes
+// nothing.
+type pinUpdateFunc func(cur *rollpinv1.Pin, rev int64, st *State) (*rollpinv1.Pin, error)
 
-// UpdatePin is the single write path of pins: it reads the pin of service,
-// calls fn, and writes its result in an etcd transaction that succeeds only
-// when the key's mod revision is still the one read. With expectedRev >= 0
-// the read revision must also equal expectedRev (0: the pin must be absent),
-// and a race fails with an error wrapping ErrConflict; with AnyRevision the
-// read-modify-write is retried a few times on races. It returns the mod
-// revision of the new pin (the revision read when fn returned nil) and the
-// pin written. Errors returned by fn are returned as they are. Safe for
-// concurrent use; ctx bounds the etcd calls.
-func (s *Server) UpdatePin(ctx context.Context, service string, expectedRev int64, fn PinUpdateFunc) (int64, *rollpinv1.Pin, error) {
-	attempts := 1
-	if expectedRev == AnyRevision {
-		attempts = 5
-	}
-	for i := 0; ; i++ {
+// maxPinAttempts bounds the read-decide-write rounds of updatePin.
+const maxPinAttempts = 8
+
+// updatePin is the single write path of operator pin writes: it reads the
+// pin of service, calls fn with it and the current state, and writes its
+// result in one etcd transaction that succeeds only when
+//
+//   - the pin key's mod revision is still the one read, and
+//   - no instance key of the service was written after the state fn saw
+//     (so a decision that checked the live instances, such as a raise
+//     refused above the floor, cannot race the registration of an older
+//     instance: either the registration's transaction sees the new pin and
+//     is fenced, or this one sees the new instance and decides again).
+//
+// With expectedRev >= 0 the pin's revision must also equal expectedRev
+// (0: the pin must be absent), and a pin that moves fails with ErrConflict;
+// with anyRevision a pin moved by another writer is read again and fn
+// decides again, except that a pin created by another writer since it was
+// read as absent is a conflict: creation is compare-and-create, concurrent
+// creators never overwrite each other. Instance churn alone never fails the
+// write: it waits until the state has seen the new instances and decides
+// again. It returns the mod revision of the new pin (the revision read when
+// fn returned nil) and the pin written. Errors returned by fn are returned
+// as they are. ctx bounds the etcd calls.
+func (s *Server) updatePin(ctx context.Context, service string, expectedRev int64, fn pinUpdateFunc) (int64, *rollpinv1.Pin, error) {
+	key, instPfx := s.keys.pin(service), s.keys.instance(service, "")
+	for attempt := 1; ; attempt++ {
+		st := s.Snapshot()
 		cur, _, rev, err := s.readPin(ctx, service)
 		if err != nil {
 			return 0, nil, err
@@ -137,17 +151,27 @@ func (s *Server) UpdatePin(ctx context.Context, service string, expectedRev int6
 		if expectedRev >= 0 && rev != expectedRev {
 			return 0, nil, fmt.Errorf("%w: %s is at revision %d, the write expected %d: read it again (pindctl status) and retry", ErrConflict, service, rev, expectedRev)
 		}
-		next, err := fn(proto.CloneOf(cur), rev)
+		next, err := fn(proto.CloneOf(cur), rev, st)
 		if err != nil {
 			return 0, nil, err
 		}
 		if next == nil {
 			return rev, cur, nil
 		}
-		key := s.keys.pin(service)
+		if s.beforePinTxn != nil {
+			s.beforePinTxn()
+		}
 		resp, err := s.cli.Txn(ctx).
-			If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
+			If(
+				clientv3.Compare(clientv3.ModRevision(key), "=", rev),
+				clientv3.Compare(clientv3.ModRevision(instPfx), "<", st.Revision+1).WithPrefix(),
+			).
 			Then(clientv3.OpPut(key, marshal(next))).
+			Else(
+				clientv3.OpGet(key, clientv3.WithKeysOnly()),
+				clientv3.OpGet(instPfx, clientv3.WithPrefix(), clientv3.WithKeysOnly(),
+					clientv3.WithSort(clientv3.SortByModRevision, clientv3.SortDescend), clientv3.WithLimit(1)),
+			).
 			Commit()
 		if err != nil {
 			return 0, nil, fmt.Errorf("pinsvc: write pin of %s: %w", service, err)
@@ -155,35 +179,25 @@ func (s *Server) UpdatePin(ctx context.Context, service string, expectedRev int6
 		if resp.Succeeded {
 			return resp.Header.Revision, next, nil
 		}
-		if i+1 >= attempts {
+		var nowRev, instRev int64
+		if kvs := resp.Responses[0].GetResponseRange().GetKvs(); len(kvs) > 0 {
+			nowRev = kvs[0].ModRevision
+		}
+		if kvs := resp.Responses[1].GetResponseRange().GetKvs(); len(kvs) > 0 {
+			instRev = kvs[0].ModRevision
+		}
+		switch {
+		case nowRev != rev && rev == 0:
+			return 0, nil, fmt.Errorf("%w: the pin of %s was created by another writer while this one was creating it: read it (pindctl status) and retry", ErrConflict, service)
+		case nowRev != rev && expectedRev >= 0:
 			return 0, nil, fmt.Errorf("%w: %s changed while it was being written: read it again and retry", ErrConflict, service)
+		case attempt >= maxPinAttempts:
+			return 0, nil, fmt.Errorf("%w: %s or its instances kept changing while it was being written: retry", ErrConflict, service)
+		}
+		// Instances moved (or the pin, with anyRevision): decide again once
+		// the state has seen them.
+		if instRev > st.Revision {
+			s.waitRevision(ctx, instRev)
 		}
 	}
-}
-
-// RaisePin sets the manifest of service's pin to manifest, recording by,
-// reason and the time in the pin, and returns the new mod revision. Its
-// only guard is a compare-and-swap on the pin's mod revision: the pin must
-// still be at expectedRev (0: it must not exist yet, and is then created in
-// AUTO mode), or nothing is written and the error wraps ErrConflict. It
-// checks neither the floor, the mode, the hold nor the manifest's relation
-// to the current pin (it may lower it): the caller has decided. It is not
-// what the RaiseController uses — the controller's transaction also
-// requires that no instance registered after the state it decided on and
-// that its pind still leads the election.
-func (s *Server) RaisePin(ctx context.Context, service string, manifest backport.Manifest, expectedRev int64, by, reason string) (int64, error) {
-	if err := checkServiceName("service", service); err != nil {
-		return 0, err
-	}
-	rev, _, err := s.UpdatePin(ctx, service, expectedRev, func(cur *rollpinv1.Pin, _ int64) (*rollpinv1.Pin, error) {
-		if cur == nil {
-			cur = &rollpinv1.Pin{Mode: rollpinv1.PinMode_PIN_MODE_AUTO}
-		}
-		cur.Manifest = manifest.String()
-		cur.UpdatedBy = by
-		cur.UpdatedAt = ts(time.Now())
-		cur.Reason = reason
-		return cur, nil
-	})
-	return rev, err
 }

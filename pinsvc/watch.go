@@ -102,13 +102,17 @@ func (h *hub) publish(st *State, up *rollpinv1.PinUpdate, capMove bool) {
 	h.histBytes += m.size
 	if len(h.hist) > 2*h.histSize || h.histBytes > 2*h.maxBytes {
 		// Trim to the limits (amortised: at most once per limit's worth).
+		// The newest update always stays, however large: it is what the
+		// subscribers have yet to send.
 		drop := 0
 		for drop < len(h.hist)-1 && (len(h.hist)-drop > h.histSize || h.histBytes > h.maxBytes) {
 			h.histBytes -= h.hist[drop].size
 			drop++
 		}
-		h.base = h.hist[drop-1].u.GetRevision()
-		h.hist = slices.Clone(h.hist[drop:])
+		if drop > 0 {
+			h.base = h.hist[drop-1].u.GetRevision()
+			h.hist = slices.Clone(h.hist[drop:])
+		}
 	}
 	h.cur.Store(st)
 	h.mu.Unlock()

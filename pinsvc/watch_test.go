@@ -55,7 +55,8 @@ func TestConcurrentStaleSetPins(t *testing.T) {
 	}
 
 	// Eight operators each add their own track with read-modify-write at the
-	// revision they read, retrying when ABORTED: no change is lost.
+	// revision they read, retrying when ABORTED: no change is lost. (--force:
+	// no instance announces those tracks.)
 	w := watch(t, c, 0)
 	for i := range n {
 		wg.Add(1)
@@ -70,7 +71,7 @@ func TestConcurrentStaleSetPins(t *testing.T) {
 				s := gp.GetServices()[0]
 				m, _ := backport.ParseManifest(s.GetPin().GetManifest())
 				m, _ = m.With(fmt.Sprintf("op%d.v1", i), backport.Version{Major: 1})
-				_, err = c.SetPin(ctxT(t), &rollpinv1.SetPinRequest{Service: testSvc, Manifest: m.String(), ExpectedRevision: s.GetPinRevision()})
+				_, err = c.SetPin(ctxT(t), &rollpinv1.SetPinRequest{Service: testSvc, Manifest: m.String(), ExpectedRevision: s.GetPinRevision(), Force: true})
 				if status.Code(err) == codes.Aborted {
 					continue
 				}

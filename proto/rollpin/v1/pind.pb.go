@@ -313,7 +313,11 @@ type Instance struct {
 	// When the instance registered.
 	StartedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
 	// Service the registration is for.
-	Service       string `protobuf:"bytes,6,opt,name=service,proto3" json:"service,omitempty"`
+	Service string `protobuf:"bytes,6,opt,name=service,proto3" json:"service,omitempty"`
+	// Name of the pind whose Register stream holds the instance ID. The ID
+	// belongs to that stream until its lease ends: another claim gets
+	// ALREADY_EXISTS (reason INSTANCE_ID_TAKEN). Set by pind.
+	Pind          string `protobuf:"bytes,7,opt,name=pind,proto3" json:"pind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -386,6 +390,13 @@ func (x *Instance) GetStartedAt() *timestamppb.Timestamp {
 func (x *Instance) GetService() string {
 	if x != nil {
 		return x.Service
+	}
+	return ""
+}
+
+func (x *Instance) GetPind() string {
+	if x != nil {
+		return x.Pind
 	}
 	return ""
 }
@@ -1603,7 +1614,7 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"updated_by\x18\x04 \x01(\tR\tupdatedBy\x129\n" +
 	"\n" +
 	"updated_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x16\n" +
-	"\x06reason\x18\x06 \x01(\tR\x06reason\"\xbb\x01\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\"\xcf\x01\n" +
 	"\bInstance\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\bmanifest\x18\x02 \x01(\tR\bmanifest\x12\x14\n" +
@@ -1611,7 +1622,8 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\aaddress\x18\x04 \x01(\tR\aaddress\x129\n" +
 	"\n" +
 	"started_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12\x18\n" +
-	"\aservice\x18\x06 \x01(\tR\aservice\"M\n" +
+	"\aservice\x18\x06 \x01(\tR\aservice\x12\x12\n" +
+	"\x04pind\x18\a \x01(\tR\x04pind\"M\n" +
 	"\fVersionGroup\x12\x1a\n" +
 	"\bmanifest\x18\x01 \x01(\tR\bmanifest\x12!\n" +
 	"\finstance_ids\x18\x02 \x03(\tR\vinstanceIds\"\xc1\x01\n" +
