@@ -20,9 +20,8 @@ import (
 // fuzzer writes the annotation texts (api version, since, default,
 // downgrade_to, on_downgrade) and the annotated field's kind into a small
 // schema, and compat.Lint must report exactly what the engine refuses, with
-// messages free of formatting garbage. Every input compiles new descriptors
-// into the engine's process-wide plan cache, so the exec rate falls slowly
-// over a long run (about 250 execs/s on two shared cores at the start).
+// messages free of formatting garbage. Each input gets its own engine, so
+// plans do not pile up in a cache over a long run.
 func FuzzRulesAgree(f *testing.F) {
 	f.Add("1.2", "1.1", "true", "Z", uint8(0), int32(0))
 	f.Add("1.2", "1.2", "INF", "", uint8(5), int32(1))
@@ -57,12 +56,13 @@ func FuzzRulesAgree(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		add(backport.CheckMessage(d.(protoreflect.MessageDescriptor)))
+		eng := backport.New(backport.WithFiles(files))
+		add(eng.CheckMessage(d.(protoreflect.MessageDescriptor)))
 		d, err = files.FindDescriptorByName("fz.v1.S.Do")
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, _, _, err = backport.MethodSince(d.(protoreflect.MethodDescriptor))
+		_, _, _, err = eng.MethodSince(d.(protoreflect.MethodDescriptor))
 		add(err)
 		_, err = backport.ManifestOfFiles(files)
 		add(err)
