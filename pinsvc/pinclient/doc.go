@@ -51,9 +51,11 @@
 // backs off from DefaultBackoffBase (200ms) doubling to DefaultBackoffMax
 // (2s), each delay jittered, and resumes from the last revision it received;
 // meanwhile Cap keeps answering with the last known pins. The maximum stays
-// well under pind's lease TTL (10s by default), so an instance whose pind
-// died registers again with another pind before that pind's lease — and the
-// instance's place in the floor — expires.
+// well under pind's lease TTL (10s by default), so that a registration lost
+// to an outage is back within a fraction of it. When the pind holding a
+// registration died, its lease keeps the instance's key, and pind the ID
+// owned, until the TTL: the client's claim through another pind is refused
+// once (ALREADY_EXISTS) and made again as soon as pind reports the ID gone.
 //
 // A client that cannot reach pind logs it once at WARN, naming the
 // addresses and how to start pind, retries quietly (DEBUG) and logs at INFO

@@ -213,8 +213,8 @@ func TestSnapshotFileWrittenOffTheStream(t *testing.T) {
 }
 
 // TestDefaultBackoffWellUnderLeaseTTL: the longest wait between two
-// attempts leaves a registered instance whose pind died several tries
-// before that pind's lease (and the instance's place in the floor) expires.
+// attempts is a small part of pind's lease TTL, so that a registration lost
+// to an outage is tried again several times within one TTL.
 func TestDefaultBackoffWellUnderLeaseTTL(t *testing.T) {
 	if DefaultBackoffMax*4 > pinsvc.DefaultLeaseTTL {
 		t.Errorf("DefaultBackoffMax = %v, want at most a quarter of pind's default lease TTL %v", DefaultBackoffMax, pinsvc.DefaultLeaseTTL)

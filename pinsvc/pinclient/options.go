@@ -15,9 +15,9 @@ const (
 	// after an attempt failed.
 	DefaultBackoffBase = 200 * time.Millisecond
 	// DefaultBackoffMax caps the delay between reconnection attempts. It is
-	// a fifth of pind's default lease TTL (10s): a registered instance whose
-	// pind died tries again several times before that pind's lease — and
-	// with it the instance's old registration — can expire.
+	// a fifth of pind's default lease TTL (10s): a client tries several
+	// times within one TTL, so that a registration lost to an outage is
+	// back long before a settle window ends.
 	DefaultBackoffMax = 2 * time.Second
 	// SnapshotFileInterval is the shortest time between two writes of the
 	// snapshot file (WithSnapshotFile): the updates of a burst are written
@@ -89,8 +89,8 @@ func WithLogger(l *slog.Logger) Option {
 // failed attempt doubles it up to max, and every delay is jittered to a
 // random value between half and all of it. Defaults: DefaultBackoffBase
 // (200ms) and DefaultBackoffMax (2s). Keep max well under pind's lease TTL
-// (--lease-ttl, 10s by default) so that a registered instance whose pind
-// died registers again with another pind before it leaves the floor. The
+// (--lease-ttl, 10s by default) so that a registered instance whose stream
+// broke is back in the floor within a fraction of it. The
 // delay resets once a stream delivers an update; after such a stream ends,
 // every endpoint is tried once right away (jittered by up to min(base,
 // 100ms)) before the backoff starts.

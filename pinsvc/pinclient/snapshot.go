@@ -103,8 +103,8 @@ func (s *Snapshot) apply(us []*rollpinv1.PinUpdate, log *slog.Logger) *Snapshot 
 			m, err := effectiveCap(st)
 			if err != nil {
 				log.Error("pinclient: ignoring unparsable pin update; keeping the previous cap", "service", name, "err", err)
-				if old, ok := next.caps[name]; !ok && s != nil {
-					if old, ok = s.caps[name]; ok {
+				if _, ok := next.caps[name]; !ok && s != nil {
+					if old, ok := s.caps[name]; ok {
 						next.caps[name] = old
 					}
 				}
