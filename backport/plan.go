@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/prototext"
@@ -43,6 +44,9 @@ type plan struct {
 
 	caps capSlot        // capPlans of the last caps Downgrade saw at this root (capplan.go)
 	gen  *generatedCode // generated code covering the subtree (generated.go); nil: none
+	// lastCaps are the decisions for the last caps Downgrade saw at this
+	// root (downgrade.go).
+	lastCaps atomic.Pointer[capDecisions]
 }
 
 // threshold summarises one track over a subtree.
