@@ -188,14 +188,8 @@ func (d *downgrader) probe(cp *capPlan, m protoreflect.Message) (bool, error) {
 				}
 			}
 		case fd.IsMap():
-			var change bool
-			var err error
-			v.Map().Range(func(_ protoreflect.MapKey, ev protoreflect.Value) bool {
-				change, err = d.probeSingle(op, ev)
-				return !change && err == nil
-			})
-			if change || err != nil {
-				return change, err
+			if c, err := d.probeMap(op, v.Map()); c || err != nil {
+				return c, err
 			}
 		default:
 			if c, err := d.probeSingle(op, v); c || err != nil {
@@ -204,6 +198,20 @@ func (d *downgrader) probe(cp *capPlan, m protoreflect.Message) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// probeMap is probe for the values of map field op.
+func (d *downgrader) probeMap(op *capOp, mp protoreflect.Map) (bool, error) {
+	// The closure escapes: give it its own downgrader so that the
+	// caller's stays on the stack.
+	hd := &downgrader{e: d.e, cap: d.cap, obs: d.obs}
+	var change bool
+	var err error
+	mp.Range(func(_ protoreflect.MapKey, ev protoreflect.Value) bool {
+		change, err = hd.probeSingle(op, ev)
+		return !change && err == nil
+	})
+	return change, err
 }
 
 func (d *downgrader) probeSingle(op *capOp, v protoreflect.Value) (bool, error) {
@@ -285,23 +293,7 @@ func (d *downgrader) inPlace(cp *capPlan, m protoreflect.Message) error {
 				}
 			}
 		case fd.IsMap():
-			mp := v.Map()
-			// The closure escapes: give it its own downgrader so that the
-			// caller's stays on the stack.
-			hd := &downgrader{e: d.e, cap: d.cap, obs: d.obs}
-			mp.Range(func(k protoreflect.MapKey, ev protoreflect.Value) bool {
-				if op.sub != nil {
-					err = hd.inPlace(op.sub, ev.Message())
-				} else if n, changed, e := hd.enumIn(op, ev.Enum()); changed {
-					mp.Set(k, protoreflect.ValueOfEnum(n))
-				} else {
-					err = e
-				}
-				if err != nil {
-					err = prefixErr(err, mapKeyText(k))
-				}
-				return err == nil
-			})
+			err = d.inPlaceMap(op, v.Map())
 		default:
 			if op.sub != nil {
 				err = d.inPlace(op.sub, v.Message())
@@ -321,6 +313,28 @@ func (d *downgrader) inPlace(cp *capPlan, m protoreflect.Message) error {
 		m.SetUnknown(nil)
 	}
 	return nil
+}
+
+// inPlaceMap downgrades the values of map field op in place.
+func (d *downgrader) inPlaceMap(op *capOp, mp protoreflect.Map) error {
+	// The closure escapes: give it its own downgrader so that the
+	// caller's stays on the stack.
+	hd := &downgrader{e: d.e, cap: d.cap, obs: d.obs}
+	var err error
+	mp.Range(func(k protoreflect.MapKey, ev protoreflect.Value) bool {
+		if op.sub != nil {
+			err = hd.inPlace(op.sub, ev.Message())
+		} else if n, changed, e := hd.enumIn(op, ev.Enum()); changed {
+			mp.Set(k, protoreflect.ValueOfEnum(n))
+		} else {
+			err = e
+		}
+		if err != nil {
+			err = prefixErr(err, mapKeyText(k))
+		}
+		return err == nil
+	})
+	return err
 }
 
 // enumIn returns what enum value from of op's field becomes, and whether
