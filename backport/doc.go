@@ -97,6 +97,15 @@
 // clones the message once and downgrades the clone in place. No unsafe
 // code and no protobuf internals are involved on either path.
 //
+// # Unknown fields
+//
+// Unknown fields are newer than anything this binary knows. One rule holds
+// at every depth: when the cap is below this binary's version of a track,
+// every message of that track loses its unknown fields; when the cap covers
+// the binary's version, they pass through untouched, as do those of
+// messages of unversioned packages. A message that has nothing else to
+// change and no unknown fields is returned as it is, without allocating.
+//
 // # Hooks
 //
 // RegisterDowngrader and RegisterUpgrader attach Go code to a message name

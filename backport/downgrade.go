@@ -29,37 +29,22 @@ func (e *Engine) downgradeMessage(msg proto.Message, cap Manifest, obs Observer)
 	if p.err != nil {
 		return nil, fmt.Errorf("backport: cannot downgrade %s: %w", p.desc.FullName(), p.err)
 	}
-	// key is the cap restricted to the tracks this message reaches: what
-	// the capPlan depends on.
-	var keyBuf [8]capKey
-	key := keyBuf[:0]
-	need := false
-	for i := range p.th {
-		t := &p.th[i]
-		cv, ok := cap.Get(t.track)
-		key = append(key, capKey{cv, ok})
-		if !ok {
-			continue
-		}
-		if cv.Major != t.schema.Major {
-			return nil, fmt.Errorf("%w: %s: track %s is %s in this schema and %s in the cap",
-				ErrAcrossMajors, p.desc.FullName(), t.track, t.schema, cv)
-		}
-		if t.needs(cv) {
-			need = true
-		}
+	dec := p.decide(cap)
+	if dec.err != nil {
+		return nil, dec.err
 	}
-	if !need {
+	if !dec.need {
 		return msg, nil
 	}
 	if p.gen != nil && e.generated {
-		g := &Gen{e: e, v: cap}
+		g := newGen(e, cap)
 		var held *heldEvents
 		if obs != nil {
 			held = &heldEvents{}
 			g.obs = held
 		}
 		out, err := p.gen.downgrade(msg, g)
+		g.release()
 		if err != nil {
 			return nil, err
 		}
@@ -68,7 +53,10 @@ func (e *Engine) downgradeMessage(msg proto.Message, cap Manifest, obs Observer)
 		}
 		return out, nil
 	}
-	cp := p.capPlanFor(key, cap)
+	cp := dec.cp
+	if cp == nil {
+		cp = p.capPlanFor(dec.key, cap)
+	}
 	// Events are held back until the whole tree is done: a Downgrade that
 	// ends in an error reports nothing (nothing was sent).
 	var held *heldEvents
@@ -85,6 +73,70 @@ func (e *Engine) downgradeMessage(msg proto.Message, cap Manifest, obs Observer)
 		held.replay(obs)
 	}
 	return out, nil
+}
+
+// capDecision is what a root plan decided for one cap: whether Downgrade
+// has anything to do, the cap's versions of the plan's tracks (the key of
+// its capPlan), and that capPlan once built. Manifests are immutable, so a
+// decision is reused while the same Manifest value (the same storage) comes
+// back, as it does for every call under one pin.
+type capDecision struct {
+	id   *Entry // the cap's storage; nil for an empty cap
+	n    int
+	need bool
+	err  error
+	key  []capKey
+	cp   *capPlan
+}
+
+// capDecisions are the decisions for the last caps seen, newest first.
+type capDecisions [4]*capDecision
+
+// decide returns p's decision for cap, from a recent one when cap is the
+// same Manifest.
+func (p *plan) decide(cap Manifest) *capDecision {
+	var id *Entry
+	if len(cap.entries) > 0 {
+		id = &cap.entries[0]
+	}
+	recent := p.lastCaps.Load()
+	if recent != nil {
+		for _, d := range recent {
+			if d != nil && d.id == id && d.n == len(cap.entries) {
+				return d
+			}
+		}
+	}
+	d := &capDecision{id: id, n: len(cap.entries)}
+	// key is the cap restricted to the tracks this message reaches: what
+	// the capPlan depends on.
+	d.key = make([]capKey, 0, len(p.th))
+	for i := range p.th {
+		t := &p.th[i]
+		cv, ok := cap.Get(t.track)
+		d.key = append(d.key, capKey{cv, ok})
+		if !ok {
+			continue
+		}
+		if cv.Major != t.schema.Major {
+			d.err = fmt.Errorf("%w: %s: track %s is %s in this schema and %s in the cap",
+				ErrAcrossMajors, p.desc.FullName(), t.track, t.schema, cv)
+			return d
+		}
+		if t.needs(cv) {
+			d.need = true
+		}
+	}
+	if d.need {
+		d.cp = p.capPlanFor(d.key, cap)
+	}
+	var next capDecisions
+	next[0] = d
+	if recent != nil {
+		copy(next[1:], recent[:])
+	}
+	p.lastCaps.Store(&next)
+	return d
 }
 
 // root downgrades m through protoreflect. Copying a message field by field
@@ -136,14 +188,8 @@ func (d *downgrader) probe(cp *capPlan, m protoreflect.Message) (bool, error) {
 				}
 			}
 		case fd.IsMap():
-			var change bool
-			var err error
-			v.Map().Range(func(_ protoreflect.MapKey, ev protoreflect.Value) bool {
-				change, err = d.probeSingle(op, ev)
-				return !change && err == nil
-			})
-			if change || err != nil {
-				return change, err
+			if c, err := d.probeMap(op, v.Map()); c || err != nil {
+				return c, err
 			}
 		default:
 			if c, err := d.probeSingle(op, v); c || err != nil {
@@ -152,6 +198,20 @@ func (d *downgrader) probe(cp *capPlan, m protoreflect.Message) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// probeMap is probe for the values of map field op.
+func (d *downgrader) probeMap(op *capOp, mp protoreflect.Map) (bool, error) {
+	// The closure escapes: give it its own downgrader so that the
+	// caller's stays on the stack.
+	hd := &downgrader{e: d.e, cap: d.cap, obs: d.obs}
+	var change bool
+	var err error
+	mp.Range(func(_ protoreflect.MapKey, ev protoreflect.Value) bool {
+		change, err = hd.probeSingle(op, ev)
+		return !change && err == nil
+	})
+	return change, err
 }
 
 func (d *downgrader) probeSingle(op *capOp, v protoreflect.Value) (bool, error) {
@@ -233,23 +293,7 @@ func (d *downgrader) inPlace(cp *capPlan, m protoreflect.Message) error {
 				}
 			}
 		case fd.IsMap():
-			mp := v.Map()
-			// The closure escapes: give it its own downgrader so that the
-			// caller's stays on the stack.
-			hd := &downgrader{e: d.e, cap: d.cap, obs: d.obs}
-			mp.Range(func(k protoreflect.MapKey, ev protoreflect.Value) bool {
-				if op.sub != nil {
-					err = hd.inPlace(op.sub, ev.Message())
-				} else if n, changed, e := hd.enumIn(op, ev.Enum()); changed {
-					mp.Set(k, protoreflect.ValueOfEnum(n))
-				} else {
-					err = e
-				}
-				if err != nil {
-					err = prefixErr(err, mapKeyText(k))
-				}
-				return err == nil
-			})
+			err = d.inPlaceMap(op, v.Map())
 		default:
 			if op.sub != nil {
 				err = d.inPlace(op.sub, v.Message())
@@ -269,6 +313,28 @@ func (d *downgrader) inPlace(cp *capPlan, m protoreflect.Message) error {
 		m.SetUnknown(nil)
 	}
 	return nil
+}
+
+// inPlaceMap downgrades the values of map field op in place.
+func (d *downgrader) inPlaceMap(op *capOp, mp protoreflect.Map) error {
+	// The closure escapes: give it its own downgrader so that the
+	// caller's stays on the stack.
+	hd := &downgrader{e: d.e, cap: d.cap, obs: d.obs}
+	var err error
+	mp.Range(func(k protoreflect.MapKey, ev protoreflect.Value) bool {
+		if op.sub != nil {
+			err = hd.inPlace(op.sub, ev.Message())
+		} else if n, changed, e := hd.enumIn(op, ev.Enum()); changed {
+			mp.Set(k, protoreflect.ValueOfEnum(n))
+		} else {
+			err = e
+		}
+		if err != nil {
+			err = prefixErr(err, mapKeyText(k))
+		}
+		return err == nil
+	})
+	return err
 }
 
 // enumIn returns what enum value from of op's field becomes, and whether

@@ -37,7 +37,11 @@ func (e *Engine) fillMessage(msg proto.Message, sender Manifest, obs Observer) e
 		return nil
 	}
 	if p.gen != nil && e.generated {
-		return p.gen.fill(msg, &Gen{e: e, v: sender, obs: obs})
+		g := newGen(e, sender)
+		g.obs = obs
+		err := p.gen.fill(msg, g)
+		g.release()
+		return err
 	}
 	return f.message(p, m)
 }

@@ -116,10 +116,47 @@ type Gen struct {
 	e   *Engine
 	v   Manifest
 	obs Observer
+	// memo holds the versions of the first tracks asked for: generated
+	// code asks with the same string constants again and again.
+	memo  [4]genVersion
+	nmemo int
+}
+
+// gens recycles Gen values: generated code never keeps the one it gets.
+var gens = sync.Pool{New: func() any { return new(Gen) }}
+
+func newGen(e *Engine, v Manifest) *Gen {
+	g := gens.Get().(*Gen)
+	g.e, g.v = e, v
+	return g
+}
+
+// release clears g and returns it to the pool.
+func (g *Gen) release() {
+	*g = Gen{}
+	gens.Put(g)
+}
+
+type genVersion struct {
+	track string
+	v     Version
+	ok    bool
 }
 
 // Version returns the call's version of track (the cap, or the sender's).
-func (g *Gen) Version(track string) (Version, bool) { return g.v.Get(track) }
+func (g *Gen) Version(track string) (Version, bool) {
+	for i := range g.nmemo {
+		if m := &g.memo[i]; m.track == track {
+			return m.v, m.ok
+		}
+	}
+	v, ok := g.v.Get(track)
+	if g.nmemo < len(g.memo) {
+		g.memo[g.nmemo] = genVersion{track, v, ok}
+		g.nmemo++
+	}
+	return v, ok
+}
 
 // Observing reports whether the call reports changes to an Observer.
 func (g *Gen) Observing() bool { return g.obs != nil }

@@ -3,6 +3,7 @@ package backport
 import (
 	"errors"
 	"sort"
+	"sync/atomic"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -36,6 +37,9 @@ type plan struct {
 
 	caps capSlot        // capPlans of the last caps Downgrade saw at this root (capplan.go)
 	gen  *generatedCode // generated code covering the subtree (generated.go); nil: none
+	// lastCaps are the decisions for the last caps Downgrade saw at this
+	// root (downgrade.go).
+	lastCaps atomic.Pointer[capDecisions]
 }
 
 // threshold summarises one track over a subtree.

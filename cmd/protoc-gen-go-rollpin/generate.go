@@ -178,8 +178,8 @@ func (g *gen) copyFunc(m *protogen.Message) {
 		g.P(f.GoName, ": x.", f.GoName, ",")
 	}
 	g.P("}")
-	g.P("if u := x.ProtoReflect().GetUnknown(); len(u) > 0 {")
-	g.P("y.ProtoReflect().SetUnknown(u)")
+	g.P("if u := x.unknownFields; len(u) > 0 {")
+	g.P("y.unknownFields = u[:len(u):len(u)]")
 	g.P("}")
 	g.P("return y")
 	g.P("}")
@@ -304,9 +304,9 @@ func (g *gen) downgrade(m *protogen.Message) {
 		}
 	}
 	if versioned {
-		g.P("if capped && cv.Less(", g.version(schema), ") && len(cur.ProtoReflect().GetUnknown()) > 0 {")
+		g.P("if capped && cv.Less(", g.version(schema), ") && len(cur.unknownFields) > 0 {")
 		g.P(own)
-		g.P("cur.ProtoReflect().SetUnknown(nil)")
+		g.P("cur.unknownFields = nil")
 		g.P("}")
 	}
 	g.P("return cur, nil")

@@ -18,8 +18,8 @@ func (x *Envelope) rollpinCopy() *Envelope {
 		Volume: x.Volume,
 		Labels: x.Labels,
 	}
-	if u := x.ProtoReflect().GetUnknown(); len(u) > 0 {
-		y.ProtoReflect().SetUnknown(u)
+	if u := x.unknownFields; len(u) > 0 {
+		y.unknownFields = u[:len(u):len(u)]
 	}
 	return y
 }

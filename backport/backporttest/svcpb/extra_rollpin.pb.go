@@ -21,8 +21,8 @@ func (x *Node) rollpinCopy() *Node {
 		Color:    x.Color,
 		Index:    x.Index,
 	}
-	if u := x.ProtoReflect().GetUnknown(); len(u) > 0 {
-		y.ProtoReflect().SetUnknown(u)
+	if u := x.unknownFields; len(u) > 0 {
+		y.unknownFields = u[:len(u):len(u)]
 	}
 	return y
 }
@@ -118,11 +118,11 @@ func (x *Node) RollpinDowngrade(g *backport.Gen) (*Node, error) {
 			cur.Index = nm
 		}
 	}
-	if capped && cv.Less(backport.Version{Major: 1, Minor: 4}) && len(cur.ProtoReflect().GetUnknown()) > 0 {
+	if capped && cv.Less(backport.Version{Major: 1, Minor: 4}) && len(cur.unknownFields) > 0 {
 		if !owned {
 			cur, owned = cur.rollpinCopy(), true
 		}
-		cur.ProtoReflect().SetUnknown(nil)
+		cur.unknownFields = nil
 	}
 	return cur, nil
 }

@@ -38,8 +38,8 @@ func (x *Encryption) rollpinCopy() *Encryption {
 		KeyId:  x.KeyId,
 		Cipher: x.Cipher,
 	}
-	if u := x.ProtoReflect().GetUnknown(); len(u) > 0 {
-		y.ProtoReflect().SetUnknown(u)
+	if u := x.unknownFields; len(u) > 0 {
+		y.unknownFields = u[:len(u):len(u)]
 	}
 	return y
 }
@@ -65,11 +65,11 @@ func (x *Encryption) RollpinDowngrade(g *backport.Gen) (*Encryption, error) {
 			}
 		}
 	}
-	if capped && cv.Less(backport.Version{Major: 1, Minor: 4}) && len(cur.ProtoReflect().GetUnknown()) > 0 {
+	if capped && cv.Less(backport.Version{Major: 1, Minor: 4}) && len(cur.unknownFields) > 0 {
 		if !owned {
 			cur, owned = cur.rollpinCopy(), true
 		}
-		cur.ProtoReflect().SetUnknown(nil)
+		cur.unknownFields = nil
 	}
 	return cur, nil
 }
@@ -113,8 +113,8 @@ func (x *Spec) rollpinCopy() *Spec {
 		Note:              x.Note,
 		Replicas:          x.Replicas,
 	}
-	if u := x.ProtoReflect().GetUnknown(); len(u) > 0 {
-		y.ProtoReflect().SetUnknown(u)
+	if u := x.unknownFields; len(u) > 0 {
+		y.unknownFields = u[:len(u):len(u)]
 	}
 	return y
 }
@@ -243,11 +243,11 @@ func (x *Spec) RollpinDowngrade(g *backport.Gen) (*Spec, error) {
 			}
 		}
 	}
-	if capped && cv.Less(backport.Version{Major: 1, Minor: 4}) && len(cur.ProtoReflect().GetUnknown()) > 0 {
+	if capped && cv.Less(backport.Version{Major: 1, Minor: 4}) && len(cur.unknownFields) > 0 {
 		if !owned {
 			cur, owned = cur.rollpinCopy(), true
 		}
-		cur.ProtoReflect().SetUnknown(nil)
+		cur.unknownFields = nil
 	}
 	return cur, nil
 }
@@ -328,8 +328,8 @@ func (x *Item) rollpinCopy() *Item {
 		Spec:   x.Spec,
 		Weight: x.Weight,
 	}
-	if u := x.ProtoReflect().GetUnknown(); len(u) > 0 {
-		y.ProtoReflect().SetUnknown(u)
+	if u := x.unknownFields; len(u) > 0 {
+		y.unknownFields = u[:len(u):len(u)]
 	}
 	return y
 }
@@ -382,11 +382,11 @@ func (x *Item) RollpinDowngrade(g *backport.Gen) (*Item, error) {
 			cur.Spec = n
 		}
 	}
-	if capped && cv.Less(backport.Version{Major: 1, Minor: 4}) && len(cur.ProtoReflect().GetUnknown()) > 0 {
+	if capped && cv.Less(backport.Version{Major: 1, Minor: 4}) && len(cur.unknownFields) > 0 {
 		if !owned {
 			cur, owned = cur.rollpinCopy(), true
 		}
-		cur.ProtoReflect().SetUnknown(nil)
+		cur.unknownFields = nil
 	}
 	return cur, nil
 }
@@ -447,8 +447,8 @@ func (x *Volume) rollpinCopy() *Volume {
 		Quota:        x.Quota,
 		Attributes:   x.Attributes,
 	}
-	if u := x.ProtoReflect().GetUnknown(); len(u) > 0 {
-		y.ProtoReflect().SetUnknown(u)
+	if u := x.unknownFields; len(u) > 0 {
+		y.unknownFields = u[:len(u):len(u)]
 	}
 	return y
 }
@@ -742,11 +742,11 @@ func (x *Volume) RollpinDowngrade(g *backport.Gen) (*Volume, error) {
 			}
 		}
 	}
-	if capped && cv.Less(backport.Version{Major: 1, Minor: 4}) && len(cur.ProtoReflect().GetUnknown()) > 0 {
+	if capped && cv.Less(backport.Version{Major: 1, Minor: 4}) && len(cur.unknownFields) > 0 {
 		if !owned {
 			cur, owned = cur.rollpinCopy(), true
 		}
-		cur.ProtoReflect().SetUnknown(nil)
+		cur.unknownFields = nil
 	}
 	return cur, nil
 }

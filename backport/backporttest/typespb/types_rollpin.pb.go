@@ -47,8 +47,8 @@ func (x *Quota) rollpinCopy() *Quota {
 		Color: x.Color,
 		Burst: x.Burst,
 	}
-	if u := x.ProtoReflect().GetUnknown(); len(u) > 0 {
-		y.ProtoReflect().SetUnknown(u)
+	if u := x.unknownFields; len(u) > 0 {
+		y.unknownFields = u[:len(u):len(u)]
 	}
 	return y
 }
@@ -100,11 +100,11 @@ func (x *Quota) RollpinDowngrade(g *backport.Gen) (*Quota, error) {
 			}
 		}
 	}
-	if capped && cv.Less(backport.Version{Major: 2, Minor: 3}) && len(cur.ProtoReflect().GetUnknown()) > 0 {
+	if capped && cv.Less(backport.Version{Major: 2, Minor: 3}) && len(cur.unknownFields) > 0 {
 		if !owned {
 			cur, owned = cur.rollpinCopy(), true
 		}
-		cur.ProtoReflect().SetUnknown(nil)
+		cur.unknownFields = nil
 	}
 	return cur, nil
 }
@@ -146,8 +146,8 @@ func (x *Label) rollpinCopy() *Label {
 		Note:  x.Note,
 		Color: x.Color,
 	}
-	if u := x.ProtoReflect().GetUnknown(); len(u) > 0 {
-		y.ProtoReflect().SetUnknown(u)
+	if u := x.unknownFields; len(u) > 0 {
+		y.unknownFields = u[:len(u):len(u)]
 	}
 	return y
 }
@@ -200,11 +200,11 @@ func (x *Label) RollpinDowngrade(g *backport.Gen) (*Label, error) {
 			}
 		}
 	}
-	if capped && cv.Less(backport.Version{Major: 2, Minor: 3}) && len(cur.ProtoReflect().GetUnknown()) > 0 {
+	if capped && cv.Less(backport.Version{Major: 2, Minor: 3}) && len(cur.unknownFields) > 0 {
 		if !owned {
 			cur, owned = cur.rollpinCopy(), true
 		}
-		cur.ProtoReflect().SetUnknown(nil)
+		cur.unknownFields = nil
 	}
 	return cur, nil
 }

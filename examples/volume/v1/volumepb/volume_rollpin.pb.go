@@ -39,8 +39,8 @@ func (x *Volume) rollpinCopy() *Volume {
 		Owner:         x.Owner,
 		AttachedHosts: x.AttachedHosts,
 	}
-	if u := x.ProtoReflect().GetUnknown(); len(u) > 0 {
-		y.ProtoReflect().SetUnknown(u)
+	if u := x.unknownFields; len(u) > 0 {
+		y.unknownFields = u[:len(u):len(u)]
 	}
 	return y
 }
@@ -81,11 +81,11 @@ func (x *Volume) RollpinDowngrade(g *backport.Gen) (*Volume, error) {
 			}
 		}
 	}
-	if capped && cv.Less(backport.Version{Major: 1, Minor: 3}) && len(cur.ProtoReflect().GetUnknown()) > 0 {
+	if capped && cv.Less(backport.Version{Major: 1, Minor: 3}) && len(cur.unknownFields) > 0 {
 		if !owned {
 			cur, owned = cur.rollpinCopy(), true
 		}
-		cur.ProtoReflect().SetUnknown(nil)
+		cur.unknownFields = nil
 	}
 	return cur, nil
 }
@@ -119,8 +119,8 @@ func (x *CreateVolumeRequest) rollpinCopy() *CreateVolumeRequest {
 		Type:   x.Type,
 		Owner:  x.Owner,
 	}
-	if u := x.ProtoReflect().GetUnknown(); len(u) > 0 {
-		y.ProtoReflect().SetUnknown(u)
+	if u := x.unknownFields; len(u) > 0 {
+		y.unknownFields = u[:len(u):len(u)]
 	}
 	return y
 }
@@ -150,11 +150,11 @@ func (x *CreateVolumeRequest) RollpinDowngrade(g *backport.Gen) (*CreateVolumeRe
 			}
 		}
 	}
-	if capped && cv.Less(backport.Version{Major: 1, Minor: 3}) && len(cur.ProtoReflect().GetUnknown()) > 0 {
+	if capped && cv.Less(backport.Version{Major: 1, Minor: 3}) && len(cur.unknownFields) > 0 {
 		if !owned {
 			cur, owned = cur.rollpinCopy(), true
 		}
-		cur.ProtoReflect().SetUnknown(nil)
+		cur.unknownFields = nil
 	}
 	return cur, nil
 }
@@ -183,8 +183,8 @@ func (x *GetVolumeRequest) rollpinCopy() *GetVolumeRequest {
 	y := &GetVolumeRequest{
 		Id: x.Id,
 	}
-	if u := x.ProtoReflect().GetUnknown(); len(u) > 0 {
-		y.ProtoReflect().SetUnknown(u)
+	if u := x.unknownFields; len(u) > 0 {
+		y.unknownFields = u[:len(u):len(u)]
 	}
 	return y
 }
@@ -199,11 +199,11 @@ func (x *GetVolumeRequest) RollpinDowngrade(g *backport.Gen) (*GetVolumeRequest,
 	cur, owned := x, false
 	_ = owned
 	cv, capped := g.Version("acme.volume.v1")
-	if capped && cv.Less(backport.Version{Major: 1, Minor: 3}) && len(cur.ProtoReflect().GetUnknown()) > 0 {
+	if capped && cv.Less(backport.Version{Major: 1, Minor: 3}) && len(cur.unknownFields) > 0 {
 		if !owned {
 			cur, owned = cur.rollpinCopy(), true
 		}
-		cur.ProtoReflect().SetUnknown(nil)
+		cur.unknownFields = nil
 	}
 	return cur, nil
 }
@@ -233,8 +233,8 @@ func (x *AttachVolumeRequest) rollpinCopy() *AttachVolumeRequest {
 		Id:   x.Id,
 		Host: x.Host,
 	}
-	if u := x.ProtoReflect().GetUnknown(); len(u) > 0 {
-		y.ProtoReflect().SetUnknown(u)
+	if u := x.unknownFields; len(u) > 0 {
+		y.unknownFields = u[:len(u):len(u)]
 	}
 	return y
 }
@@ -249,11 +249,11 @@ func (x *AttachVolumeRequest) RollpinDowngrade(g *backport.Gen) (*AttachVolumeRe
 	cur, owned := x, false
 	_ = owned
 	cv, capped := g.Version("acme.volume.v1")
-	if capped && cv.Less(backport.Version{Major: 1, Minor: 3}) && len(cur.ProtoReflect().GetUnknown()) > 0 {
+	if capped && cv.Less(backport.Version{Major: 1, Minor: 3}) && len(cur.unknownFields) > 0 {
 		if !owned {
 			cur, owned = cur.rollpinCopy(), true
 		}
-		cur.ProtoReflect().SetUnknown(nil)
+		cur.unknownFields = nil
 	}
 	return cur, nil
 }
@@ -282,8 +282,8 @@ func (x *ListVolumesRequest) rollpinCopy() *ListVolumesRequest {
 	y := &ListVolumesRequest{
 		Owner: x.Owner,
 	}
-	if u := x.ProtoReflect().GetUnknown(); len(u) > 0 {
-		y.ProtoReflect().SetUnknown(u)
+	if u := x.unknownFields; len(u) > 0 {
+		y.unknownFields = u[:len(u):len(u)]
 	}
 	return y
 }
@@ -298,11 +298,11 @@ func (x *ListVolumesRequest) RollpinDowngrade(g *backport.Gen) (*ListVolumesRequ
 	cur, owned := x, false
 	_ = owned
 	cv, capped := g.Version("acme.volume.v1")
-	if capped && cv.Less(backport.Version{Major: 1, Minor: 3}) && len(cur.ProtoReflect().GetUnknown()) > 0 {
+	if capped && cv.Less(backport.Version{Major: 1, Minor: 3}) && len(cur.unknownFields) > 0 {
 		if !owned {
 			cur, owned = cur.rollpinCopy(), true
 		}
-		cur.ProtoReflect().SetUnknown(nil)
+		cur.unknownFields = nil
 	}
 	return cur, nil
 }

@@ -47,8 +47,8 @@ func (x *Volume) rollpinCopy() *Volume {
 		MultiAttach:   x.MultiAttach,
 		SizeMib:       x.SizeMib,
 	}
-	if u := x.ProtoReflect().GetUnknown(); len(u) > 0 {
-		y.ProtoReflect().SetUnknown(u)
+	if u := x.unknownFields; len(u) > 0 {
+		y.unknownFields = u[:len(u):len(u)]
 	}
 	return y
 }
@@ -132,11 +132,11 @@ func (x *Volume) RollpinDowngrade(g *backport.Gen) (*Volume, error) {
 			}
 		}
 	}
-	if capped && cv.Less(backport.Version{Major: 1, Minor: 4}) && len(cur.ProtoReflect().GetUnknown()) > 0 {
+	if capped && cv.Less(backport.Version{Major: 1, Minor: 4}) && len(cur.unknownFields) > 0 {
 		if !owned {
 			cur, owned = cur.rollpinCopy(), true
 		}
-		cur.ProtoReflect().SetUnknown(nil)
+		cur.unknownFields = nil
 	}
 	return cur, nil
 }
@@ -217,8 +217,8 @@ func (x *CreateVolumeRequest) rollpinCopy() *CreateVolumeRequest {
 		MultiAttach: x.MultiAttach,
 		SizeMib:     x.SizeMib,
 	}
-	if u := x.ProtoReflect().GetUnknown(); len(u) > 0 {
-		y.ProtoReflect().SetUnknown(u)
+	if u := x.unknownFields; len(u) > 0 {
+		y.unknownFields = u[:len(u):len(u)]
 	}
 	return y
 }
@@ -285,11 +285,11 @@ func (x *CreateVolumeRequest) RollpinDowngrade(g *backport.Gen) (*CreateVolumeRe
 			}
 		}
 	}
-	if capped && cv.Less(backport.Version{Major: 1, Minor: 4}) && len(cur.ProtoReflect().GetUnknown()) > 0 {
+	if capped && cv.Less(backport.Version{Major: 1, Minor: 4}) && len(cur.unknownFields) > 0 {
 		if !owned {
 			cur, owned = cur.rollpinCopy(), true
 		}
-		cur.ProtoReflect().SetUnknown(nil)
+		cur.unknownFields = nil
 	}
 	return cur, nil
 }
@@ -362,8 +362,8 @@ func (x *GetVolumeRequest) rollpinCopy() *GetVolumeRequest {
 	y := &GetVolumeRequest{
 		Id: x.Id,
 	}
-	if u := x.ProtoReflect().GetUnknown(); len(u) > 0 {
-		y.ProtoReflect().SetUnknown(u)
+	if u := x.unknownFields; len(u) > 0 {
+		y.unknownFields = u[:len(u):len(u)]
 	}
 	return y
 }
@@ -378,11 +378,11 @@ func (x *GetVolumeRequest) RollpinDowngrade(g *backport.Gen) (*GetVolumeRequest,
 	cur, owned := x, false
 	_ = owned
 	cv, capped := g.Version("acme.volume.v1")
-	if capped && cv.Less(backport.Version{Major: 1, Minor: 4}) && len(cur.ProtoReflect().GetUnknown()) > 0 {
+	if capped && cv.Less(backport.Version{Major: 1, Minor: 4}) && len(cur.unknownFields) > 0 {
 		if !owned {
 			cur, owned = cur.rollpinCopy(), true
 		}
-		cur.ProtoReflect().SetUnknown(nil)
+		cur.unknownFields = nil
 	}
 	return cur, nil
 }
@@ -412,8 +412,8 @@ func (x *AttachVolumeRequest) rollpinCopy() *AttachVolumeRequest {
 		Id:   x.Id,
 		Host: x.Host,
 	}
-	if u := x.ProtoReflect().GetUnknown(); len(u) > 0 {
-		y.ProtoReflect().SetUnknown(u)
+	if u := x.unknownFields; len(u) > 0 {
+		y.unknownFields = u[:len(u):len(u)]
 	}
 	return y
 }
@@ -428,11 +428,11 @@ func (x *AttachVolumeRequest) RollpinDowngrade(g *backport.Gen) (*AttachVolumeRe
 	cur, owned := x, false
 	_ = owned
 	cv, capped := g.Version("acme.volume.v1")
-	if capped && cv.Less(backport.Version{Major: 1, Minor: 4}) && len(cur.ProtoReflect().GetUnknown()) > 0 {
+	if capped && cv.Less(backport.Version{Major: 1, Minor: 4}) && len(cur.unknownFields) > 0 {
 		if !owned {
 			cur, owned = cur.rollpinCopy(), true
 		}
-		cur.ProtoReflect().SetUnknown(nil)
+		cur.unknownFields = nil
 	}
 	return cur, nil
 }
@@ -461,8 +461,8 @@ func (x *ListVolumesRequest) rollpinCopy() *ListVolumesRequest {
 	y := &ListVolumesRequest{
 		Owner: x.Owner,
 	}
-	if u := x.ProtoReflect().GetUnknown(); len(u) > 0 {
-		y.ProtoReflect().SetUnknown(u)
+	if u := x.unknownFields; len(u) > 0 {
+		y.unknownFields = u[:len(u):len(u)]
 	}
 	return y
 }
@@ -477,11 +477,11 @@ func (x *ListVolumesRequest) RollpinDowngrade(g *backport.Gen) (*ListVolumesRequ
 	cur, owned := x, false
 	_ = owned
 	cv, capped := g.Version("acme.volume.v1")
-	if capped && cv.Less(backport.Version{Major: 1, Minor: 4}) && len(cur.ProtoReflect().GetUnknown()) > 0 {
+	if capped && cv.Less(backport.Version{Major: 1, Minor: 4}) && len(cur.unknownFields) > 0 {
 		if !owned {
 			cur, owned = cur.rollpinCopy(), true
 		}
-		cur.ProtoReflect().SetUnknown(nil)
+		cur.unknownFields = nil
 	}
 	return cur, nil
 }
@@ -511,8 +511,8 @@ func (x *ResizeVolumeRequest) rollpinCopy() *ResizeVolumeRequest {
 		Id:      x.Id,
 		SizeMib: x.SizeMib,
 	}
-	if u := x.ProtoReflect().GetUnknown(); len(u) > 0 {
-		y.ProtoReflect().SetUnknown(u)
+	if u := x.unknownFields; len(u) > 0 {
+		y.unknownFields = u[:len(u):len(u)]
 	}
 	return y
 }
@@ -527,11 +527,11 @@ func (x *ResizeVolumeRequest) RollpinDowngrade(g *backport.Gen) (*ResizeVolumeRe
 	cur, owned := x, false
 	_ = owned
 	cv, capped := g.Version("acme.volume.v1")
-	if capped && cv.Less(backport.Version{Major: 1, Minor: 4}) && len(cur.ProtoReflect().GetUnknown()) > 0 {
+	if capped && cv.Less(backport.Version{Major: 1, Minor: 4}) && len(cur.unknownFields) > 0 {
 		if !owned {
 			cur, owned = cur.rollpinCopy(), true
 		}
-		cur.ProtoReflect().SetUnknown(nil)
+		cur.unknownFields = nil
 	}
 	return cur, nil
 }

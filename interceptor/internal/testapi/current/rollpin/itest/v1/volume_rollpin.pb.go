@@ -35,8 +35,8 @@ func (x *Encryption) rollpinCopy() *Encryption {
 	y := &Encryption{
 		KeyId: x.KeyId,
 	}
-	if u := x.ProtoReflect().GetUnknown(); len(u) > 0 {
-		y.ProtoReflect().SetUnknown(u)
+	if u := x.unknownFields; len(u) > 0 {
+		y.unknownFields = u[:len(u):len(u)]
 	}
 	return y
 }
@@ -51,11 +51,11 @@ func (x *Encryption) RollpinDowngrade(g *backport.Gen) (*Encryption, error) {
 	cur, owned := x, false
 	_ = owned
 	cv, capped := g.Version("rollpin.itest.v1")
-	if capped && cv.Less(backport.Version{Major: 1, Minor: 2}) && len(cur.ProtoReflect().GetUnknown()) > 0 {
+	if capped && cv.Less(backport.Version{Major: 1, Minor: 2}) && len(cur.unknownFields) > 0 {
 		if !owned {
 			cur, owned = cur.rollpinCopy(), true
 		}
-		cur.ProtoReflect().SetUnknown(nil)
+		cur.unknownFields = nil
 	}
 	return cur, nil
 }
@@ -91,8 +91,8 @@ func (x *CreateRequest) rollpinCopy() *CreateRequest {
 		Encryption: x.Encryption,
 		Label:      x.Label,
 	}
-	if u := x.ProtoReflect().GetUnknown(); len(u) > 0 {
-		y.ProtoReflect().SetUnknown(u)
+	if u := x.unknownFields; len(u) > 0 {
+		y.unknownFields = u[:len(u):len(u)]
 	}
 	return y
 }
@@ -162,11 +162,11 @@ func (x *CreateRequest) RollpinDowngrade(g *backport.Gen) (*CreateRequest, error
 			}
 		}
 	}
-	if capped && cv.Less(backport.Version{Major: 1, Minor: 2}) && len(cur.ProtoReflect().GetUnknown()) > 0 {
+	if capped && cv.Less(backport.Version{Major: 1, Minor: 2}) && len(cur.unknownFields) > 0 {
 		if !owned {
 			cur, owned = cur.rollpinCopy(), true
 		}
-		cur.ProtoReflect().SetUnknown(nil)
+		cur.unknownFields = nil
 	}
 	return cur, nil
 }
@@ -215,8 +215,8 @@ func (x *Volume) rollpinCopy() *Volume {
 		Thin:   x.Thin,
 		Label:  x.Label,
 	}
-	if u := x.ProtoReflect().GetUnknown(); len(u) > 0 {
-		y.ProtoReflect().SetUnknown(u)
+	if u := x.unknownFields; len(u) > 0 {
+		y.unknownFields = u[:len(u):len(u)]
 	}
 	return y
 }
@@ -268,11 +268,11 @@ func (x *Volume) RollpinDowngrade(g *backport.Gen) (*Volume, error) {
 			}
 		}
 	}
-	if capped && cv.Less(backport.Version{Major: 1, Minor: 2}) && len(cur.ProtoReflect().GetUnknown()) > 0 {
+	if capped && cv.Less(backport.Version{Major: 1, Minor: 2}) && len(cur.unknownFields) > 0 {
 		if !owned {
 			cur, owned = cur.rollpinCopy(), true
 		}
-		cur.ProtoReflect().SetUnknown(nil)
+		cur.unknownFields = nil
 	}
 	return cur, nil
 }
@@ -312,8 +312,8 @@ func (x *Summary) rollpinCopy() *Summary {
 		Count:   x.Count,
 		TotalGb: x.TotalGb,
 	}
-	if u := x.ProtoReflect().GetUnknown(); len(u) > 0 {
-		y.ProtoReflect().SetUnknown(u)
+	if u := x.unknownFields; len(u) > 0 {
+		y.unknownFields = u[:len(u):len(u)]
 	}
 	return y
 }
@@ -328,11 +328,11 @@ func (x *Summary) RollpinDowngrade(g *backport.Gen) (*Summary, error) {
 	cur, owned := x, false
 	_ = owned
 	cv, capped := g.Version("rollpin.itest.v1")
-	if capped && cv.Less(backport.Version{Major: 1, Minor: 2}) && len(cur.ProtoReflect().GetUnknown()) > 0 {
+	if capped && cv.Less(backport.Version{Major: 1, Minor: 2}) && len(cur.unknownFields) > 0 {
 		if !owned {
 			cur, owned = cur.rollpinCopy(), true
 		}
-		cur.ProtoReflect().SetUnknown(nil)
+		cur.unknownFields = nil
 	}
 	return cur, nil
 }
