@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -102,70 +103,70 @@ func tracksOf(m backport.Manifest) []string {
 
 // register writes the instance keys of reg under the Server's lease, in one
 // etcd transaction that also checks that every pin read for the fencing
-// decision is unchanged. It retries when a pin moves in between.
+// decision is unchanged. It retries when a pin moves in between. Every etcd
+// call is bounded by callTimeout.
 func (s *Server) register(ctx context.Context, reg *registration) (<-chan struct{}, error) {
 	for attempt := 0; attempt < 20; attempt++ {
-		lease, lost, err := s.currentLease(ctx)
-		if err != nil {
-			return nil, err
-		}
-		gets := make([]clientv3.Op, len(reg.services))
-		for i, svc := range reg.services {
-			gets[i] = clientv3.OpGet(s.keys.pin(svc))
-		}
-		read, err := s.cli.Txn(ctx).Then(gets...).Commit()
-		if err != nil {
-			return nil, fmt.Errorf("pinsvc: read pins: %w", err)
-		}
-		cmps := make([]clientv3.Cmp, len(reg.services))
-		puts := make([]clientv3.Op, len(reg.services))
-		for i, svc := range reg.services {
-			key := s.keys.pin(svc)
-			var rev int64
-			if kvs := read.Responses[i].GetResponseRange().GetKvs(); len(kvs) > 0 {
-				rev = kvs[0].ModRevision
-				_, pm, err := decodePin(kvs[0].Value)
-				if err != nil {
-					return nil, status.Errorf(codes.Internal, "stored pin of %s is unreadable (%v): overwrite it with pindctl pin set --force", svc, err)
-				}
-				if !reg.manifest.Covers(pm) {
-					return nil, fenceError(reg.inst, reg.manifest, svc, pm)
-				}
-			}
-			cmps[i] = clientv3.Compare(clientv3.ModRevision(key), "=", rev)
-			in := proto.CloneOf(reg.inst)
-			in.Service = svc
-			puts[i] = clientv3.OpPut(s.keys.instance(svc, reg.inst.GetId()), marshal(in), clientv3.WithLease(lease))
-		}
-		if s.beforeRegisterTxn != nil {
-			s.beforeRegisterTxn()
-		}
-		resp, err := s.cli.Txn(ctx).If(cmps...).Then(puts...).Commit()
-		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
-			s.dropLease(lease)
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("pinsvc: write registration: %w", err)
-		}
-		if resp.Succeeded {
-			reg.rev = resp.Header.Revision
-			return lost, nil
+		lost, retry, err := s.registerOnce(ctx, reg)
+		if err != nil || !retry {
+			return lost, err
 		}
 	}
 	return nil, status.Errorf(codes.Aborted, "pins of %v kept changing during registration: retry", reg.services)
 }
 
-// dropLease forgets a lease etcd no longer knows.
-func (s *Server) dropLease(id clientv3.LeaseID) {
-	s.lease.mu.Lock()
-	defer s.lease.mu.Unlock()
-	if s.lease.id == id {
-		s.lease.id = 0
-		close(s.lease.lost)
-		s.lease.lost = nil
-		s.metrics.leases(-1)
+// registerOnce is one attempt of register; retry reports a race to retry.
+func (s *Server) registerOnce(ctx context.Context, reg *registration) (lost <-chan struct{}, retry bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.callTimeout())
+	defer cancel()
+	lease, lost, err := s.currentLease(ctx)
+	if err != nil {
+		return nil, false, err
 	}
+	gets := make([]clientv3.Op, len(reg.services))
+	for i, svc := range reg.services {
+		gets[i] = clientv3.OpGet(s.keys.pin(svc))
+	}
+	read, err := s.cli.Txn(ctx).Then(gets...).Commit()
+	if err != nil {
+		return nil, false, fmt.Errorf("pinsvc: read pins: %w", err)
+	}
+	cmps := make([]clientv3.Cmp, len(reg.services))
+	puts := make([]clientv3.Op, len(reg.services))
+	for i, svc := range reg.services {
+		key := s.keys.pin(svc)
+		var rev int64
+		if kvs := read.Responses[i].GetResponseRange().GetKvs(); len(kvs) > 0 {
+			rev = kvs[0].ModRevision
+			_, pm, err := decodePin(kvs[0].Value)
+			if err != nil {
+				return nil, false, status.Errorf(codes.Internal, "stored pin of %s is unreadable (%v): overwrite it with pindctl pin set --force", svc, err)
+			}
+			if !reg.manifest.Covers(pm) {
+				return nil, false, fenceError(reg.inst, reg.manifest, svc, pm)
+			}
+		}
+		cmps[i] = clientv3.Compare(clientv3.ModRevision(key), "=", rev)
+		in := proto.CloneOf(reg.inst)
+		in.Service = svc
+		puts[i] = clientv3.OpPut(s.keys.instance(svc, reg.inst.GetId()), marshal(in), clientv3.WithLease(lease))
+	}
+	if s.beforeRegisterTxn != nil {
+		s.beforeRegisterTxn()
+	}
+	resp, err := s.cli.Txn(ctx).If(cmps...).Then(puts...).Commit()
+	if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+		s.dropLease(lease)
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("pinsvc: write registration: %w", err)
+	}
+	if !resp.Succeeded {
+		return nil, true, nil
+	}
+	reg.rev = resp.Header.Revision
+	return lost, false, nil
 }
 
 // unregister deletes the keys of reg that are still the ones it wrote (an
@@ -174,7 +175,7 @@ func (s *Server) unregister(reg *registration) {
 	if s.ctx.Err() != nil {
 		return // Close revokes the lease, which deletes every key at once
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(s.ctx, s.callTimeout())
 	defer cancel()
 	for _, svc := range reg.services {
 		key := s.keys.instance(svc, reg.inst.GetId())
@@ -189,13 +190,22 @@ func (s *Server) unregister(reg *registration) {
 
 // Register registers an instance for as long as the stream is open, and
 // streams pin updates to it like WatchPins. Its keys hang on the Server's
-// single lease; if that lease is lost (etcd unreachable for longer than the
-// TTL) the registration is written again under a new lease, fenced again.
+// single lease. When that lease is lost, or the Server loses contact with
+// etcd, the stream ends with UNAVAILABLE and its keys are left to the lease
+// (not deleted): the instance registers again, through another pind if
+// this one is cut off, before they expire, so it never leaves the floor.
 func (s *Server) Register(req *rollpinv1.RegisterRequest, stream grpc.ServerStreamingServer[rollpinv1.RegisterResponse]) (err error) {
 	reg, err := validateRegister(req)
 	if err != nil {
 		s.metrics.write("Register", err)
 		return err
+	}
+	noContact := s.lostContact()
+	select {
+	case <-noContact:
+		s.metrics.write("Register", errNoContact)
+		return errNoContact
+	default:
 	}
 	ctx, cancel := context.WithCancelCause(stream.Context())
 	defer cancel(nil)
@@ -210,44 +220,29 @@ func (s *Server) Register(req *rollpinv1.RegisterRequest, stream grpc.ServerStre
 	s.regs.Add(1)
 	s.metrics.registrations(1)
 	firstRev := reg.rev
-	relet := make(chan struct{})
+	var leaseGone atomic.Bool
+	watched := make(chan struct{})
 	defer func() {
 		cancel(nil)
-		<-relet
+		<-watched
 		s.regs.Add(-1)
 		s.metrics.registrations(-1)
-		s.unregister(reg)
+		if !leaseGone.Load() {
+			s.unregister(reg)
+		}
 	}()
 	s.log.Debug("instance registered", "instance", reg.inst.GetId(), "services", reg.services, "manifest", reg.manifest.String())
 
-	// Re-register when the lease is lost.
 	go func() {
-		defer close(relet)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-lost:
-			}
-			var err error
-			for {
-				lost, err = s.register(ctx, reg)
-				if err == nil || ctx.Err() != nil {
-					break
-				}
-				if st, ok := status.FromError(err); ok {
-					cancel(st.Err())
-					return
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(500 * time.Millisecond):
-				}
-			}
-			if err != nil {
-				return
-			}
+		defer close(watched)
+		select {
+		case <-ctx.Done():
+		case <-lost:
+			leaseGone.Store(true)
+			cancel(status.Error(codes.Unavailable, "pind lost its etcd registration lease: register again (this stream's keys expire with the lease)"))
+		case <-noContact:
+			leaseGone.Store(true)
+			cancel(errNoContact)
 		}
 	}()
 
