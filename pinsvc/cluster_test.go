@@ -33,7 +33,9 @@ func TestThreeMemberClusterSurvivesAMemberLoss(t *testing.T) {
 	t.Parallel()
 	cluster := etcdtest.StartCluster(t, 3)
 	cli := cluster.Client(t)
-	ts := startServer(t, cli, Config{})
+	// The default lease TTL: losing the etcd leader stalls keep-alives for
+	// an election, which must stay well under half the TTL.
+	ts := startServer(t, cli, Config{LeaseTTL: DefaultLeaseTTL})
 	c := ts.cli
 	w := watch(t, c, 0)
 	if _, err := register(t, c, "i1", "acme.volume.v1=1.0", testSvc); err != nil {

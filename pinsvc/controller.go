@@ -84,7 +84,7 @@ func NewRaiseController(srv *Server, opts ...RaiseControllerOption) *RaiseContro
 		settle:  cfg.Settle,
 		ttl:     cfg.LeaseTTL,
 		name:    cfg.Name,
-		log:     srv.Logger(),
+		log:     srv.log,
 		metrics: NewControllerMetrics(),
 	}
 	c.interval = min(max(c.settle/10, 50*time.Millisecond), time.Second)
@@ -145,7 +145,7 @@ func (c *RaiseController) run(ctx context.Context) {
 // term runs one session: campaign, lead until the session is lost or ctx
 // ends, resign.
 func (c *RaiseController) term(ctx context.Context, ttl int, pfx string) error {
-	sess, err := concurrency.NewSession(c.srv.Client(), concurrency.WithTTL(ttl), concurrency.WithContext(ctx))
+	sess, err := concurrency.NewSession(c.srv.cli, concurrency.WithTTL(ttl), concurrency.WithContext(ctx))
 	if err != nil {
 		return fmt.Errorf("pinsvc: controller session: %w", err)
 	}
@@ -161,8 +161,18 @@ func (c *RaiseController) term(ctx context.Context, ttl int, pfx string) error {
 		case <-cctx.Done():
 		}
 	}()
-	if err := el.Campaign(cctx, c.name); err != nil {
-		return fmt.Errorf("pinsvc: controller campaign: %w", err)
+	// A campaign that ends with its context resigns with the etcd client's
+	// own context, which etcd cut off never answers: do not wait for it
+	// (it ends when etcd answers or the client closes).
+	won := make(chan error, 1)
+	go func() { won <- el.Campaign(cctx, c.name) }()
+	select {
+	case err := <-won:
+		if err != nil {
+			return fmt.Errorf("pinsvc: controller campaign: %w", err)
+		}
+	case <-cctx.Done():
+		return fmt.Errorf("pinsvc: controller campaign: %w", context.Cause(cctx))
 	}
 	c.leader.Store(true)
 	c.metrics.leader.Set(1)
@@ -236,7 +246,9 @@ func (c *RaiseController) raise(ctx context.Context, el *concurrency.Election, s
 	next.Reason = reason
 	pinKey := c.srv.keys.pin(v.Name)
 	instPfx := c.srv.keys.instance(v.Name, "")
-	resp, err := c.srv.Client().Txn(ctx).If(
+	ctx, cancel := context.WithTimeout(ctx, c.srv.callTimeout())
+	defer cancel()
+	resp, err := c.srv.cli.Txn(ctx).If(
 		clientv3.Compare(clientv3.ModRevision(pinKey), "=", v.PinRevision),
 		clientv3.Compare(clientv3.ModRevision(instPfx), "<", stateRev+1).WithPrefix(),
 		clientv3.Compare(clientv3.CreateRevision(el.Key()), "=", el.Rev()),

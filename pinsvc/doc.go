@@ -72,6 +72,21 @@
 // The keys are deleted when the stream ends, and vanish with the lease when
 // the pind dies.
 //
+// # Losing etcd
+//
+// Every etcd call a request makes is bounded (half the lease TTL, at least
+// 5s). A Server watches its contact with etcd: when the keep-alives of its
+// registration lease go unanswered for half the lease TTL, or its reads or
+// its watch fail for a whole TTL, it reports NOT_SERVING (ReportHealth),
+// refuses new Register and WatchPins streams and ends the open ones with
+// UNAVAILABLE. It leaves its registrations to the lease rather than deleting
+// them, so that their instances, failing over to another pind, register
+// there (taking the keys over) before the lease can expire: an instance cut
+// off with its pind never drops out of the floor, and no controller raises
+// the pin above it. A lost lease (revoked, expired) ends its Register
+// streams the same way. The Server reports SERVING again once a read and a
+// new watch succeed. Close never waits for etcd beyond that bound.
+//
 // # Floors and caps
 //
 // Floor is the elementwise minimum of the live instances' manifests; a track

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -156,73 +157,12 @@ func tracksOf(m backport.Manifest) []string {
 // decision is unchanged and that every instance key is still absent or
 // still the one this registration wrote (an instance ID belongs to the
 // stream that created it until its lease ends). It retries when a pin or a
-// key moves in between.
+// key moves in between. Every etcd call is bounded by callTimeout.
 func (s *Server) register(ctx context.Context, reg *registration) (<-chan struct{}, error) {
-	n := len(reg.services)
 	for attempt := 0; attempt < 20; attempt++ {
-		lease, lost, err := s.currentLease(ctx)
-		if err != nil {
-			return nil, err
-		}
-		gets := make([]clientv3.Op, 0, 2*n)
-		for _, svc := range reg.services {
-			gets = append(gets, clientv3.OpGet(s.keys.pin(svc)), clientv3.OpGet(s.keys.instance(svc, reg.inst.GetId())))
-		}
-		read, err := s.cli.Txn(ctx).Then(gets...).Commit()
-		if err != nil {
-			return nil, registerEtcdError("read pins", err)
-		}
-		cmps := make([]clientv3.Cmp, 0, 2*n)
-		puts := make([]clientv3.Op, n)
-		for i, svc := range reg.services {
-			key := s.keys.pin(svc)
-			var rev int64
-			if kvs := read.Responses[2*i].GetResponseRange().GetKvs(); len(kvs) > 0 {
-				rev = kvs[0].ModRevision
-				_, pm, err := decodePin(kvs[0].Value)
-				if err != nil {
-					return nil, status.Errorf(codes.Internal, "stored pin of %s is unreadable (%v): overwrite it with pindctl pin set --force", svc, err)
-				}
-				if !reg.manifest.Covers(pm) {
-					return nil, fenceError(reg.inst, reg.manifest, svc, pm)
-				}
-				if err := s.fenceUnpinnedTrack(ctx, reg, svc, pm); err != nil {
-					return nil, err
-				}
-			}
-			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", rev))
-			ikey := s.keys.instance(svc, reg.inst.GetId())
-			if kvs := read.Responses[2*i+1].GetResponseRange().GetKvs(); len(kvs) > 0 {
-				if reg.rev == 0 || kvs[0].ModRevision != reg.rev {
-					holder := &rollpinv1.Instance{}
-					if err := proto.Unmarshal(kvs[0].Value, holder); err != nil || holder.GetId() == "" {
-						holder = &rollpinv1.Instance{Id: reg.inst.GetId()}
-					}
-					return nil, idTakenError(svc, holder)
-				}
-				cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(ikey), "=", reg.rev))
-			} else {
-				cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(ikey), "=", 0))
-			}
-			in := proto.CloneOf(reg.inst)
-			in.Service = svc
-			in.Pind = s.cfg.Name
-			puts[i] = clientv3.OpPut(ikey, marshal(in), clientv3.WithLease(lease))
-		}
-		if s.beforeRegisterTxn != nil {
-			s.beforeRegisterTxn()
-		}
-		resp, err := s.cli.Txn(ctx).If(cmps...).Then(puts...).Commit()
-		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
-			s.dropLease(lease)
-			continue
-		}
-		if err != nil {
-			return nil, registerEtcdError("write registration", err)
-		}
-		if resp.Succeeded {
-			reg.rev = resp.Header.Revision
-			return lost, nil
+		lost, retry, err := s.registerOnce(ctx, reg)
+		if err != nil || !retry {
+			return lost, err
 		}
 	}
 	return nil, refusal.Error(codes.Aborted, refusal.PinConflict,
@@ -280,16 +220,76 @@ func (s *Server) fenceUnpinnedTrack(ctx context.Context, reg *registration, svc 
 	return nil
 }
 
-// dropLease forgets a lease etcd no longer knows.
-func (s *Server) dropLease(id clientv3.LeaseID) {
-	s.lease.mu.Lock()
-	defer s.lease.mu.Unlock()
-	if s.lease.id == id {
-		s.lease.id = 0
-		close(s.lease.lost)
-		s.lease.lost = nil
-		s.metrics.leases(-1)
+// registerOnce is one attempt of register; retry reports a race to retry.
+func (s *Server) registerOnce(ctx context.Context, reg *registration) (lost <-chan struct{}, retry bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.callTimeout())
+	defer cancel()
+	lease, lost, err := s.currentLease(ctx)
+	if err != nil {
+		return nil, false, err
 	}
+	n := len(reg.services)
+	gets := make([]clientv3.Op, 0, 2*n)
+	for _, svc := range reg.services {
+		gets = append(gets, clientv3.OpGet(s.keys.pin(svc)), clientv3.OpGet(s.keys.instance(svc, reg.inst.GetId())))
+	}
+	read, err := s.cli.Txn(ctx).Then(gets...).Commit()
+	if err != nil {
+		return nil, false, registerEtcdError("read pins", err)
+	}
+	cmps := make([]clientv3.Cmp, 0, 2*n)
+	puts := make([]clientv3.Op, n)
+	for i, svc := range reg.services {
+		key := s.keys.pin(svc)
+		var rev int64
+		if kvs := read.Responses[2*i].GetResponseRange().GetKvs(); len(kvs) > 0 {
+			rev = kvs[0].ModRevision
+			_, pm, err := decodePin(kvs[0].Value)
+			if err != nil {
+				return nil, false, status.Errorf(codes.Internal, "stored pin of %s is unreadable (%v): overwrite it with pindctl pin set --force", svc, err)
+			}
+			if !reg.manifest.Covers(pm) {
+				return nil, false, fenceError(reg.inst, reg.manifest, svc, pm)
+			}
+			if err := s.fenceUnpinnedTrack(ctx, reg, svc, pm); err != nil {
+				return nil, false, err
+			}
+		}
+		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", rev))
+		ikey := s.keys.instance(svc, reg.inst.GetId())
+		if kvs := read.Responses[2*i+1].GetResponseRange().GetKvs(); len(kvs) > 0 {
+			if reg.rev == 0 || kvs[0].ModRevision != reg.rev {
+				holder := &rollpinv1.Instance{}
+				if err := proto.Unmarshal(kvs[0].Value, holder); err != nil || holder.GetId() == "" {
+					holder = &rollpinv1.Instance{Id: reg.inst.GetId()}
+				}
+				return nil, false, idTakenError(svc, holder)
+			}
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(ikey), "=", reg.rev))
+		} else {
+			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(ikey), "=", 0))
+		}
+		in := proto.CloneOf(reg.inst)
+		in.Service = svc
+		in.Pind = s.cfg.Name
+		puts[i] = clientv3.OpPut(ikey, marshal(in), clientv3.WithLease(lease))
+	}
+	if s.beforeRegisterTxn != nil {
+		s.beforeRegisterTxn()
+	}
+	resp, err := s.cli.Txn(ctx).If(cmps...).Then(puts...).Commit()
+	if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+		s.dropLease(lease)
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, false, registerEtcdError("write registration", err)
+	}
+	if !resp.Succeeded {
+		return nil, true, nil
+	}
+	reg.rev = resp.Header.Revision
+	return lost, false, nil
 }
 
 // unregister deletes the keys of reg that are still the ones it wrote (an
@@ -298,7 +298,7 @@ func (s *Server) unregister(reg *registration) {
 	if s.ctx.Err() != nil {
 		return // Close revokes the lease, which deletes every key at once
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(s.ctx, s.callTimeout())
 	defer cancel()
 	for _, svc := range reg.services {
 		key := s.keys.instance(svc, reg.inst.GetId())
@@ -313,8 +313,10 @@ func (s *Server) unregister(reg *registration) {
 
 // Register registers an instance for as long as the stream is open, and
 // streams pin updates to it like WatchPins. Its keys hang on the Server's
-// single lease; if that lease is lost (etcd unreachable for longer than the
-// TTL) the registration is written again under a new lease, fenced again.
+// single lease. When that lease is lost, or the Server loses contact with
+// etcd, the stream ends with UNAVAILABLE and its keys are left to the lease
+// (not deleted): the instance registers again, through another pind if
+// this one is cut off, before they expire, so it never leaves the floor.
 func (s *Server) Register(req *rollpinv1.RegisterRequest, stream grpc.ServerStreamingServer[rollpinv1.RegisterResponse]) (err error) {
 	reg, err := validateRegister(req)
 	if err == nil {
@@ -323,6 +325,13 @@ func (s *Server) Register(req *rollpinv1.RegisterRequest, stream grpc.ServerStre
 	if err != nil {
 		s.metrics.write("Register", err)
 		return err
+	}
+	noContact := s.lostContact()
+	select {
+	case <-noContact:
+		s.metrics.write("Register", errNoContact)
+		return errNoContact
+	default:
 	}
 	ctx, cancel := context.WithCancelCause(stream.Context())
 	defer cancel(nil)
@@ -337,44 +346,29 @@ func (s *Server) Register(req *rollpinv1.RegisterRequest, stream grpc.ServerStre
 	s.regs.Add(1)
 	s.metrics.registrations(1)
 	firstRev := reg.rev
-	relet := make(chan struct{})
+	var leaseGone atomic.Bool
+	watched := make(chan struct{})
 	defer func() {
 		cancel(nil)
-		<-relet
+		<-watched
 		s.regs.Add(-1)
 		s.metrics.registrations(-1)
-		s.unregister(reg)
+		if !leaseGone.Load() {
+			s.unregister(reg)
+		}
 	}()
 	s.log.Debug("instance registered", "instance", reg.inst.GetId(), "services", reg.services, "manifest", reg.manifest.String())
 
-	// Re-register when the lease is lost.
 	go func() {
-		defer close(relet)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-lost:
-			}
-			var err error
-			for {
-				lost, err = s.register(ctx, reg)
-				if err == nil || ctx.Err() != nil {
-					break
-				}
-				if st, ok := status.FromError(err); ok {
-					cancel(st.Err())
-					return
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(500 * time.Millisecond):
-				}
-			}
-			if err != nil {
-				return
-			}
+		defer close(watched)
+		select {
+		case <-ctx.Done():
+		case <-lost:
+			leaseGone.Store(true)
+			cancel(status.Error(codes.Unavailable, "pind lost its etcd registration lease: register again (this stream's keys expire with the lease)"))
+		case <-noContact:
+			leaseGone.Store(true)
+			cancel(errNoContact)
 		}
 	}()
 

@@ -1,6 +1,7 @@
 package pinsvc
 
 import (
+	"context"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -133,12 +134,24 @@ func TestRegisterReclaimedAfterTheOldStreamKeepsKey(t *testing.T) {
 	}
 }
 
-func TestRegistrationsMoveToANewLeaseWhenTheLeaseIsLost(t *testing.T) {
+// A lost registration lease ends its Register streams with UNAVAILABLE (the
+// instance registers again, here or through another pind) and the next
+// registration gets a new lease.
+func TestLostLeaseEndsRegisterStreams(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
 	ts := startServer(t, cli, Config{})
-	if _, err := register(t, ts.cli, "i1", "acme.volume.v1=1.3", testSvc); err != nil {
-		t.Fatal(err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := ts.cli.Register(ctx, &rollpinv1.RegisterRequest{
+		Instance: &rollpinv1.Instance{Id: "i1", Manifest: "acme.volume.v1=1.3", Build: "test"},
+		Services: []string{testSvc},
+	})
+	if err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	if _, err := st.Recv(); err != nil {
+		t.Fatalf("Register: first update: %v", err)
 	}
 	leases, err := cli.Leases(ctxT(t))
 	if err != nil || len(leases.Leases) != 1 {
@@ -148,11 +161,17 @@ func TestRegistrationsMoveToANewLeaseWhenTheLeaseIsLost(t *testing.T) {
 	if _, err := cli.Revoke(ctxT(t), old); err != nil {
 		t.Fatalf("Revoke: %v", err)
 	}
-	pollUntil(t, "i1 registered under a new lease", func() bool {
-		resp, err := cli.Get(ctxT(t), DefaultPrefix+"instances/"+testSvc+"/i1")
-		return err == nil && len(resp.Kvs) == 1 && resp.Kvs[0].Lease != 0 && resp.Kvs[0].Lease != int64(old)
-	})
-	if leases, err := cli.Leases(ctxT(t)); err != nil || len(leases.Leases) != 1 {
-		t.Fatalf("leases after the move = %v, %v; want one", leases, err)
+	for {
+		if _, err = st.Recv(); err != nil {
+			break
+		}
+	}
+	wantCode(t, "Register stream after its lease was revoked", err, codes.Unavailable)
+	if _, err := register(t, ts.cli, "i1", "acme.volume.v1=1.3", testSvc); err != nil {
+		t.Fatalf("Register again: %v", err)
+	}
+	resp, err := cli.Get(ctxT(t), DefaultPrefix+"instances/"+testSvc+"/i1")
+	if err != nil || len(resp.Kvs) != 1 || resp.Kvs[0].Lease == 0 || resp.Kvs[0].Lease == int64(old) {
+		t.Fatalf("i1 after registering again = %v, %v; want it under a new lease", resp, err)
 	}
 }

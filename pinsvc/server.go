@@ -44,6 +44,7 @@ type Server struct {
 	ctrl    Controller
 	data    map[string]*svcData // owned by load / the watch goroutine
 	lease   leaseState
+	contact contact
 	regs    atomic.Int64 // live registration streams
 	started atomic.Bool
 
@@ -96,12 +97,6 @@ func NewServer(cli *clientv3.Client, cfg Config) (*Server, error) {
 // Config returns the configuration in effect (defaults applied).
 func (s *Server) Config() Config { return s.cfg }
 
-// Client returns the etcd client the Server uses.
-func (s *Server) Client() *clientv3.Client { return s.cli }
-
-// Logger returns the Server's logger.
-func (s *Server) Logger() *slog.Logger { return s.log }
-
 // SetController installs c (nil: none) as the Server's controller. Call it
 // before Start.
 func (s *Server) SetController(c Controller) {
@@ -130,10 +125,15 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("pinsvc: load state from etcd: %w", err)
 	}
 	s.log.Info("pind state loaded", "revision", rev, "services", len(s.hub.cur.Load().Services), "prefix", s.cfg.Prefix)
-	s.wg.Add(1)
+	s.initContact()
+	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
 		s.watchLoop(s.ctx, rev)
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.contactLoop()
 	}()
 	if s.ctrl != nil {
 		s.wg.Add(1)

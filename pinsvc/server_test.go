@@ -43,7 +43,7 @@ func startServer(t testing.TB, cli *clientv3.Client, cfg Config) *testServer {
 		cfg.Logger = quietLogger()
 	}
 	if cfg.LeaseTTL == 0 {
-		cfg.LeaseTTL = 2 * time.Second
+		cfg.LeaseTTL = 4 * time.Second
 	}
 	srv, err := NewServer(cli, cfg)
 	if err != nil {

@@ -142,6 +142,8 @@ const maxPinAttempts = 8
 // as they are. ctx bounds the etcd calls.
 func (s *Server) updatePin(ctx context.Context, service string, expectedRev int64, fn pinUpdateFunc) (int64, *rollpinv1.Pin, error) {
 	key, instPfx := s.keys.pin(service), s.keys.instance(service, "")
+	ctx, cancel := context.WithTimeout(ctx, maxPinAttempts*s.callTimeout())
+	defer cancel()
 	for attempt := 1; ; attempt++ {
 		st := s.Snapshot()
 		cur, _, rev, err := s.readPin(ctx, service)

@@ -501,32 +501,52 @@ func (s *Server) apply(resp *clientv3.WatchResponse) {
 func (s *Server) watchLoop(ctx context.Context, rev int64) {
 	for ctx.Err() == nil {
 		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-		wch := s.cli.Watch(wctx, s.cfg.Prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
-		for resp := range wch {
-			if err := resp.Err(); err != nil {
-				if errors.Is(err, rpctypes.ErrCompacted) || resp.CompactRevision > 0 {
-					s.log.Warn("watch revision compacted: reloading every pin", "revision", rev, "compact_revision", resp.CompactRevision)
-					r, lerr := s.reload(ctx)
-					if lerr == nil {
-						rev = r
-					}
-				} else {
-					s.log.Warn("etcd watch broke: watching again", "revision", rev, "err", err)
-				}
-				break
-			}
-			s.apply(&resp)
-			if n := len(resp.Events); n > 0 {
-				rev = resp.Events[n-1].Kv.ModRevision
-			}
-		}
+		wch := s.cli.Watch(wctx, s.cfg.Prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithCreatedNotify())
+		s.follow(ctx, wctx, wch, cancel, &rev)
 		cancel()
+		s.watchBroken()
 		if ctx.Err() != nil {
 			return
 		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// follow applies the responses of one watch until it breaks or wctx ends
+// (it does not wait for the channel to close: with etcd unreachable, the
+// client may not close it until the connection comes back).
+func (s *Server) follow(ctx, wctx context.Context, wch clientv3.WatchChan, cancel context.CancelFunc, rev *int64) {
+	for {
+		var resp clientv3.WatchResponse
+		var ok bool
+		select {
+		case resp, ok = <-wch:
+		case <-wctx.Done():
+			return
+		}
+		if !ok {
+			return
+		}
+		if resp.Created {
+			s.watchCreated(cancel)
+		}
+		if err := resp.Err(); err != nil {
+			if errors.Is(err, rpctypes.ErrCompacted) || resp.CompactRevision > 0 {
+				s.log.Warn("watch revision compacted: reloading every pin", "revision", *rev, "compact_revision", resp.CompactRevision)
+				if r, lerr := s.reload(ctx); lerr == nil {
+					*rev = r
+				}
+			} else {
+				s.log.Warn("etcd watch broke: watching again", "revision", *rev, "err", err)
+			}
+			return
+		}
+		s.apply(&resp)
+		if n := len(resp.Events); n > 0 {
+			*rev = resp.Events[n-1].Kv.ModRevision
 		}
 	}
 }
@@ -551,6 +571,12 @@ func (s *Server) reload(ctx context.Context) (int64, error) {
 // back to it, every update after start), then every update, until ctx ends
 // or the Server closes.
 func (s *Server) serveUpdates(ctx context.Context, start int64, send func(*outMsg) error) error {
+	noContact := s.lostContact()
+	select {
+	case <-noContact:
+		return errNoContact
+	default:
+	}
 	poke, cancel := s.hub.subscribe(false)
 	defer cancel()
 	s.metrics.subscribers(1)
@@ -561,7 +587,9 @@ func (s *Server) serveUpdates(ctx context.Context, start int64, send func(*outMs
 	if !snapshot && start > s.hub.cur.Load().Revision {
 		// The client saw a revision this Server has not reached: valid only if
 		// etcd has it (another pind served it); otherwise start afresh.
-		resp, err := s.cli.Get(ctx, s.keys.pins(), clientv3.WithPrefix(), clientv3.WithCountOnly())
+		gctx, gcancel := context.WithTimeout(ctx, s.callTimeout())
+		resp, err := s.cli.Get(gctx, s.keys.pins(), clientv3.WithPrefix(), clientv3.WithCountOnly())
+		gcancel()
 		if err != nil || start > resp.Header.Revision {
 			snapshot = true
 		}
@@ -598,6 +626,8 @@ func (s *Server) serveUpdates(ctx context.Context, start int64, send func(*outMs
 			return status.FromContextError(ctx.Err()).Err()
 		case <-s.done:
 			return status.Error(codes.Unavailable, "pind is shutting down: reconnect (to another pind if there is one) and resume from the last revision")
+		case <-noContact:
+			return errNoContact
 		}
 	}
 }

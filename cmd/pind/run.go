@@ -133,8 +133,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			}
 		}()
 	}
-	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	hs.SetServingStatus(rollpinv1.PinService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	srv.ReportHealth(hs) // SERVING while pind is in contact with etcd
 	log.Info("pind serving", "listen", lis.Addr().String(), "metrics", fmt.Sprint(metricsAddr), "etcd", endpoints,
 		"tls", o.tlsCert != "", "mtls", o.tlsCA != "", "writes_open", o.adminToken == "" && o.writerIdentities == "")
 	if onReady != nil {
