@@ -33,7 +33,7 @@ func TestThreeMemberClusterSurvivesAMemberLoss(t *testing.T) {
 	t.Parallel()
 	cluster := etcdtest.StartCluster(t, 3)
 	cli := cluster.Client(t)
-	ts := startServer(t, cli, Config{})
+	ts := startServer(t, cli)
 	c := ts.cli
 	w := watch(t, c, 0)
 	if _, err := register(t, c, "i1", "acme.volume.v1=1.0", testSvc); err != nil {

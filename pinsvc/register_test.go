@@ -19,7 +19,7 @@ import (
 func TestRegisterFencing(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{})
+	ts := startServer(t, cli)
 	c := ts.cli
 
 	// No pin: anything registers.
@@ -70,7 +70,7 @@ func TestRegisterFencing(t *testing.T) {
 func TestRegisterFencingIsInTheSameTransaction(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{})
+	ts := startServer(t, cli)
 	rev := mustSetPin(t, ts.cli, testSvc, "1.3", true).GetState().GetPinRevision()
 	var calls atomic.Int32
 	ts.srv.beforeRegisterTxn = func() {
@@ -115,8 +115,8 @@ func pollUntil(t testing.TB, what string, cond func() bool) {
 func TestRegisterReclaimedAfterTheOldStreamKeepsKey(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	a := startServer(t, cli, Config{Name: "a"})
-	b := startServer(t, cli, Config{Name: "b"})
+	a := startServer(t, cli, WithName("a"))
+	b := startServer(t, cli, WithName("b"))
 	cancelA, err := register(t, a.cli, "i1", "acme.volume.v1=1.3", testSvc)
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +141,7 @@ func TestRegisterReclaimedAfterTheOldStreamKeepsKey(t *testing.T) {
 func TestRegistrationsMoveToANewLeaseWhenTheLeaseIsLost(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{})
+	ts := startServer(t, cli)
 	if _, err := register(t, ts.cli, "i1", "acme.volume.v1=1.3", testSvc); err != nil {
 		t.Fatal(err)
 	}
