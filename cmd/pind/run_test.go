@@ -188,7 +188,7 @@ func TestFlags(t *testing.T) {
 		{[]string{"--register-identities", "volume", "--tls-ca", "ca.pem"}, nil, "not identity=pattern"},
 	} {
 		args := append([]string{"--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, tc.args...)
-		err := run(context.Background(), args, func(k string) string { return tc.env[k] }, io.Discard, nil)
+		err := run(ctx(t), args, func(k string) string { return tc.env[k] }, io.Discard, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("run(%q, env %v) = %v, want an error containing %q", tc.args, tc.env, err, tc.want)
 		}
