@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
-
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -625,7 +624,7 @@ func deprecated(desc protoreflect.Descriptor) bool {
 		return o.GetDeprecated()
 	}
 	// dynamicpb options: read the field by name.
-	m := opts.(proto.Message).ProtoReflect()
+	m := opts.ProtoReflect()
 	if fd := m.Descriptor().Fields().ByName("deprecated"); fd != nil && m.Has(fd) {
 		return m.Get(fd).Bool()
 	}

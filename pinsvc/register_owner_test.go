@@ -38,8 +38,8 @@ func wantRefusal(t testing.TB, what string, err error, code codes.Code, reason s
 func TestRegisterIDIsOwnedByItsStream(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	a := startServer(t, cli, Config{Name: "pind-a"})
-	b := startServer(t, cli, Config{Name: "pind-b"})
+	a := startServer(t, cli, WithName("pind-a"))
+	b := startServer(t, cli, WithName("pind-b"))
 	started := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -89,7 +89,7 @@ func TestRegisterIDIsOwnedByItsStream(t *testing.T) {
 func TestRegisterNeedsCredentials(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{RegisterToken: "reg", AdminToken: "adm"})
+	ts := startServer(t, cli, WithRegisterToken("reg"), WithAdminToken("adm"))
 	req := &rollpinv1.RegisterRequest{
 		Instance: &rollpinv1.Instance{Id: "i1", Manifest: "acme.volume.v1=1.4"},
 		Services: []string{testSvc},
@@ -112,7 +112,7 @@ func TestRegisterNeedsCredentials(t *testing.T) {
 		}
 	}
 	// An admin token alone is enough to close registration too.
-	ts2 := startServer(t, cli, Config{AdminToken: "adm"})
+	ts2 := startServer(t, cli, WithAdminToken("adm"))
 	_, err := register(t, ts2.cli, "i2", "acme.volume.v1=1.4", testSvc)
 	wantRefusal(t, "Register on a pind with only an admin token", err, codes.Unauthenticated, refusal.CredentialsMissing)
 }
@@ -126,10 +126,9 @@ func withAuthorization(ctx context.Context, v string) context.Context {
 func TestRegisterWithCertificateIdentity(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	srv, err := NewServer(cli, Config{
-		RegisterIdentities: map[string][]string{"volume": {"acme.volume.v1.*"}, "any": {"*"}, "one": {"acme.types.v1.TypeService"}},
-		Logger:             quietLogger(), LeaseTTL: 2 * time.Second,
-	})
+	srv, err := NewServer(cli,
+		WithRegisterIdentities(map[string][]string{"volume": {"acme.volume.v1.*"}, "any": {"*"}, "one": {"acme.types.v1.TypeService"}}),
+		WithServerLogger(quietLogger()), WithLeaseTTL(2*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +189,7 @@ func TestRegisterWithCertificateIdentity(t *testing.T) {
 func TestRegisterRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{})
+	ts := startServer(t, cli)
 	base := func() *rollpinv1.RegisterRequest {
 		return &rollpinv1.RegisterRequest{
 			Instance: &rollpinv1.Instance{Id: "ok", Manifest: "acme.volume.v1=1.4"},
@@ -239,7 +238,7 @@ func TestRegisterRefusesBadInput(t *testing.T) {
 func TestRegisterServiceLimit(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{})
+	ts := startServer(t, cli)
 	svcs := func(n int) []string {
 		out := make([]string, n)
 		for i := range out {
@@ -261,7 +260,7 @@ func TestRegisterServiceLimit(t *testing.T) {
 func TestRegisterFencesTracksThePinDoesNotName(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{})
+	ts := startServer(t, cli)
 	mustSetPin(t, ts.cli, testSvc, "acme.types.v1=2.0", true)
 	if _, err := register(t, ts.cli, "live", "acme.volume.v1=1.4,acme.types.v1=2.0", testSvc); err != nil {
 		t.Fatalf("Register live: %v", err)

@@ -18,7 +18,7 @@ import (
 func TestRegisterFencing(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{})
+	ts := startServer(t, cli)
 	c := ts.cli
 
 	// No pin: anything registers.
@@ -69,7 +69,7 @@ func TestRegisterFencing(t *testing.T) {
 func TestRegisterFencingIsInTheSameTransaction(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{})
+	ts := startServer(t, cli)
 	rev := mustSetPin(t, ts.cli, testSvc, "1.3", true).GetState().GetPinRevision()
 	var calls atomic.Int32
 	ts.srv.beforeRegisterTxn = func() {
@@ -111,8 +111,8 @@ func pollUntil(t testing.TB, what string, cond func() bool) {
 func TestRegisterReclaimedAfterTheOldStreamKeepsKey(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	a := startServer(t, cli, Config{Name: "a"})
-	b := startServer(t, cli, Config{Name: "b"})
+	a := startServer(t, cli, WithName("a"))
+	b := startServer(t, cli, WithName("b"))
 	cancelA, err := register(t, a.cli, "i1", "acme.volume.v1=1.3", testSvc)
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +140,7 @@ func TestRegisterReclaimedAfterTheOldStreamKeepsKey(t *testing.T) {
 func TestLostLeaseEndsRegisterStreams(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{})
+	ts := startServer(t, cli)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	st, err := ts.cli.Register(ctx, &rollpinv1.RegisterRequest{

@@ -27,7 +27,7 @@ func grpcError(err error) error {
 	}
 	switch {
 	case errors.Is(err, ErrConflict):
-		return refusal.Error(codes.Aborted, refusal.PinConflict, err.Error()+": read the pin again (pindctl status) and retry with its pin_revision", nil)
+		return refusal.Error(codes.Aborted, refusal.PinConflict, err.Error(), nil)
 	case errors.Is(err, ErrFenced):
 		return refusal.Error(codes.FailedPrecondition, refusal.Fenced, err.Error(), nil)
 	case errors.Is(err, ErrClosed):

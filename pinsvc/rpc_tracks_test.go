@@ -18,7 +18,7 @@ import (
 func TestSetPinRefusesUnknownTracks(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{})
+	ts := startServer(t, cli)
 	mustSetPin(t, ts.cli, testSvc, "1.3", true)
 	if _, err := register(t, ts.cli, "i1", "acme.volume.v1=1.4,acme.types.v1=2.0", testSvc); err != nil {
 		t.Fatalf("Register: %v", err)

@@ -49,7 +49,7 @@ func BenchmarkScaleRegistrations(b *testing.B) {
 	c := etcdtest.Start(b)
 	// A long settle keeps the controller from raising the pins the
 	// benchmark lowers.
-	p := startPind(b, c, "pind-0", "", func(cfg *Config) { cfg.Settle, cfg.LeaseTTL = time.Hour, DefaultLeaseTTL })
+	p := startPind(b, c, "pind-0", "", WithSettle(time.Hour), WithLeaseTTL(DefaultLeaseTTL))
 	admin := p.admin(b)
 	svc := func(i int) string { return fmt.Sprintf("acme.scale.v1.Service%04d", i) }
 	svc0 := svc(0)

@@ -39,7 +39,7 @@ type testPind struct {
 
 // startPind starts a pind on addr ("" picks a free port) against the etcd
 // cluster c, with its own etcd client (so that crash can cut it off).
-func startPind(t testing.TB, c *etcdtest.Cluster, name, addr string, tune ...func(*Config)) *testPind {
+func startPind(t testing.TB, c *etcdtest.Cluster, name, addr string, tune ...Option) *testPind {
 	t.Helper()
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -64,11 +64,8 @@ func startPind(t testing.TB, c *etcdtest.Cluster, name, addr string, tune ...fun
 	if err != nil {
 		t.Fatalf("etcd client: %v", err)
 	}
-	cfg := Config{Settle: testSettle, LeaseTTL: testTTL, Name: name, Logger: quietLog}
-	for _, fn := range tune {
-		fn(&cfg)
-	}
-	srv, err := NewServer(cli, cfg)
+	opts := append([]Option{WithSettle(testSettle), WithLeaseTTL(testTTL), WithName(name), WithServerLogger(quietLog)}, tune...)
+	srv, err := NewServer(cli, opts...)
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
 	}

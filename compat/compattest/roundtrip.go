@@ -202,7 +202,7 @@ func (s *stats) DefaultFilled(protoreflect.FieldDescriptor) { s.filled++ }
 func (rt roundTripper) forward(m *dynamicpb.Message) error {
 	down, err := rt.eng.DowngradeObserved(m, rt.prevManifest, rt.stats)
 	if err != nil {
-		return fmt.Errorf("Downgrade: %w", err)
+		return fmt.Errorf("backport.Downgrade: %w", err)
 	}
 	b, err := proto.Marshal(down)
 	if err != nil {

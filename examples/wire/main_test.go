@@ -25,7 +25,7 @@ import (
 func startPind(t *testing.T) (string, *pinsvc.Server) {
 	t.Helper()
 	cli := etcdtest.Start(t).Client(t)
-	ps, err := pinsvc.NewServer(cli, pinsvc.Config{Settle: time.Second, LeaseTTL: 2 * time.Second})
+	ps, err := pinsvc.NewServer(cli, pinsvc.WithSettle(time.Second), pinsvc.WithLeaseTTL(2*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,7 +75,7 @@ func startPind(t testing.TB, c *etcdtest.Cluster, name, addr string, sopts ...gr
 	if err != nil {
 		t.Fatalf("etcd client: %v", err)
 	}
-	srv, err := pinsvc.NewServer(cli, pinsvc.Config{Settle: testSettle, LeaseTTL: testTTL, Name: name, Logger: quietLog})
+	srv, err := pinsvc.NewServer(cli, pinsvc.WithSettle(testSettle), pinsvc.WithLeaseTTL(testTTL), pinsvc.WithName(name), pinsvc.WithServerLogger(quietLog))
 	if err != nil {
 		t.Fatalf("pinsvc.NewServer: %v", err)
 	}

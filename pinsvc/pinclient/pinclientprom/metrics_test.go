@@ -25,7 +25,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func startPind(t *testing.T) (addr string, stop func()) {
 	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ps, err := pinsvc.NewServer(etcdtest.Start(t).Client(t), pinsvc.Config{Logger: quiet})
+	ps, err := pinsvc.NewServer(etcdtest.Start(t).Client(t), pinsvc.WithServerLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -910,9 +910,13 @@ func (x *WatchPinsResponse) GetUpdate() *PinUpdate {
 // RegisterRequest announces a live instance.
 type RegisterRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The instance; its service field is ignored.
+	// The instance; its service and pind fields are ignored. Its manifest
+	// names the track (proto package) of every service listed. The id is
+	// owned by this stream until the stream's lease ends: another Register
+	// of the same id gets ALREADY_EXISTS (reason INSTANCE_ID_TAKEN).
 	Instance *Instance `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
-	// Full names of the gRPC services the instance serves.
+	// Full names of the gRPC services the instance serves: at most 64 (one
+	// etcd transaction); more gets INVALID_ARGUMENT, reason TOO_MANY_SERVICES.
 	Services []string `protobuf:"bytes,2,rep,name=services,proto3" json:"services,omitempty"`
 	// Resume after this revision; 0 for a fresh snapshot.
 	StartRevision int64 `protobuf:"varint,3,opt,name=start_revision,json=startRevision,proto3" json:"start_revision,omitempty"`
