@@ -95,7 +95,6 @@ func NewServer(cli *clientv3.Client, opts ...Option) (*Server, error) {
 	return s, nil
 }
 
-
 // SetController installs c (nil: none) as the Server's controller. Call it
 // before Start.
 func (s *Server) SetController(c Controller) {
