@@ -2,6 +2,8 @@ package pinsvc
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -30,6 +32,18 @@ type registration struct {
 	rev      int64 // mod revision of the keys as last written
 }
 
+// MaxClaimLen is the longest RegisterRequest.claim pind accepts.
+const MaxClaimLen = 64
+
+// claimDigest returns the hex SHA-256 of a registration's claim, "" for none.
+func claimDigest(claim []byte) string {
+	if len(claim) == 0 {
+		return ""
+	}
+	sum := sha256.Sum256(claim)
+	return hex.EncodeToString(sum[:])
+}
+
 // validateRegister checks a RegisterRequest and returns the registration.
 func validateRegister(req *rollpinv1.RegisterRequest) (*registration, error) {
 	in := req.GetInstance()
@@ -48,6 +62,9 @@ func validateRegister(req *rollpinv1.RegisterRequest) (*registration, error) {
 	}
 	if err := checkText("instance.address", in.GetAddress(), MaxAddressLen); err != nil {
 		return nil, err
+	}
+	if len(req.GetClaim()) > MaxClaimLen {
+		return nil, invalid("claim is %d bytes, at most %d: send 16 to %d random bytes picked once per process", len(req.GetClaim()), MaxClaimLen, MaxClaimLen)
 	}
 	if req.GetStartRevision() < 0 {
 		return nil, invalid("start_revision %d is negative: pass 0 for a snapshot or the last revision received", req.GetStartRevision())
@@ -86,6 +103,7 @@ func validateRegister(req *rollpinv1.RegisterRequest) (*registration, error) {
 	svcs = slices.Compact(svcs)
 	inst := proto.CloneOf(in)
 	inst.Manifest = m.String()
+	inst.ClaimDigest = claimDigest(req.GetClaim())
 	if inst.StartedAt == nil {
 		inst.StartedAt = ts(time.Now())
 	}
@@ -263,9 +281,13 @@ func (s *Server) registerOnce(ctx context.Context, reg *registration) (lost <-ch
 				if err := proto.Unmarshal(kvs[0].Value, holder); err != nil || holder.GetId() == "" {
 					holder = &rollpinv1.Instance{Id: reg.inst.GetId()}
 				}
-				return nil, false, idTakenError(svc, holder)
+				// The same process (same claim) takes its keys over, e.g.
+				// from a pind cut off from etcd; anyone else is refused.
+				if d := reg.inst.GetClaimDigest(); d == "" || holder.GetClaimDigest() != d {
+					return nil, false, idTakenError(svc, holder)
+				}
 			}
-			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(ikey), "=", reg.rev))
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(ikey), "=", kvs[0].ModRevision))
 		} else {
 			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(ikey), "=", 0))
 		}

@@ -276,3 +276,74 @@ func TestRegisterFencesTracksThePinDoesNotName(t *testing.T) {
 		t.Fatalf("Register at the pinned 1.2: %v", err)
 	}
 }
+
+// The process that holds an ID takes it over with the same claim (failing
+// over from a pind cut off from etcd) without waiting for the old lease;
+// another claim, or none, is still refused; and the old stream ending
+// afterwards leaves the new keys alone.
+func TestRegisterClaimTakesOwnKeysOver(t *testing.T) {
+	t.Parallel()
+	cli := etcdtest.Start(t).Client(t)
+	a := startServer(t, cli, WithName("pind-a"))
+	b := startServer(t, cli, WithName("pind-b"))
+	claim := []byte("0123456789abcdef")
+	open := func(c rollpinv1.PinServiceClient, claim []byte) (context.CancelFunc, error) {
+		ctx, cancel := context.WithCancel(context.Background())
+		st, err := c.Register(ctx, &rollpinv1.RegisterRequest{
+			Instance: &rollpinv1.Instance{Id: "i1", Manifest: "acme.volume.v1=1.3"},
+			Services: []string{testSvc},
+			Claim:    claim,
+		})
+		if err == nil {
+			_, err = st.Recv()
+		}
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		t.Cleanup(cancel)
+		return cancel, nil
+	}
+	endFirst, err := open(a.cli, claim)
+	if err != nil {
+		t.Fatalf("first Register: %v", err)
+	}
+	_, err = open(b.cli, []byte("another process!"))
+	wantRefusal(t, "Register of i1 with another claim", err, codes.AlreadyExists, refusal.InstanceIDTaken)
+	_, err = open(b.cli, nil)
+	wantRefusal(t, "Register of i1 without a claim", err, codes.AlreadyExists, refusal.InstanceIDTaken)
+	if _, err := open(b.cli, claim); err != nil {
+		t.Fatalf("Register of i1 with its own claim through pind-b: %v", err)
+	}
+	key := DefaultPrefix + "instances/" + testSvc + "/i1"
+	held := func() *rollpinv1.Instance {
+		resp, err := cli.Get(ctxT(t), key)
+		if err != nil || len(resp.Kvs) != 1 {
+			return nil
+		}
+		in := &rollpinv1.Instance{}
+		if proto.Unmarshal(resp.Kvs[0].Value, in) != nil {
+			return nil
+		}
+		return in
+	}
+	if in := held(); in == nil || in.GetPind() != "pind-b" || in.GetClaimDigest() != claimDigest(claim) {
+		t.Fatalf("key of i1 after the takeover = %v, want held by pind-b with the claim's digest", in)
+	}
+	endFirst()
+	// The first stream's unregister must not delete the taken-over keys:
+	// wait until pind-a has seen its stream end, then check.
+	pollUntil(t, "pind-a to drop its registration", func() bool { return a.srv.Registrations() == 0 })
+	if in := held(); in == nil || in.GetPind() != "pind-b" {
+		t.Fatalf("key of i1 after the old stream ended = %v, want still held by pind-b", in)
+	}
+	st, err := a.cli.Register(ctxT(t), &rollpinv1.RegisterRequest{
+		Instance: &rollpinv1.Instance{Id: "i2", Manifest: "acme.volume.v1=1.3"},
+		Services: []string{testSvc},
+		Claim:    make([]byte, MaxClaimLen+1),
+	})
+	if err == nil {
+		_, err = st.Recv()
+	}
+	wantRefusal(t, "Register with a claim over MaxClaimLen", err, codes.InvalidArgument, refusal.InvalidRequest)
+}

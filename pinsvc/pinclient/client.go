@@ -2,6 +2,7 @@ package pinclient
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -32,6 +33,10 @@ type Client struct {
 	endpoints []string
 	conns     []*grpc.ClientConn
 	startedAt time.Time
+	// claim is this client's secret for its registration (RegisterRequest
+	// claim): failing over from a pind cut off from etcd, it takes its own
+	// keys over instead of waiting for their lease to expire.
+	claim [16]byte
 
 	snap atomic.Pointer[Snapshot]
 
@@ -96,6 +101,10 @@ func NewClient(endpoints []string, opts ...Option) (*Client, error) {
 		cancel:    cancel,
 		save:      writeSnapshotFile,
 		saveCh:    make(chan struct{}, 1),
+	}
+	if _, err := rand.Read(c.claim[:]); err != nil {
+		cancel()
+		return nil, fmt.Errorf("pinclient: registration claim: %w", err)
 	}
 	for _, ep := range endpoints {
 		cc, err := grpc.NewClient(ep, dial...)

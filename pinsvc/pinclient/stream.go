@@ -64,6 +64,7 @@ func (c *Client) open(ctx context.Context, ep int, register bool) (updateStream,
 		},
 		Services:      r.Services,
 		StartRevision: start,
+		Claim:         c.claim[:],
 	})
 	return registerStream{s}, err
 }

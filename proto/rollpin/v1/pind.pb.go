@@ -317,7 +317,12 @@ type Instance struct {
 	// Name of the pind whose Register stream holds the instance ID. The ID
 	// belongs to that stream until its lease ends: another claim gets
 	// ALREADY_EXISTS (reason INSTANCE_ID_TAKEN). Set by pind.
-	Pind          string `protobuf:"bytes,7,opt,name=pind,proto3" json:"pind,omitempty"`
+	Pind string `protobuf:"bytes,7,opt,name=pind,proto3" json:"pind,omitempty"`
+	// Hex SHA-256 of the claim the registering process sent
+	// (RegisterRequest.claim), empty when it sent none. Set by pind; it tells
+	// the owner's own failover from another claim and reveals nothing of the
+	// claim.
+	ClaimDigest   string `protobuf:"bytes,8,opt,name=claim_digest,json=claimDigest,proto3" json:"claim_digest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -397,6 +402,13 @@ func (x *Instance) GetService() string {
 func (x *Instance) GetPind() string {
 	if x != nil {
 		return x.Pind
+	}
+	return ""
+}
+
+func (x *Instance) GetClaimDigest() string {
+	if x != nil {
+		return x.ClaimDigest
 	}
 	return ""
 }
@@ -920,6 +932,13 @@ type RegisterRequest struct {
 	Services []string `protobuf:"bytes,2,rep,name=services,proto3" json:"services,omitempty"`
 	// Resume after this revision; 0 for a fresh snapshot.
 	StartRevision int64 `protobuf:"varint,3,opt,name=start_revision,json=startRevision,proto3" json:"start_revision,omitempty"`
+	// A secret the registering process picks once (16 random bytes or more)
+	// and sends on every Register. A Register of an id whose keys are still
+	// held by another stream succeeds when it carries the same claim: the same
+	// process, failing over from a pind cut off from etcd, takes its keys over
+	// before their lease can expire, so it never leaves the floor. Any other
+	// claim, or none, gets ALREADY_EXISTS. At most 64 bytes.
+	Claim         []byte `protobuf:"bytes,4,opt,name=claim,proto3" json:"claim,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -973,6 +992,13 @@ func (x *RegisterRequest) GetStartRevision() int64 {
 		return x.StartRevision
 	}
 	return 0
+}
+
+func (x *RegisterRequest) GetClaim() []byte {
+	if x != nil {
+		return x.Claim
+	}
+	return nil
 }
 
 // RegisterResponse carries one update to a registered instance.
@@ -1618,7 +1644,7 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"updated_by\x18\x04 \x01(\tR\tupdatedBy\x129\n" +
 	"\n" +
 	"updated_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x16\n" +
-	"\x06reason\x18\x06 \x01(\tR\x06reason\"\xcf\x01\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\"\xf2\x01\n" +
 	"\bInstance\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\bmanifest\x18\x02 \x01(\tR\bmanifest\x12\x14\n" +
@@ -1627,7 +1653,8 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\n" +
 	"started_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12\x18\n" +
 	"\aservice\x18\x06 \x01(\tR\aservice\x12\x12\n" +
-	"\x04pind\x18\a \x01(\tR\x04pind\"M\n" +
+	"\x04pind\x18\a \x01(\tR\x04pind\x12!\n" +
+	"\fclaim_digest\x18\b \x01(\tR\vclaimDigest\"M\n" +
 	"\fVersionGroup\x12\x1a\n" +
 	"\bmanifest\x18\x01 \x01(\tR\bmanifest\x12!\n" +
 	"\finstance_ids\x18\x02 \x03(\tR\vinstanceIds\"\xc1\x01\n" +
@@ -1658,11 +1685,12 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\x10WatchPinsRequest\x12%\n" +
 	"\x0estart_revision\x18\x01 \x01(\x03R\rstartRevision\"B\n" +
 	"\x11WatchPinsResponse\x12-\n" +
-	"\x06update\x18\x01 \x01(\v2\x15.rollpin.v1.PinUpdateR\x06update\"\x86\x01\n" +
+	"\x06update\x18\x01 \x01(\v2\x15.rollpin.v1.PinUpdateR\x06update\"\x9c\x01\n" +
 	"\x0fRegisterRequest\x120\n" +
 	"\binstance\x18\x01 \x01(\v2\x14.rollpin.v1.InstanceR\binstance\x12\x1a\n" +
 	"\bservices\x18\x02 \x03(\tR\bservices\x12%\n" +
-	"\x0estart_revision\x18\x03 \x01(\x03R\rstartRevision\"A\n" +
+	"\x0estart_revision\x18\x03 \x01(\x03R\rstartRevision\x12\x14\n" +
+	"\x05claim\x18\x04 \x01(\fR\x05claim\"A\n" +
 	"\x10RegisterResponse\x12-\n" +
 	"\x06update\x18\x01 \x01(\v2\x15.rollpin.v1.PinUpdateR\x06update\"\xb9\x01\n" +
 	"\rSetPinRequest\x12\x18\n" +
