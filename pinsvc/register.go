@@ -104,6 +104,9 @@ func tracksOf(m backport.Manifest) []string {
 // etcd transaction that also checks that every pin read for the fencing
 // decision is unchanged. It retries when a pin moves in between.
 func (s *Server) register(ctx context.Context, reg *registration) (<-chan struct{}, error) {
+	if err := s.fenceContracts(ctx, reg); err != nil {
+		return nil, err
+	}
 	for attempt := 0; attempt < 20; attempt++ {
 		lease, lost, err := s.currentLease(ctx)
 		if err != nil {
