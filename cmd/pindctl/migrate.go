@@ -25,6 +25,6 @@ once.
 		Args: noSubcommand,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newMigrateLintCmd(a))
+	cmd.AddCommand(newMigrateLintCmd(a), newMigrateGateCmd(a), newMigrateUpCmd(a))
 	return cmd
 }
