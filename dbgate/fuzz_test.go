@@ -88,3 +88,15 @@ func FuzzLint(f *testing.F) {
 		}
 	})
 }
+
+func TestRulesInREADME(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range Rules() {
+		if !strings.Contains(string(b), "| `"+r.ID+"` |") {
+			t.Errorf("rule %s has no row in the README's rule table", r.ID)
+		}
+	}
+}
