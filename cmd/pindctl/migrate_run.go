@@ -22,16 +22,16 @@ type migrateFlags struct {
 
 func (f *migrateFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.dsn, "dsn", "", "PostgreSQL connection string (postgres://user@host:port/db?sslmode=...; also PINDCTL_DSN)")
-	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait until every pending contract migration's gate holds (watch-driven; bounded by --timeout when given)")
+	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait until every pending contract migration's gate holds (watch-driven; --timeout, when given, bounds the whole command)")
 }
 
-// migrateContext bounds a migrate command: the request --timeout, or, with
-// --wait, no bound unless --timeout was given on the command line.
-func (a *app) migrateContext(ctx context.Context, cmd *cobra.Command, wait bool) (context.Context, context.CancelFunc) {
-	if wait {
-		if fl := cmd.Flag("timeout"); fl == nil || !fl.Changed {
-			return context.WithCancel(ctx)
-		}
+// migrateContext bounds a migrate command by --timeout when it was given
+// on the command line; otherwise migrations (which may build indexes for
+// hours) and --wait run unbounded until interrupted. Connecting to the
+// database is always bounded by --timeout.
+func (a *app) migrateContext(ctx context.Context, cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	if fl := cmd.Flag("timeout"); fl == nil || !fl.Changed {
+		return context.WithCancel(ctx)
 	}
 	return context.WithTimeout(ctx, a.timeout)
 }
@@ -107,7 +107,7 @@ Exit code 0 when every gate holds (or none is pending), 1 otherwise.`,
   pindctl migrate gate db/migrations --dsn "$DSN" --wait --timeout 30m`,
 		Args: exactArgs(1, "the migrations directory (DIR)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := a.migrateContext(cmd.Context(), cmd, f.wait)
+			ctx, cancel := a.migrateContext(cmd.Context(), cmd)
 			defer cancel()
 			r, closeAll, err := a.openRunner(ctx, args[0], &f)
 			if err != nil {
@@ -165,7 +165,7 @@ fails records no mark.`,
   pindctl migrate up db/migrations --dsn "$DSN" --wait --timeout 1h`,
 		Args: exactArgs(1, "the migrations directory (DIR)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := a.migrateContext(cmd.Context(), cmd, f.wait)
+			ctx, cancel := a.migrateContext(cmd.Context(), cmd)
 			defer cancel()
 			r, closeAll, err := a.openRunner(ctx, args[0], &f)
 			if err != nil {
