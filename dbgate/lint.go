@@ -9,6 +9,8 @@ import (
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"github.com/pganalyze/pg_query_go/v6/parser"
+
+	"github.com/rollpin/rollpin/backport"
 )
 
 // Finding is one problem the linter reports.
@@ -97,42 +99,11 @@ func (l *linter) file() (out []Finding) {
 	find := func(off int, rule, msg string) {
 		out = append(out, Finding{File: m.File, Line: l.line(off), Rule: rule, Message: msg})
 	}
-	scan, err := pg_query.Scan(m.up)
+	comments, words, leading, misplaced, err := m.scan()
 	if err != nil {
 		find(l.errorOffset(err), RuleSyntaxError, syntaxMessage(err))
 		return out
 	}
-	toks := scan.GetTokens()
-	// Comments and statement tokens.
-	var comments []comment
-	var words []*pg_query.ScanToken
-	for _, t := range toks {
-		if t.GetToken() == pg_query.Token_SQL_COMMENT {
-			comments = append(comments, comment{text: m.up[t.GetStart():t.GetEnd()], pos: int(t.GetStart())})
-			continue
-		}
-		if t.GetToken() == pg_query.Token_C_COMMENT {
-			continue
-		}
-		words = append(words, t)
-	}
-	firstTok := len(m.up)
-	if len(words) > 0 {
-		firstTok = int(words[0].GetStart())
-	}
-	var leading, misplaced []comment
-	for _, c := range comments {
-		body, ok := directiveBody(c.text)
-		if !ok || firstWord(body) != contractWord {
-			continue
-		}
-		if c.pos < firstTok {
-			leading = append(leading, c)
-		} else {
-			misplaced = append(misplaced, c)
-		}
-	}
-	m.applyHeader(leading, misplaced)
 	if m.HeaderErr != nil {
 		pos := 0
 		switch {
@@ -250,4 +221,42 @@ func syntaxMessage(err error) string {
 		msg = msg[:i]
 	}
 	return "the Up section does not parse: " + msg + "; nothing else in this file was checked"
+}
+
+// scan tokenizes the Up section, returns its line comments and statement
+// tokens, and decides the phase from the contract headers (leading: before
+// the first statement; misplaced: after it).
+func (m *Migration) scan() (comments []comment, words []*pg_query.ScanToken, leading, misplaced []comment, err error) {
+	res, err := pg_query.Scan(m.up)
+	if err != nil {
+		m.Phase, m.After, m.HeaderErr = Expand, backport.Manifest{}, nil
+		return nil, nil, nil, nil, err
+	}
+	for _, t := range res.GetTokens() {
+		switch t.GetToken() {
+		case pg_query.Token_SQL_COMMENT:
+			comments = append(comments, comment{text: m.up[t.GetStart():t.GetEnd()], pos: int(t.GetStart())})
+		case pg_query.Token_C_COMMENT:
+		default:
+			words = append(words, t)
+		}
+	}
+	firstTok := len(m.up)
+	if len(words) > 0 {
+		firstTok = int(words[0].GetStart())
+	}
+	for _, c := range comments {
+		body, ok := directiveBody(c.text)
+		if !ok || firstWord(body) != contractWord {
+			continue
+		}
+		if c.pos < firstTok {
+			leading = append(leading, c)
+		} else {
+			misplaced = append(misplaced, c)
+		}
+	}
+	m.Phase, m.After, m.HeaderErr = Expand, backport.Manifest{}, nil
+	m.applyHeader(leading, misplaced)
+	return comments, words, leading, misplaced, nil
 }

@@ -58,7 +58,8 @@ type comment struct {
 	pos  int
 }
 
-// Load reads every *.sql migration in the root of fsys, sorted by version.
+// Load reads every *.sql migration in the root of fsys, sorted by version,
+// and decides each one's phase from its header.
 // Files whose names goose cannot order are returned by name in bad.
 func Load(fsys fs.FS) (migs []*Migration, bad []string, err error) {
 	entries, err := fs.ReadDir(fsys, ".")
@@ -83,7 +84,9 @@ func Load(fsys fs.FS) (migs []*Migration, bad []string, err error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("dbgate: read migration: %w", err)
 		}
-		migs = append(migs, parseMigration(e.Name(), v, string(b)))
+		m := parseMigration(e.Name(), v, string(b))
+		m.scan() // the phase; a scan error is the linter's syntax-error
+		migs = append(migs, m)
 	}
 	slices.SortFunc(migs, func(a, b *Migration) int { return cmpInt64(a.Version, b.Version) })
 	return migs, bad, nil

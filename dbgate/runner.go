@@ -51,8 +51,6 @@ func NewRunner(db *sql.DB, fsys fs.FS, pind rollpinv1.PinServiceClient, opts ...
 	}
 	r := &Runner{db: db, migs: map[int64]*Migration{}, pind: pind, o: o}
 	for _, m := range migs {
-		// The header is read by the linter's scan.
-		LintMigrations([]*Migration{m})
 		r.migs[m.Version] = m
 	}
 	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithDisableGlobalRegistry(true))
