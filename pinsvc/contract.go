@@ -99,9 +99,11 @@ func (s *Server) checkContracts(ctx context.Context, service string, cur, next b
 }
 
 // fenceContracts refuses an instance whose manifest is below a contract
-// mark on a track it announces, for each service whose pin does not name
-// the track below the mark (an operator who forced a pin past the contract
-// lets old instances of that service in). It is Register's hook.
+// mark on a track it announces, for a service whose pin does not name the
+// track (a new service, or one capped on other tracks only). Where the pin
+// names the track, the pin fences: it cannot be below the mark unless an
+// operator forced it past the contract, which lets old instances of that
+// service in. It is Register's hook.
 func (s *Server) fenceContracts(ctx context.Context, reg *registration) error {
 	marks, _, err := s.readContracts(ctx)
 	if err != nil || len(marks) == 0 {
@@ -119,7 +121,11 @@ func (s *Server) fenceContracts(ctx context.Context, reg *registration) error {
 		}
 		for _, svc := range reg.services {
 			if v := snap.Service(svc); v != nil {
-				if pv, ok := v.PinManifest.Get(e.Track); ok && pv.Less(mv) {
+				if _, ok := v.PinManifest.Get(e.Track); ok {
+					// The pin fences in register's transaction: at or
+					// above the mark it refuses this instance with the
+					// roll-back hint; below it (forced past the contract)
+					// it lets the instance in.
 					continue
 				}
 			}
