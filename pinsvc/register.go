@@ -177,6 +177,9 @@ func tracksOf(m backport.Manifest) []string {
 // stream that created it until its lease ends). It retries when a pin or a
 // key moves in between. Every etcd call is bounded by callTimeout.
 func (s *Server) register(ctx context.Context, reg *registration) (<-chan struct{}, error) {
+	if err := s.fenceContracts(ctx, reg); err != nil {
+		return nil, err
+	}
 	for attempt := 0; attempt < 20; attempt++ {
 		lost, retry, err := s.registerOnce(ctx, reg)
 		if err != nil || !retry {

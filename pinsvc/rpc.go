@@ -246,6 +246,9 @@ func (s *Server) SetPin(ctx context.Context, req *rollpinv1.SetPinRequest) (resp
 				return nil, err
 			}
 		}
+		if err := s.checkContracts(ctx, svc, curMan, next, req.GetForcePastContract()); err != nil {
+			return nil, err
+		}
 		resp.Blocking = blockingInstances(view, raisedEntries(next, curMan, cur != nil))
 		if len(resp.Blocking) > 0 && !req.GetForce() && !req.GetDryRun() {
 			return nil, refusal.Error(codes.FailedPrecondition, refusal.PinAboveFloor,

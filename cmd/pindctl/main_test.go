@@ -7,4 +7,4 @@ import (
 )
 
 // TestMain fails the run when a test leaves goroutines behind.
-func TestMain(m *testing.M) { etcdtest.VerifyTestMain(m) }
+func TestMain(m *testing.M) { etcdtest.VerifyTestMain(stopPostgres{m}) }

@@ -20,6 +20,8 @@ type pinFlags struct {
 	force  bool
 	dryRun bool
 	reason string
+	// forcePastContract lowers below a contract mark.
+	forcePastContract bool
 }
 
 func newPinCmd(a *app) *cobra.Command {
@@ -82,6 +84,7 @@ manual (pindctl mode SERVICE manual) to keep it down.`,
 		},
 	}
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "report what would change, without writing")
+	cmd.Flags().BoolVar(&f.forcePastContract, "force-past-contract", false, "lower below a contract mark (the database has contracted: only after restoring the schema)")
 	cmd.Flags().StringVar(&f.reason, "reason", "", "why; recorded with the pin and in pind's log")
 	return cmd
 }
@@ -131,12 +134,13 @@ func (a *app) setPin(ctx context.Context, name, arg string, f pinFlags, lowerOnl
 	cctx, cancel := a.call(ctx)
 	defer cancel()
 	resp, err := c.SetPin(cctx, &rollpinv1.SetPinRequest{
-		Service:          full,
-		Manifest:         arg,
-		ExpectedRevision: st.GetPinRevision(),
-		Force:            f.force,
-		DryRun:           f.dryRun,
-		Reason:           f.reason,
+		Service:           full,
+		Manifest:          arg,
+		ExpectedRevision:  st.GetPinRevision(),
+		Force:             f.force,
+		DryRun:            f.dryRun,
+		Reason:            f.reason,
+		ForcePastContract: f.forcePastContract,
 	})
 	if err != nil {
 		if refusal := floorRefusal(full, st, target, err); refusal != nil {

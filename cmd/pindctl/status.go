@@ -52,7 +52,7 @@ SERVICE may be a full name or a unique suffix (VolumeService).`,
 			if len(snap.GetServices()) == 0 {
 				fmt.Fprintln(a.Err, "pindctl: pind knows no service yet: services appear when their instances register")
 			}
-			return writeStatusTable(a.Out, snap.GetServices())
+			return a.withContracts(cmd.Context(), writeStatusTable(a.Out, snap.GetServices()))
 		},
 	}
 }

@@ -179,6 +179,9 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 	}
 	r.tl.event("pin of %s created at the fleet's floor: 1.3", fleet.Service)
 	r.status(ctx)
+	db := r.startDatabase(ctx)
+	defer db.stop()
+	r.migrate(ctx, db) // expand now; the contract waits for 1.4
 
 	for i := range o.V1Clients + o.V2Clients {
 		build := "1.3"
@@ -221,6 +224,7 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 		return sum, err
 	}
 	r.tl.event("pin raised to 1.4 by pind's controller: 1.4 clients now send 1.4")
+	r.migrate(ctx, db) // the contract runs and leaves its mark
 	r.pindctl(ctx, "status")
 	fleet.Sleep(ctx, o.Soak)
 

@@ -3,7 +3,6 @@ package etcdtest
 import (
 	"fmt"
 	"os"
-	"testing"
 	"time"
 
 	"go.uber.org/goleak"
@@ -19,7 +18,10 @@ const leakGrace = 10 * time.Second
 // members some seconds to end first. Use it as a package's TestMain:
 //
 //	func TestMain(m *testing.M) { etcdtest.VerifyTestMain(m) }
-func VerifyTestMain(m *testing.M, opts ...goleak.Option) {
+//
+// m is usually the *testing.M; a package that must stop something after
+// its tests (a database cluster) passes a wrapper whose Run does that.
+func VerifyTestMain(m goleak.TestingM, opts ...goleak.Option) {
 	code := m.Run()
 	if code == 0 {
 		deadline := time.Now().Add(leakGrace)

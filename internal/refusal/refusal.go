@@ -113,3 +113,18 @@ func Of(err error) (*errdetails.ErrorInfo, bool) {
 	}
 	return nil, false
 }
+
+// Reasons of the database plane (contract marks and the migration lock).
+const (
+	// PastContract: a pin would go below a contract mark of its track.
+	PastContract = "PAST_CONTRACT"
+	// MigrationLocked: another migration run holds the migration lock, or
+	// the caller does not hold it.
+	MigrationLocked = "MIGRATION_LOCKED"
+	// ContractNotReached: a pin or a live instance is below a contract
+	// migration's after= manifest.
+	ContractNotReached = "CONTRACT_NOT_REACHED"
+)
+
+// KeyMigration names a migration (metadata key of the database plane).
+const KeyMigration = "migration"

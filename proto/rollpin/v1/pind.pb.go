@@ -144,6 +144,60 @@ func (RaiseState) EnumDescriptor() ([]byte, []int) {
 	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{1}
 }
 
+// ContractState says whether a contract migration has run.
+type ContractState int32
+
+const (
+	// Invalid.
+	ContractState_CONTRACT_STATE_UNSPECIFIED ContractState = 0
+	// The migration is about to run (or ran, and the runner died before
+	// saying so); it already fences. The next run settles it.
+	ContractState_CONTRACT_STATE_PENDING ContractState = 1
+	// The migration ran: the point of no return.
+	ContractState_CONTRACT_STATE_APPLIED ContractState = 2
+)
+
+// Enum value maps for ContractState.
+var (
+	ContractState_name = map[int32]string{
+		0: "CONTRACT_STATE_UNSPECIFIED",
+		1: "CONTRACT_STATE_PENDING",
+		2: "CONTRACT_STATE_APPLIED",
+	}
+	ContractState_value = map[string]int32{
+		"CONTRACT_STATE_UNSPECIFIED": 0,
+		"CONTRACT_STATE_PENDING":     1,
+		"CONTRACT_STATE_APPLIED":     2,
+	}
+)
+
+func (x ContractState) Enum() *ContractState {
+	p := new(ContractState)
+	*p = x
+	return p
+}
+
+func (x ContractState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ContractState) Descriptor() protoreflect.EnumDescriptor {
+	return file_rollpin_v1_pind_proto_enumTypes[2].Descriptor()
+}
+
+func (ContractState) Type() protoreflect.EnumType {
+	return &file_rollpin_v1_pind_proto_enumTypes[2]
+}
+
+func (x ContractState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ContractState.Descriptor instead.
+func (ContractState) EnumDescriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{2}
+}
+
 // PinHold freezes the automatic raise of a pin.
 type PinHold struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1063,9 +1117,12 @@ type SetPinRequest struct {
 	// Report what would happen without writing.
 	DryRun bool `protobuf:"varint,5,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	// Why; recorded in the pin and the logs.
-	Reason        string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Reason string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Lower the pin below a contract mark of its track (the database has
+	// already contracted: instances that old break).
+	ForcePastContract bool `protobuf:"varint,7,opt,name=force_past_contract,json=forcePastContract,proto3" json:"force_past_contract,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *SetPinRequest) Reset() {
@@ -1138,6 +1195,13 @@ func (x *SetPinRequest) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *SetPinRequest) GetForcePastContract() bool {
+	if x != nil {
+		return x.ForcePastContract
+	}
+	return false
 }
 
 // SetPinResponse reports the outcome of SetPin.
@@ -1626,6 +1690,439 @@ func (x *ListInstancesResponse) GetInstances() []*Instance {
 	return nil
 }
 
+// ContractMark is the value stored at <prefix>contracts/<track>.
+type ContractMark struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The track.
+	Track string `protobuf:"bytes,1,opt,name=track,proto3" json:"track,omitempty"`
+	// Version of the track the migration required (after=).
+	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// File name of the migration.
+	Migration string `protobuf:"bytes,3,opt,name=migration,proto3" json:"migration,omitempty"`
+	// goose version of the migration.
+	MigrationVersion int64 `protobuf:"varint,4,opt,name=migration_version,json=migrationVersion,proto3" json:"migration_version,omitempty"`
+	// Identity of who ran it.
+	By string `protobuf:"bytes,5,opt,name=by,proto3" json:"by,omitempty"`
+	// When the mark was written.
+	At *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=at,proto3" json:"at,omitempty"`
+	// PENDING or APPLIED.
+	State ContractState `protobuf:"varint,7,opt,name=state,proto3,enum=rollpin.v1.ContractState" json:"state,omitempty"`
+	// The whole after= manifest of the migration.
+	After string `protobuf:"bytes,8,opt,name=after,proto3" json:"after,omitempty"`
+	// The mark this one replaced (restored when a PENDING mark is removed).
+	Previous      *ContractMark `protobuf:"bytes,9,opt,name=previous,proto3" json:"previous,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContractMark) Reset() {
+	*x = ContractMark{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContractMark) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContractMark) ProtoMessage() {}
+
+func (x *ContractMark) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContractMark.ProtoReflect.Descriptor instead.
+func (*ContractMark) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ContractMark) GetTrack() string {
+	if x != nil {
+		return x.Track
+	}
+	return ""
+}
+
+func (x *ContractMark) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *ContractMark) GetMigration() string {
+	if x != nil {
+		return x.Migration
+	}
+	return ""
+}
+
+func (x *ContractMark) GetMigrationVersion() int64 {
+	if x != nil {
+		return x.MigrationVersion
+	}
+	return 0
+}
+
+func (x *ContractMark) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *ContractMark) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *ContractMark) GetState() ContractState {
+	if x != nil {
+		return x.State
+	}
+	return ContractState_CONTRACT_STATE_UNSPECIFIED
+}
+
+func (x *ContractMark) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
+func (x *ContractMark) GetPrevious() *ContractMark {
+	if x != nil {
+		return x.Previous
+	}
+	return nil
+}
+
+// LockMigrationsRequest asks for the migration lock.
+type LockMigrationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Who asks (host, process); shown to whoever finds the lock taken.
+	Holder        string `protobuf:"bytes,1,opt,name=holder,proto3" json:"holder,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LockMigrationsRequest) Reset() {
+	*x = LockMigrationsRequest{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LockMigrationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LockMigrationsRequest) ProtoMessage() {}
+
+func (x *LockMigrationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LockMigrationsRequest.ProtoReflect.Descriptor instead.
+func (*LockMigrationsRequest) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *LockMigrationsRequest) GetHolder() string {
+	if x != nil {
+		return x.Holder
+	}
+	return ""
+}
+
+// LockMigrationsResponse reports the lock taken.
+type LockMigrationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Pass it to MarkContract.
+	LockId        string `protobuf:"bytes,1,opt,name=lock_id,json=lockId,proto3" json:"lock_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LockMigrationsResponse) Reset() {
+	*x = LockMigrationsResponse{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LockMigrationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LockMigrationsResponse) ProtoMessage() {}
+
+func (x *LockMigrationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LockMigrationsResponse.ProtoReflect.Descriptor instead.
+func (*LockMigrationsResponse) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *LockMigrationsResponse) GetLockId() string {
+	if x != nil {
+		return x.LockId
+	}
+	return ""
+}
+
+// MarkContractRequest records or removes the marks of one contract
+// migration.
+type MarkContractRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// From LockMigrations.
+	LockId string `protobuf:"bytes,1,opt,name=lock_id,json=lockId,proto3" json:"lock_id,omitempty"`
+	// The after= manifest of the migration.
+	After string `protobuf:"bytes,2,opt,name=after,proto3" json:"after,omitempty"`
+	// File name of the migration.
+	Migration string `protobuf:"bytes,3,opt,name=migration,proto3" json:"migration,omitempty"`
+	// goose version of the migration.
+	MigrationVersion int64 `protobuf:"varint,4,opt,name=migration_version,json=migrationVersion,proto3" json:"migration_version,omitempty"`
+	// PENDING (before running it) or APPLIED (after it ran); ignored with
+	// remove.
+	State ContractState `protobuf:"varint,5,opt,name=state,proto3,enum=rollpin.v1.ContractState" json:"state,omitempty"`
+	// Remove this migration's PENDING marks (it failed), restoring the marks
+	// they replaced.
+	Remove        bool `protobuf:"varint,6,opt,name=remove,proto3" json:"remove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkContractRequest) Reset() {
+	*x = MarkContractRequest{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkContractRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkContractRequest) ProtoMessage() {}
+
+func (x *MarkContractRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkContractRequest.ProtoReflect.Descriptor instead.
+func (*MarkContractRequest) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *MarkContractRequest) GetLockId() string {
+	if x != nil {
+		return x.LockId
+	}
+	return ""
+}
+
+func (x *MarkContractRequest) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
+func (x *MarkContractRequest) GetMigration() string {
+	if x != nil {
+		return x.Migration
+	}
+	return ""
+}
+
+func (x *MarkContractRequest) GetMigrationVersion() int64 {
+	if x != nil {
+		return x.MigrationVersion
+	}
+	return 0
+}
+
+func (x *MarkContractRequest) GetState() ContractState {
+	if x != nil {
+		return x.State
+	}
+	return ContractState_CONTRACT_STATE_UNSPECIFIED
+}
+
+func (x *MarkContractRequest) GetRemove() bool {
+	if x != nil {
+		return x.Remove
+	}
+	return false
+}
+
+// MarkContractResponse reports the marks after the write.
+type MarkContractResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every mark, sorted by track.
+	Marks         []*ContractMark `protobuf:"bytes,1,rep,name=marks,proto3" json:"marks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkContractResponse) Reset() {
+	*x = MarkContractResponse{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkContractResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkContractResponse) ProtoMessage() {}
+
+func (x *MarkContractResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkContractResponse.ProtoReflect.Descriptor instead.
+func (*MarkContractResponse) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *MarkContractResponse) GetMarks() []*ContractMark {
+	if x != nil {
+		return x.Marks
+	}
+	return nil
+}
+
+// ListContractsRequest lists contract marks.
+type ListContractsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListContractsRequest) Reset() {
+	*x = ListContractsRequest{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListContractsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListContractsRequest) ProtoMessage() {}
+
+func (x *ListContractsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListContractsRequest.ProtoReflect.Descriptor instead.
+func (*ListContractsRequest) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{28}
+}
+
+// ListContractsResponse lists contract marks.
+type ListContractsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sorted by track.
+	Marks         []*ContractMark `protobuf:"bytes,1,rep,name=marks,proto3" json:"marks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListContractsResponse) Reset() {
+	*x = ListContractsResponse{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListContractsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListContractsResponse) ProtoMessage() {}
+
+func (x *ListContractsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListContractsResponse.ProtoReflect.Descriptor instead.
+func (*ListContractsResponse) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ListContractsResponse) GetMarks() []*ContractMark {
+	if x != nil {
+		return x.Marks
+	}
+	return nil
+}
+
 var File_rollpin_v1_pind_proto protoreflect.FileDescriptor
 
 const file_rollpin_v1_pind_proto_rawDesc = "" +
@@ -1692,14 +2189,15 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\x0estart_revision\x18\x03 \x01(\x03R\rstartRevision\x12\x14\n" +
 	"\x05claim\x18\x04 \x01(\fR\x05claim\"A\n" +
 	"\x10RegisterResponse\x12-\n" +
-	"\x06update\x18\x01 \x01(\v2\x15.rollpin.v1.PinUpdateR\x06update\"\xb9\x01\n" +
+	"\x06update\x18\x01 \x01(\v2\x15.rollpin.v1.PinUpdateR\x06update\"\xe9\x01\n" +
 	"\rSetPinRequest\x12\x18\n" +
 	"\aservice\x18\x01 \x01(\tR\aservice\x12\x1a\n" +
 	"\bmanifest\x18\x02 \x01(\tR\bmanifest\x12+\n" +
 	"\x11expected_revision\x18\x03 \x01(\x03R\x10expectedRevision\x12\x14\n" +
 	"\x05force\x18\x04 \x01(\bR\x05force\x12\x17\n" +
 	"\adry_run\x18\x05 \x01(\bR\x06dryRun\x12\x16\n" +
-	"\x06reason\x18\x06 \x01(\tR\x06reason\"\xa6\x01\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12.\n" +
+	"\x13force_past_contract\x18\a \x01(\bR\x11forcePastContract\"\xa6\x01\n" +
 	"\x0eSetPinResponse\x12.\n" +
 	"\x05state\x18\x01 \x01(\v2\x18.rollpin.v1.ServiceStateR\x05state\x12\x18\n" +
 	"\achanged\x18\x02 \x01(\bR\achanged\x120\n" +
@@ -1725,7 +2223,33 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\x14ListInstancesRequest\x12\x18\n" +
 	"\aservice\x18\x01 \x01(\tR\aservice\"K\n" +
 	"\x15ListInstancesResponse\x122\n" +
-	"\tinstances\x18\x01 \x03(\v2\x14.rollpin.v1.InstanceR\tinstances*K\n" +
+	"\tinstances\x18\x01 \x03(\v2\x14.rollpin.v1.InstanceR\tinstances\"\xc2\x02\n" +
+	"\fContractMark\x12\x14\n" +
+	"\x05track\x18\x01 \x01(\tR\x05track\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1c\n" +
+	"\tmigration\x18\x03 \x01(\tR\tmigration\x12+\n" +
+	"\x11migration_version\x18\x04 \x01(\x03R\x10migrationVersion\x12\x0e\n" +
+	"\x02by\x18\x05 \x01(\tR\x02by\x12*\n" +
+	"\x02at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12/\n" +
+	"\x05state\x18\a \x01(\x0e2\x19.rollpin.v1.ContractStateR\x05state\x12\x14\n" +
+	"\x05after\x18\b \x01(\tR\x05after\x124\n" +
+	"\bprevious\x18\t \x01(\v2\x18.rollpin.v1.ContractMarkR\bprevious\"/\n" +
+	"\x15LockMigrationsRequest\x12\x16\n" +
+	"\x06holder\x18\x01 \x01(\tR\x06holder\"1\n" +
+	"\x16LockMigrationsResponse\x12\x17\n" +
+	"\alock_id\x18\x01 \x01(\tR\x06lockId\"\xd8\x01\n" +
+	"\x13MarkContractRequest\x12\x17\n" +
+	"\alock_id\x18\x01 \x01(\tR\x06lockId\x12\x14\n" +
+	"\x05after\x18\x02 \x01(\tR\x05after\x12\x1c\n" +
+	"\tmigration\x18\x03 \x01(\tR\tmigration\x12+\n" +
+	"\x11migration_version\x18\x04 \x01(\x03R\x10migrationVersion\x12/\n" +
+	"\x05state\x18\x05 \x01(\x0e2\x19.rollpin.v1.ContractStateR\x05state\x12\x16\n" +
+	"\x06remove\x18\x06 \x01(\bR\x06remove\"F\n" +
+	"\x14MarkContractResponse\x12.\n" +
+	"\x05marks\x18\x01 \x03(\v2\x18.rollpin.v1.ContractMarkR\x05marks\"\x16\n" +
+	"\x14ListContractsRequest\"G\n" +
+	"\x15ListContractsResponse\x12.\n" +
+	"\x05marks\x18\x01 \x03(\v2\x18.rollpin.v1.ContractMarkR\x05marks*K\n" +
 	"\aPinMode\x12\x18\n" +
 	"\x14PIN_MODE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rPIN_MODE_AUTO\x10\x01\x12\x13\n" +
@@ -1738,7 +2262,11 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\x10RAISE_STATE_HELD\x10\x03\x12\x16\n" +
 	"\x12RAISE_STATE_MANUAL\x10\x04\x12\x17\n" +
 	"\x13RAISE_STATE_BLOCKED\x10\x05\x12\x1c\n" +
-	"\x18RAISE_STATE_NO_INSTANCES\x10\x062\xbf\x04\n" +
+	"\x18RAISE_STATE_NO_INSTANCES\x10\x06*g\n" +
+	"\rContractState\x12\x1e\n" +
+	"\x1aCONTRACT_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16CONTRACT_STATE_PENDING\x10\x01\x12\x1a\n" +
+	"\x16CONTRACT_STATE_APPLIED\x10\x022\xc3\x06\n" +
 	"\n" +
 	"PinService\x12B\n" +
 	"\aGetPins\x12\x1a.rollpin.v1.GetPinsRequest\x1a\x1b.rollpin.v1.GetPinsResponse\x12J\n" +
@@ -1748,7 +2276,10 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\x04Hold\x12\x17.rollpin.v1.HoldRequest\x1a\x18.rollpin.v1.HoldResponse\x12B\n" +
 	"\aRelease\x12\x1a.rollpin.v1.ReleaseRequest\x1a\x1b.rollpin.v1.ReleaseResponse\x12B\n" +
 	"\aSetMode\x12\x1a.rollpin.v1.SetModeRequest\x1a\x1b.rollpin.v1.SetModeResponse\x12T\n" +
-	"\rListInstances\x12 .rollpin.v1.ListInstancesRequest\x1a!.rollpin.v1.ListInstancesResponseB7Z5github.com/rollpin/rollpin/proto/rollpin/v1;rollpinv1b\x06proto3"
+	"\rListInstances\x12 .rollpin.v1.ListInstancesRequest\x1a!.rollpin.v1.ListInstancesResponse\x12Y\n" +
+	"\x0eLockMigrations\x12!.rollpin.v1.LockMigrationsRequest\x1a\".rollpin.v1.LockMigrationsResponse0\x01\x12Q\n" +
+	"\fMarkContract\x12\x1f.rollpin.v1.MarkContractRequest\x1a .rollpin.v1.MarkContractResponse\x12T\n" +
+	"\rListContracts\x12 .rollpin.v1.ListContractsRequest\x1a!.rollpin.v1.ListContractsResponseB7Z5github.com/rollpin/rollpin/proto/rollpin/v1;rollpinv1b\x06proto3"
 
 var (
 	file_rollpin_v1_pind_proto_rawDescOnce sync.Once
@@ -1762,81 +2293,101 @@ func file_rollpin_v1_pind_proto_rawDescGZIP() []byte {
 	return file_rollpin_v1_pind_proto_rawDescData
 }
 
-var file_rollpin_v1_pind_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_rollpin_v1_pind_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_rollpin_v1_pind_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_rollpin_v1_pind_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_rollpin_v1_pind_proto_goTypes = []any{
-	(PinMode)(0),                  // 0: rollpin.v1.PinMode
-	(RaiseState)(0),               // 1: rollpin.v1.RaiseState
-	(*PinHold)(nil),               // 2: rollpin.v1.PinHold
-	(*Pin)(nil),                   // 3: rollpin.v1.Pin
-	(*Instance)(nil),              // 4: rollpin.v1.Instance
-	(*VersionGroup)(nil),          // 5: rollpin.v1.VersionGroup
-	(*RaiseStatus)(nil),           // 6: rollpin.v1.RaiseStatus
-	(*ServiceState)(nil),          // 7: rollpin.v1.ServiceState
-	(*PinUpdate)(nil),             // 8: rollpin.v1.PinUpdate
-	(*GetPinsRequest)(nil),        // 9: rollpin.v1.GetPinsRequest
-	(*GetPinsResponse)(nil),       // 10: rollpin.v1.GetPinsResponse
-	(*WatchPinsRequest)(nil),      // 11: rollpin.v1.WatchPinsRequest
-	(*WatchPinsResponse)(nil),     // 12: rollpin.v1.WatchPinsResponse
-	(*RegisterRequest)(nil),       // 13: rollpin.v1.RegisterRequest
-	(*RegisterResponse)(nil),      // 14: rollpin.v1.RegisterResponse
-	(*SetPinRequest)(nil),         // 15: rollpin.v1.SetPinRequest
-	(*SetPinResponse)(nil),        // 16: rollpin.v1.SetPinResponse
-	(*HoldRequest)(nil),           // 17: rollpin.v1.HoldRequest
-	(*HoldResponse)(nil),          // 18: rollpin.v1.HoldResponse
-	(*ReleaseRequest)(nil),        // 19: rollpin.v1.ReleaseRequest
-	(*ReleaseResponse)(nil),       // 20: rollpin.v1.ReleaseResponse
-	(*SetModeRequest)(nil),        // 21: rollpin.v1.SetModeRequest
-	(*SetModeResponse)(nil),       // 22: rollpin.v1.SetModeResponse
-	(*ListInstancesRequest)(nil),  // 23: rollpin.v1.ListInstancesRequest
-	(*ListInstancesResponse)(nil), // 24: rollpin.v1.ListInstancesResponse
-	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
+	(PinMode)(0),                   // 0: rollpin.v1.PinMode
+	(RaiseState)(0),                // 1: rollpin.v1.RaiseState
+	(ContractState)(0),             // 2: rollpin.v1.ContractState
+	(*PinHold)(nil),                // 3: rollpin.v1.PinHold
+	(*Pin)(nil),                    // 4: rollpin.v1.Pin
+	(*Instance)(nil),               // 5: rollpin.v1.Instance
+	(*VersionGroup)(nil),           // 6: rollpin.v1.VersionGroup
+	(*RaiseStatus)(nil),            // 7: rollpin.v1.RaiseStatus
+	(*ServiceState)(nil),           // 8: rollpin.v1.ServiceState
+	(*PinUpdate)(nil),              // 9: rollpin.v1.PinUpdate
+	(*GetPinsRequest)(nil),         // 10: rollpin.v1.GetPinsRequest
+	(*GetPinsResponse)(nil),        // 11: rollpin.v1.GetPinsResponse
+	(*WatchPinsRequest)(nil),       // 12: rollpin.v1.WatchPinsRequest
+	(*WatchPinsResponse)(nil),      // 13: rollpin.v1.WatchPinsResponse
+	(*RegisterRequest)(nil),        // 14: rollpin.v1.RegisterRequest
+	(*RegisterResponse)(nil),       // 15: rollpin.v1.RegisterResponse
+	(*SetPinRequest)(nil),          // 16: rollpin.v1.SetPinRequest
+	(*SetPinResponse)(nil),         // 17: rollpin.v1.SetPinResponse
+	(*HoldRequest)(nil),            // 18: rollpin.v1.HoldRequest
+	(*HoldResponse)(nil),           // 19: rollpin.v1.HoldResponse
+	(*ReleaseRequest)(nil),         // 20: rollpin.v1.ReleaseRequest
+	(*ReleaseResponse)(nil),        // 21: rollpin.v1.ReleaseResponse
+	(*SetModeRequest)(nil),         // 22: rollpin.v1.SetModeRequest
+	(*SetModeResponse)(nil),        // 23: rollpin.v1.SetModeResponse
+	(*ListInstancesRequest)(nil),   // 24: rollpin.v1.ListInstancesRequest
+	(*ListInstancesResponse)(nil),  // 25: rollpin.v1.ListInstancesResponse
+	(*ContractMark)(nil),           // 26: rollpin.v1.ContractMark
+	(*LockMigrationsRequest)(nil),  // 27: rollpin.v1.LockMigrationsRequest
+	(*LockMigrationsResponse)(nil), // 28: rollpin.v1.LockMigrationsResponse
+	(*MarkContractRequest)(nil),    // 29: rollpin.v1.MarkContractRequest
+	(*MarkContractResponse)(nil),   // 30: rollpin.v1.MarkContractResponse
+	(*ListContractsRequest)(nil),   // 31: rollpin.v1.ListContractsRequest
+	(*ListContractsResponse)(nil),  // 32: rollpin.v1.ListContractsResponse
+	(*timestamppb.Timestamp)(nil),  // 33: google.protobuf.Timestamp
 }
 var file_rollpin_v1_pind_proto_depIdxs = []int32{
-	25, // 0: rollpin.v1.PinHold.at:type_name -> google.protobuf.Timestamp
+	33, // 0: rollpin.v1.PinHold.at:type_name -> google.protobuf.Timestamp
 	0,  // 1: rollpin.v1.Pin.mode:type_name -> rollpin.v1.PinMode
-	2,  // 2: rollpin.v1.Pin.hold:type_name -> rollpin.v1.PinHold
-	25, // 3: rollpin.v1.Pin.updated_at:type_name -> google.protobuf.Timestamp
-	25, // 4: rollpin.v1.Instance.started_at:type_name -> google.protobuf.Timestamp
+	3,  // 2: rollpin.v1.Pin.hold:type_name -> rollpin.v1.PinHold
+	33, // 3: rollpin.v1.Pin.updated_at:type_name -> google.protobuf.Timestamp
+	33, // 4: rollpin.v1.Instance.started_at:type_name -> google.protobuf.Timestamp
 	1,  // 5: rollpin.v1.RaiseStatus.state:type_name -> rollpin.v1.RaiseState
-	25, // 6: rollpin.v1.RaiseStatus.settle_until:type_name -> google.protobuf.Timestamp
-	3,  // 7: rollpin.v1.ServiceState.pin:type_name -> rollpin.v1.Pin
-	4,  // 8: rollpin.v1.ServiceState.instances:type_name -> rollpin.v1.Instance
-	5,  // 9: rollpin.v1.ServiceState.versions:type_name -> rollpin.v1.VersionGroup
-	6,  // 10: rollpin.v1.ServiceState.raise:type_name -> rollpin.v1.RaiseStatus
-	7,  // 11: rollpin.v1.PinUpdate.services:type_name -> rollpin.v1.ServiceState
-	7,  // 12: rollpin.v1.GetPinsResponse.services:type_name -> rollpin.v1.ServiceState
-	8,  // 13: rollpin.v1.WatchPinsResponse.update:type_name -> rollpin.v1.PinUpdate
-	4,  // 14: rollpin.v1.RegisterRequest.instance:type_name -> rollpin.v1.Instance
-	8,  // 15: rollpin.v1.RegisterResponse.update:type_name -> rollpin.v1.PinUpdate
-	7,  // 16: rollpin.v1.SetPinResponse.state:type_name -> rollpin.v1.ServiceState
-	4,  // 17: rollpin.v1.SetPinResponse.blocking:type_name -> rollpin.v1.Instance
-	7,  // 18: rollpin.v1.HoldResponse.state:type_name -> rollpin.v1.ServiceState
-	7,  // 19: rollpin.v1.ReleaseResponse.state:type_name -> rollpin.v1.ServiceState
+	33, // 6: rollpin.v1.RaiseStatus.settle_until:type_name -> google.protobuf.Timestamp
+	4,  // 7: rollpin.v1.ServiceState.pin:type_name -> rollpin.v1.Pin
+	5,  // 8: rollpin.v1.ServiceState.instances:type_name -> rollpin.v1.Instance
+	6,  // 9: rollpin.v1.ServiceState.versions:type_name -> rollpin.v1.VersionGroup
+	7,  // 10: rollpin.v1.ServiceState.raise:type_name -> rollpin.v1.RaiseStatus
+	8,  // 11: rollpin.v1.PinUpdate.services:type_name -> rollpin.v1.ServiceState
+	8,  // 12: rollpin.v1.GetPinsResponse.services:type_name -> rollpin.v1.ServiceState
+	9,  // 13: rollpin.v1.WatchPinsResponse.update:type_name -> rollpin.v1.PinUpdate
+	5,  // 14: rollpin.v1.RegisterRequest.instance:type_name -> rollpin.v1.Instance
+	9,  // 15: rollpin.v1.RegisterResponse.update:type_name -> rollpin.v1.PinUpdate
+	8,  // 16: rollpin.v1.SetPinResponse.state:type_name -> rollpin.v1.ServiceState
+	5,  // 17: rollpin.v1.SetPinResponse.blocking:type_name -> rollpin.v1.Instance
+	8,  // 18: rollpin.v1.HoldResponse.state:type_name -> rollpin.v1.ServiceState
+	8,  // 19: rollpin.v1.ReleaseResponse.state:type_name -> rollpin.v1.ServiceState
 	0,  // 20: rollpin.v1.SetModeRequest.mode:type_name -> rollpin.v1.PinMode
-	7,  // 21: rollpin.v1.SetModeResponse.state:type_name -> rollpin.v1.ServiceState
-	4,  // 22: rollpin.v1.ListInstancesResponse.instances:type_name -> rollpin.v1.Instance
-	9,  // 23: rollpin.v1.PinService.GetPins:input_type -> rollpin.v1.GetPinsRequest
-	11, // 24: rollpin.v1.PinService.WatchPins:input_type -> rollpin.v1.WatchPinsRequest
-	13, // 25: rollpin.v1.PinService.Register:input_type -> rollpin.v1.RegisterRequest
-	15, // 26: rollpin.v1.PinService.SetPin:input_type -> rollpin.v1.SetPinRequest
-	17, // 27: rollpin.v1.PinService.Hold:input_type -> rollpin.v1.HoldRequest
-	19, // 28: rollpin.v1.PinService.Release:input_type -> rollpin.v1.ReleaseRequest
-	21, // 29: rollpin.v1.PinService.SetMode:input_type -> rollpin.v1.SetModeRequest
-	23, // 30: rollpin.v1.PinService.ListInstances:input_type -> rollpin.v1.ListInstancesRequest
-	10, // 31: rollpin.v1.PinService.GetPins:output_type -> rollpin.v1.GetPinsResponse
-	12, // 32: rollpin.v1.PinService.WatchPins:output_type -> rollpin.v1.WatchPinsResponse
-	14, // 33: rollpin.v1.PinService.Register:output_type -> rollpin.v1.RegisterResponse
-	16, // 34: rollpin.v1.PinService.SetPin:output_type -> rollpin.v1.SetPinResponse
-	18, // 35: rollpin.v1.PinService.Hold:output_type -> rollpin.v1.HoldResponse
-	20, // 36: rollpin.v1.PinService.Release:output_type -> rollpin.v1.ReleaseResponse
-	22, // 37: rollpin.v1.PinService.SetMode:output_type -> rollpin.v1.SetModeResponse
-	24, // 38: rollpin.v1.PinService.ListInstances:output_type -> rollpin.v1.ListInstancesResponse
-	31, // [31:39] is the sub-list for method output_type
-	23, // [23:31] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	8,  // 21: rollpin.v1.SetModeResponse.state:type_name -> rollpin.v1.ServiceState
+	5,  // 22: rollpin.v1.ListInstancesResponse.instances:type_name -> rollpin.v1.Instance
+	33, // 23: rollpin.v1.ContractMark.at:type_name -> google.protobuf.Timestamp
+	2,  // 24: rollpin.v1.ContractMark.state:type_name -> rollpin.v1.ContractState
+	26, // 25: rollpin.v1.ContractMark.previous:type_name -> rollpin.v1.ContractMark
+	2,  // 26: rollpin.v1.MarkContractRequest.state:type_name -> rollpin.v1.ContractState
+	26, // 27: rollpin.v1.MarkContractResponse.marks:type_name -> rollpin.v1.ContractMark
+	26, // 28: rollpin.v1.ListContractsResponse.marks:type_name -> rollpin.v1.ContractMark
+	10, // 29: rollpin.v1.PinService.GetPins:input_type -> rollpin.v1.GetPinsRequest
+	12, // 30: rollpin.v1.PinService.WatchPins:input_type -> rollpin.v1.WatchPinsRequest
+	14, // 31: rollpin.v1.PinService.Register:input_type -> rollpin.v1.RegisterRequest
+	16, // 32: rollpin.v1.PinService.SetPin:input_type -> rollpin.v1.SetPinRequest
+	18, // 33: rollpin.v1.PinService.Hold:input_type -> rollpin.v1.HoldRequest
+	20, // 34: rollpin.v1.PinService.Release:input_type -> rollpin.v1.ReleaseRequest
+	22, // 35: rollpin.v1.PinService.SetMode:input_type -> rollpin.v1.SetModeRequest
+	24, // 36: rollpin.v1.PinService.ListInstances:input_type -> rollpin.v1.ListInstancesRequest
+	27, // 37: rollpin.v1.PinService.LockMigrations:input_type -> rollpin.v1.LockMigrationsRequest
+	29, // 38: rollpin.v1.PinService.MarkContract:input_type -> rollpin.v1.MarkContractRequest
+	31, // 39: rollpin.v1.PinService.ListContracts:input_type -> rollpin.v1.ListContractsRequest
+	11, // 40: rollpin.v1.PinService.GetPins:output_type -> rollpin.v1.GetPinsResponse
+	13, // 41: rollpin.v1.PinService.WatchPins:output_type -> rollpin.v1.WatchPinsResponse
+	15, // 42: rollpin.v1.PinService.Register:output_type -> rollpin.v1.RegisterResponse
+	17, // 43: rollpin.v1.PinService.SetPin:output_type -> rollpin.v1.SetPinResponse
+	19, // 44: rollpin.v1.PinService.Hold:output_type -> rollpin.v1.HoldResponse
+	21, // 45: rollpin.v1.PinService.Release:output_type -> rollpin.v1.ReleaseResponse
+	23, // 46: rollpin.v1.PinService.SetMode:output_type -> rollpin.v1.SetModeResponse
+	25, // 47: rollpin.v1.PinService.ListInstances:output_type -> rollpin.v1.ListInstancesResponse
+	28, // 48: rollpin.v1.PinService.LockMigrations:output_type -> rollpin.v1.LockMigrationsResponse
+	30, // 49: rollpin.v1.PinService.MarkContract:output_type -> rollpin.v1.MarkContractResponse
+	32, // 50: rollpin.v1.PinService.ListContracts:output_type -> rollpin.v1.ListContractsResponse
+	40, // [40:51] is the sub-list for method output_type
+	29, // [29:40] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_rollpin_v1_pind_proto_init() }
@@ -1849,8 +2400,8 @@ func file_rollpin_v1_pind_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_rollpin_v1_pind_proto_rawDesc), len(file_rollpin_v1_pind_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   23,
+			NumEnums:      3,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

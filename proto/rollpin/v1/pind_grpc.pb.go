@@ -19,14 +19,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PinService_GetPins_FullMethodName       = "/rollpin.v1.PinService/GetPins"
-	PinService_WatchPins_FullMethodName     = "/rollpin.v1.PinService/WatchPins"
-	PinService_Register_FullMethodName      = "/rollpin.v1.PinService/Register"
-	PinService_SetPin_FullMethodName        = "/rollpin.v1.PinService/SetPin"
-	PinService_Hold_FullMethodName          = "/rollpin.v1.PinService/Hold"
-	PinService_Release_FullMethodName       = "/rollpin.v1.PinService/Release"
-	PinService_SetMode_FullMethodName       = "/rollpin.v1.PinService/SetMode"
-	PinService_ListInstances_FullMethodName = "/rollpin.v1.PinService/ListInstances"
+	PinService_GetPins_FullMethodName        = "/rollpin.v1.PinService/GetPins"
+	PinService_WatchPins_FullMethodName      = "/rollpin.v1.PinService/WatchPins"
+	PinService_Register_FullMethodName       = "/rollpin.v1.PinService/Register"
+	PinService_SetPin_FullMethodName         = "/rollpin.v1.PinService/SetPin"
+	PinService_Hold_FullMethodName           = "/rollpin.v1.PinService/Hold"
+	PinService_Release_FullMethodName        = "/rollpin.v1.PinService/Release"
+	PinService_SetMode_FullMethodName        = "/rollpin.v1.PinService/SetMode"
+	PinService_ListInstances_FullMethodName  = "/rollpin.v1.PinService/ListInstances"
+	PinService_LockMigrations_FullMethodName = "/rollpin.v1.PinService/LockMigrations"
+	PinService_MarkContract_FullMethodName   = "/rollpin.v1.PinService/MarkContract"
+	PinService_ListContracts_FullMethodName  = "/rollpin.v1.PinService/ListContracts"
 )
 
 // PinServiceClient is the client API for PinService service.
@@ -61,6 +64,22 @@ type PinServiceClient interface {
 	SetMode(ctx context.Context, in *SetModeRequest, opts ...grpc.CallOption) (*SetModeResponse, error)
 	// ListInstances lists the live instances of every service (or of one).
 	ListInstances(ctx context.Context, in *ListInstancesRequest, opts ...grpc.CallOption) (*ListInstancesResponse, error)
+	// LockMigrations takes the migration lock (<prefix>locks/migrate) and
+	// holds it for as long as the stream is open: the first message carries
+	// the lock id, then nothing more is sent. The lock hangs on an etcd lease
+	// of its own, so it ends with the stream or with the pind holding it. A
+	// lock held by someone else is FAILED_PRECONDITION naming the holder.
+	LockMigrations(ctx context.Context, in *LockMigrationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LockMigrationsResponse], error)
+	// MarkContract records (PENDING, then APPLIED) or removes the contract
+	// marks of a contract migration, one per track of its after= manifest,
+	// at <prefix>contracts/<track>. It needs the migration lock. Recording is
+	// refused (FAILED_PRECONDITION, naming them) while a pin or a live
+	// instance is below the manifest. A mark makes SetPin refuse to lower a
+	// pin of its track below it (unless force_past_contract) and fences
+	// instances below it.
+	MarkContract(ctx context.Context, in *MarkContractRequest, opts ...grpc.CallOption) (*MarkContractResponse, error)
+	// ListContracts returns every contract mark, sorted by track.
+	ListContracts(ctx context.Context, in *ListContractsRequest, opts ...grpc.CallOption) (*ListContractsResponse, error)
 }
 
 type pinServiceClient struct {
@@ -169,6 +188,45 @@ func (c *pinServiceClient) ListInstances(ctx context.Context, in *ListInstancesR
 	return out, nil
 }
 
+func (c *pinServiceClient) LockMigrations(ctx context.Context, in *LockMigrationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LockMigrationsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &PinService_ServiceDesc.Streams[2], PinService_LockMigrations_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[LockMigrationsRequest, LockMigrationsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PinService_LockMigrationsClient = grpc.ServerStreamingClient[LockMigrationsResponse]
+
+func (c *pinServiceClient) MarkContract(ctx context.Context, in *MarkContractRequest, opts ...grpc.CallOption) (*MarkContractResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MarkContractResponse)
+	err := c.cc.Invoke(ctx, PinService_MarkContract_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pinServiceClient) ListContracts(ctx context.Context, in *ListContractsRequest, opts ...grpc.CallOption) (*ListContractsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListContractsResponse)
+	err := c.cc.Invoke(ctx, PinService_ListContracts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PinServiceServer is the server API for PinService service.
 // All implementations must embed UnimplementedPinServiceServer
 // for forward compatibility.
@@ -201,6 +259,22 @@ type PinServiceServer interface {
 	SetMode(context.Context, *SetModeRequest) (*SetModeResponse, error)
 	// ListInstances lists the live instances of every service (or of one).
 	ListInstances(context.Context, *ListInstancesRequest) (*ListInstancesResponse, error)
+	// LockMigrations takes the migration lock (<prefix>locks/migrate) and
+	// holds it for as long as the stream is open: the first message carries
+	// the lock id, then nothing more is sent. The lock hangs on an etcd lease
+	// of its own, so it ends with the stream or with the pind holding it. A
+	// lock held by someone else is FAILED_PRECONDITION naming the holder.
+	LockMigrations(*LockMigrationsRequest, grpc.ServerStreamingServer[LockMigrationsResponse]) error
+	// MarkContract records (PENDING, then APPLIED) or removes the contract
+	// marks of a contract migration, one per track of its after= manifest,
+	// at <prefix>contracts/<track>. It needs the migration lock. Recording is
+	// refused (FAILED_PRECONDITION, naming them) while a pin or a live
+	// instance is below the manifest. A mark makes SetPin refuse to lower a
+	// pin of its track below it (unless force_past_contract) and fences
+	// instances below it.
+	MarkContract(context.Context, *MarkContractRequest) (*MarkContractResponse, error)
+	// ListContracts returns every contract mark, sorted by track.
+	ListContracts(context.Context, *ListContractsRequest) (*ListContractsResponse, error)
 	mustEmbedUnimplementedPinServiceServer()
 }
 
@@ -234,6 +308,15 @@ func (UnimplementedPinServiceServer) SetMode(context.Context, *SetModeRequest) (
 }
 func (UnimplementedPinServiceServer) ListInstances(context.Context, *ListInstancesRequest) (*ListInstancesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListInstances not implemented")
+}
+func (UnimplementedPinServiceServer) LockMigrations(*LockMigrationsRequest, grpc.ServerStreamingServer[LockMigrationsResponse]) error {
+	return status.Error(codes.Unimplemented, "method LockMigrations not implemented")
+}
+func (UnimplementedPinServiceServer) MarkContract(context.Context, *MarkContractRequest) (*MarkContractResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MarkContract not implemented")
+}
+func (UnimplementedPinServiceServer) ListContracts(context.Context, *ListContractsRequest) (*ListContractsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListContracts not implemented")
 }
 func (UnimplementedPinServiceServer) mustEmbedUnimplementedPinServiceServer() {}
 func (UnimplementedPinServiceServer) testEmbeddedByValue()                    {}
@@ -386,6 +469,53 @@ func _PinService_ListInstances_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PinService_LockMigrations_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(LockMigrationsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(PinServiceServer).LockMigrations(m, &grpc.GenericServerStream[LockMigrationsRequest, LockMigrationsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PinService_LockMigrationsServer = grpc.ServerStreamingServer[LockMigrationsResponse]
+
+func _PinService_MarkContract_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MarkContractRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PinServiceServer).MarkContract(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PinService_MarkContract_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PinServiceServer).MarkContract(ctx, req.(*MarkContractRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PinService_ListContracts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListContractsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PinServiceServer).ListContracts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PinService_ListContracts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PinServiceServer).ListContracts(ctx, req.(*ListContractsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PinService_ServiceDesc is the grpc.ServiceDesc for PinService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -417,6 +547,14 @@ var PinService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "ListInstances",
 			Handler:    _PinService_ListInstances_Handler,
 		},
+		{
+			MethodName: "MarkContract",
+			Handler:    _PinService_MarkContract_Handler,
+		},
+		{
+			MethodName: "ListContracts",
+			Handler:    _PinService_ListContracts_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -427,6 +565,11 @@ var PinService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Register",
 			Handler:       _PinService_Register_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "LockMigrations",
+			Handler:       _PinService_LockMigrations_Handler,
 			ServerStreams: true,
 		},
 	},
