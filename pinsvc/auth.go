@@ -3,6 +3,7 @@ package pinsvc
 import (
 	"context"
 	"crypto/subtle"
+	"net"
 	"slices"
 	"strings"
 
@@ -24,7 +25,12 @@ func (s *Server) authorize(ctx context.Context) (string, error) {
 			return ids[0]
 		}
 		if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-			return "anonymous@" + p.Addr.String()
+			// The host only: a client's ephemeral port is no identity.
+			host, _, err := net.SplitHostPort(p.Addr.String())
+			if err != nil {
+				host = p.Addr.String()
+			}
+			return "anonymous@" + host
 		}
 		return "anonymous"
 	}

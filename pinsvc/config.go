@@ -66,6 +66,13 @@ type Config struct {
 	HistoryBytes int
 	// Registerer, when set, receives the Server's Prometheus collectors.
 	Registerer prometheus.Registerer
+	// AuditMaxEntries bounds the recorded history of pin, hold, mode and
+	// contract changes (GetHistory): the oldest entries beyond it are
+	// deleted (default DefaultAuditMaxEntries).
+	AuditMaxEntries int
+	// AuditMaxAge is how long history entries are kept (default
+	// DefaultAuditMaxAge).
+	AuditMaxAge time.Duration
 }
 
 func (c Config) withDefaults() (Config, error) {

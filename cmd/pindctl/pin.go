@@ -20,6 +20,8 @@ type pinFlags struct {
 	force  bool
 	dryRun bool
 	reason string
+	// hold asks pind to hold the pin in the same write when it lowers it.
+	hold bool
 }
 
 func newPinCmd(a *app) *cobra.Command {
@@ -64,6 +66,7 @@ otherwise run the command again.`,
 
 func newPinLowerCmd(a *app) *cobra.Command {
 	var f pinFlags
+	var noHold bool
 	cmd := &cobra.Command{
 		Use:   "lower SERVICE VERSION|MANIFEST",
 		Short: "Lower the pin of a service (the roll-back path); never raises",
@@ -72,15 +75,19 @@ the newer version added: the first step of a roll-back, before old binaries
 come back. It refuses any target above the current pin on any track (use
 pin set to raise). Lowering is always allowed by pind and is logged.
 
-In AUTO mode pind raises the pin again once the whole fleet runs the newer
-version and has settled: hold the service (pindctl hold) or switch it to
-manual (pindctl mode SERVICE manual) to keep it down.`,
+The same write holds the pin (the hold's reason is --reason), so that pind
+does not raise it again once the fleet runs the newer version and has
+settled: the roll-back stays rolled back. pindctl release SERVICE resumes
+automatic raises. --no-hold lowers without holding (in AUTO mode pind then
+raises the pin again after the settle window).`,
 		Example: `  pindctl pin lower VolumeService 1.3 --reason "roll back 1.4: bad latency"`,
 		Args:    exactArgs(2, "SERVICE and VERSION|MANIFEST"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.hold = !noHold
 			return a.setPin(cmd.Context(), args[0], args[1], f, true)
 		},
 	}
+	cmd.Flags().BoolVar(&noHold, "no-hold", false, "do not hold the pin: pind may raise it again once the fleet has settled")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "report what would change, without writing")
 	cmd.Flags().StringVar(&f.reason, "reason", "", "why; recorded with the pin and in pind's log")
 	return cmd
@@ -137,6 +144,7 @@ func (a *app) setPin(ctx context.Context, name, arg string, f pinFlags, lowerOnl
 		Force:            f.force,
 		DryRun:           f.dryRun,
 		Reason:           f.reason,
+		HoldOnLower:      f.hold,
 	})
 	if err != nil {
 		if refusal := floorRefusal(full, st, target, err); refusal != nil {
@@ -226,6 +234,9 @@ func writeSetPinResult(w io.Writer, full, before string, target backport.Manifes
 		fmt.Fprintf(w, "dry run: the pin of %s is %s; nothing would change\n", full, from)
 	case resp.GetChanged():
 		fmt.Fprintf(w, "pin of %s: %s -> %s\n", full, from, to)
+		if h := resp.GetState().GetPin().GetHold(); f.hold && h != nil {
+			fmt.Fprintf(w, "held: %s\nautomatic raises are frozen until `pindctl release %s`\n", h.GetReason(), full)
+		}
 	default:
 		fmt.Fprintf(w, "pin of %s is already %s; nothing to do\n", full, from)
 	}

@@ -103,6 +103,7 @@ Exit codes: 0 done, 1 refused or failed, 2 bad flags or arguments.`,
 		newWatchCmd(a),
 		newManifestCmd(a),
 		newCheckCmd(a),
+		newWaitCmd(a),
 	)
 	return root
 }

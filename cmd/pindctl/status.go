@@ -10,7 +10,8 @@ import (
 )
 
 func newStatusCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var watch bool
+	cmd := &cobra.Command{
 		Use:   "status [SERVICE]",
 		Short: "Show where every service stands: pin, floor, instances, upgrade progress",
 		Long: `status prints one row per service:
@@ -23,9 +24,20 @@ func newStatusCmd(a *app) *cobra.Command {
   HOLD       why automatic raises are frozen, and by whom
   RAISE      why the pin has (not) risen, and which instances block it
 
-SERVICE may be a full name or a unique suffix (VolumeService).`,
+SERVICE may be a full name or a unique suffix (VolumeService).
+
+--watch follows pind's stream of changes and prints the table again on every
+change (on a terminal, in place), until interrupted; with -o json one
+GetPinsResponse per line.`,
 		Args: maxArgs(1, "[SERVICE]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if watch {
+				var name string
+				if len(args) == 1 {
+					name = args[0]
+				}
+				return a.watchStatus(cmd.Context(), name)
+			}
 			snap, err := a.snapshot(cmd.Context())
 			if err != nil {
 				return err
@@ -55,6 +67,8 @@ SERVICE may be a full name or a unique suffix (VolumeService).`,
 			return writeStatusTable(a.Out, snap.GetServices())
 		},
 	}
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "print the table again on every change, until interrupted")
+	return cmd
 }
 
 // writeStatusTable renders states as the status table.

@@ -144,6 +144,79 @@ func (RaiseState) EnumDescriptor() ([]byte, []int) {
 	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{1}
 }
 
+// HistoryKind says what a history entry records.
+type HistoryKind int32
+
+const (
+	// Unknown.
+	HistoryKind_HISTORY_KIND_UNSPECIFIED HistoryKind = 0
+	// The pin's manifest changed (created, raised or lowered).
+	HistoryKind_HISTORY_KIND_PIN HistoryKind = 1
+	// A hold was set or its reason changed.
+	HistoryKind_HISTORY_KIND_HOLD HistoryKind = 2
+	// A hold was removed.
+	HistoryKind_HISTORY_KIND_RELEASE HistoryKind = 3
+	// The mode changed.
+	HistoryKind_HISTORY_KIND_MODE HistoryKind = 4
+	// The pin was deleted.
+	HistoryKind_HISTORY_KIND_PIN_DELETED HistoryKind = 5
+	// A contract mark was set or changed.
+	HistoryKind_HISTORY_KIND_CONTRACT HistoryKind = 6
+	// A contract mark was removed.
+	HistoryKind_HISTORY_KIND_CONTRACT_DELETED HistoryKind = 7
+)
+
+// Enum value maps for HistoryKind.
+var (
+	HistoryKind_name = map[int32]string{
+		0: "HISTORY_KIND_UNSPECIFIED",
+		1: "HISTORY_KIND_PIN",
+		2: "HISTORY_KIND_HOLD",
+		3: "HISTORY_KIND_RELEASE",
+		4: "HISTORY_KIND_MODE",
+		5: "HISTORY_KIND_PIN_DELETED",
+		6: "HISTORY_KIND_CONTRACT",
+		7: "HISTORY_KIND_CONTRACT_DELETED",
+	}
+	HistoryKind_value = map[string]int32{
+		"HISTORY_KIND_UNSPECIFIED":      0,
+		"HISTORY_KIND_PIN":              1,
+		"HISTORY_KIND_HOLD":             2,
+		"HISTORY_KIND_RELEASE":          3,
+		"HISTORY_KIND_MODE":             4,
+		"HISTORY_KIND_PIN_DELETED":      5,
+		"HISTORY_KIND_CONTRACT":         6,
+		"HISTORY_KIND_CONTRACT_DELETED": 7,
+	}
+)
+
+func (x HistoryKind) Enum() *HistoryKind {
+	p := new(HistoryKind)
+	*p = x
+	return p
+}
+
+func (x HistoryKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (HistoryKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_rollpin_v1_pind_proto_enumTypes[2].Descriptor()
+}
+
+func (HistoryKind) Type() protoreflect.EnumType {
+	return &file_rollpin_v1_pind_proto_enumTypes[2]
+}
+
+func (x HistoryKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use HistoryKind.Descriptor instead.
+func (HistoryKind) EnumDescriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{2}
+}
+
 // PinHold freezes the automatic raise of a pin.
 type PinHold struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1022,7 +1095,11 @@ type SetPinRequest struct {
 	// Report what would happen without writing.
 	DryRun bool `protobuf:"varint,5,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	// Why; recorded in the pin and the logs.
-	Reason        string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	// When the write lowers the pin on any track, also hold the pin in the
+	// same write (the hold's reason is reason), so that automatic raises do
+	// not undo the roll-back. Release resumes them.
+	HoldOnLower   bool `protobuf:"varint,7,opt,name=hold_on_lower,json=holdOnLower,proto3" json:"hold_on_lower,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1097,6 +1174,13 @@ func (x *SetPinRequest) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *SetPinRequest) GetHoldOnLower() bool {
+	if x != nil {
+		return x.HoldOnLower
+	}
+	return false
 }
 
 // SetPinResponse reports the outcome of SetPin.
@@ -1585,6 +1669,254 @@ func (x *ListInstancesResponse) GetInstances() []*Instance {
 	return nil
 }
 
+// HistoryEntry is one recorded change, stored at
+// <prefix>history/<revision>-<index>.
+type HistoryEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// etcd revision of the write that made the change.
+	Revision int64 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	// Full service name; empty for a contract mark.
+	Service string `protobuf:"bytes,2,opt,name=service,proto3" json:"service,omitempty"`
+	// What changed.
+	Kind HistoryKind `protobuf:"varint,3,opt,name=kind,proto3,enum=rollpin.v1.HistoryKind" json:"kind,omitempty"`
+	// Stable identity of the writer: a token name, a certificate subject, or
+	// "controller" for automatic raises.
+	By string `protobuf:"bytes,4,opt,name=by,proto3" json:"by,omitempty"`
+	// Why, as the writer said.
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// When the change was made.
+	At *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=at,proto3" json:"at,omitempty"`
+	// Value before the change (manifest, mode, hold reason); empty when none.
+	From string `protobuf:"bytes,7,opt,name=from,proto3" json:"from,omitempty"`
+	// Value after the change; empty when removed.
+	To string `protobuf:"bytes,8,opt,name=to,proto3" json:"to,omitempty"`
+	// Track of a contract mark.
+	Track         string `protobuf:"bytes,9,opt,name=track,proto3" json:"track,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HistoryEntry) Reset() {
+	*x = HistoryEntry{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HistoryEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HistoryEntry) ProtoMessage() {}
+
+func (x *HistoryEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HistoryEntry.ProtoReflect.Descriptor instead.
+func (*HistoryEntry) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *HistoryEntry) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *HistoryEntry) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
+func (x *HistoryEntry) GetKind() HistoryKind {
+	if x != nil {
+		return x.Kind
+	}
+	return HistoryKind_HISTORY_KIND_UNSPECIFIED
+}
+
+func (x *HistoryEntry) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *HistoryEntry) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *HistoryEntry) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *HistoryEntry) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *HistoryEntry) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *HistoryEntry) GetTrack() string {
+	if x != nil {
+		return x.Track
+	}
+	return ""
+}
+
+// GetHistoryRequest asks for a page of history, oldest first.
+type GetHistoryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Restrict to one service (full name); empty for all.
+	Service string `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
+	// Only entries made at or after this time; unset for all.
+	Since *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=since,proto3" json:"since,omitempty"`
+	// At most this many entries (default 100, at most 1000).
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHistoryRequest) Reset() {
+	*x = GetHistoryRequest{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHistoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHistoryRequest) ProtoMessage() {}
+
+func (x *GetHistoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHistoryRequest.ProtoReflect.Descriptor instead.
+func (*GetHistoryRequest) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *GetHistoryRequest) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
+func (x *GetHistoryRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *GetHistoryRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *GetHistoryRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// GetHistoryResponse is a page of history.
+type GetHistoryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Entries in revision order.
+	Entries []*HistoryEntry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// Pass as page_token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHistoryResponse) Reset() {
+	*x = GetHistoryResponse{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHistoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHistoryResponse) ProtoMessage() {}
+
+func (x *GetHistoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHistoryResponse.ProtoReflect.Descriptor instead.
+func (*GetHistoryResponse) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GetHistoryResponse) GetEntries() []*HistoryEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *GetHistoryResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_rollpin_v1_pind_proto protoreflect.FileDescriptor
 
 const file_rollpin_v1_pind_proto_rawDesc = "" +
@@ -1648,14 +1980,15 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\bservices\x18\x02 \x03(\tR\bservices\x12%\n" +
 	"\x0estart_revision\x18\x03 \x01(\x03R\rstartRevision\"A\n" +
 	"\x10RegisterResponse\x12-\n" +
-	"\x06update\x18\x01 \x01(\v2\x15.rollpin.v1.PinUpdateR\x06update\"\xb9\x01\n" +
+	"\x06update\x18\x01 \x01(\v2\x15.rollpin.v1.PinUpdateR\x06update\"\xdd\x01\n" +
 	"\rSetPinRequest\x12\x18\n" +
 	"\aservice\x18\x01 \x01(\tR\aservice\x12\x1a\n" +
 	"\bmanifest\x18\x02 \x01(\tR\bmanifest\x12+\n" +
 	"\x11expected_revision\x18\x03 \x01(\x03R\x10expectedRevision\x12\x14\n" +
 	"\x05force\x18\x04 \x01(\bR\x05force\x12\x17\n" +
 	"\adry_run\x18\x05 \x01(\bR\x06dryRun\x12\x16\n" +
-	"\x06reason\x18\x06 \x01(\tR\x06reason\"\xa6\x01\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\"\n" +
+	"\rhold_on_lower\x18\a \x01(\bR\vholdOnLower\"\xa6\x01\n" +
 	"\x0eSetPinResponse\x12.\n" +
 	"\x05state\x18\x01 \x01(\v2\x18.rollpin.v1.ServiceStateR\x05state\x12\x18\n" +
 	"\achanged\x18\x02 \x01(\bR\achanged\x120\n" +
@@ -1681,7 +2014,26 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\x14ListInstancesRequest\x12\x18\n" +
 	"\aservice\x18\x01 \x01(\tR\aservice\"K\n" +
 	"\x15ListInstancesResponse\x122\n" +
-	"\tinstances\x18\x01 \x03(\v2\x14.rollpin.v1.InstanceR\tinstances*K\n" +
+	"\tinstances\x18\x01 \x03(\v2\x14.rollpin.v1.InstanceR\tinstances\"\xff\x01\n" +
+	"\fHistoryEntry\x12\x1a\n" +
+	"\brevision\x18\x01 \x01(\x03R\brevision\x12\x18\n" +
+	"\aservice\x18\x02 \x01(\tR\aservice\x12+\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x17.rollpin.v1.HistoryKindR\x04kind\x12\x0e\n" +
+	"\x02by\x18\x04 \x01(\tR\x02by\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12*\n" +
+	"\x02at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x12\n" +
+	"\x04from\x18\a \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\b \x01(\tR\x02to\x12\x14\n" +
+	"\x05track\x18\t \x01(\tR\x05track\"\x9b\x01\n" +
+	"\x11GetHistoryRequest\x12\x18\n" +
+	"\aservice\x18\x01 \x01(\tR\aservice\x120\n" +
+	"\x05since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"p\n" +
+	"\x12GetHistoryResponse\x122\n" +
+	"\aentries\x18\x01 \x03(\v2\x18.rollpin.v1.HistoryEntryR\aentries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*K\n" +
 	"\aPinMode\x12\x18\n" +
 	"\x14PIN_MODE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rPIN_MODE_AUTO\x10\x01\x12\x13\n" +
@@ -1694,7 +2046,16 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\x10RAISE_STATE_HELD\x10\x03\x12\x16\n" +
 	"\x12RAISE_STATE_MANUAL\x10\x04\x12\x17\n" +
 	"\x13RAISE_STATE_BLOCKED\x10\x05\x12\x1c\n" +
-	"\x18RAISE_STATE_NO_INSTANCES\x10\x062\xbf\x04\n" +
+	"\x18RAISE_STATE_NO_INSTANCES\x10\x06*\xe5\x01\n" +
+	"\vHistoryKind\x12\x1c\n" +
+	"\x18HISTORY_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10HISTORY_KIND_PIN\x10\x01\x12\x15\n" +
+	"\x11HISTORY_KIND_HOLD\x10\x02\x12\x18\n" +
+	"\x14HISTORY_KIND_RELEASE\x10\x03\x12\x15\n" +
+	"\x11HISTORY_KIND_MODE\x10\x04\x12\x1c\n" +
+	"\x18HISTORY_KIND_PIN_DELETED\x10\x05\x12\x19\n" +
+	"\x15HISTORY_KIND_CONTRACT\x10\x06\x12!\n" +
+	"\x1dHISTORY_KIND_CONTRACT_DELETED\x10\a2\x8c\x05\n" +
 	"\n" +
 	"PinService\x12B\n" +
 	"\aGetPins\x12\x1a.rollpin.v1.GetPinsRequest\x1a\x1b.rollpin.v1.GetPinsResponse\x12J\n" +
@@ -1704,7 +2065,9 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\x04Hold\x12\x17.rollpin.v1.HoldRequest\x1a\x18.rollpin.v1.HoldResponse\x12B\n" +
 	"\aRelease\x12\x1a.rollpin.v1.ReleaseRequest\x1a\x1b.rollpin.v1.ReleaseResponse\x12B\n" +
 	"\aSetMode\x12\x1a.rollpin.v1.SetModeRequest\x1a\x1b.rollpin.v1.SetModeResponse\x12T\n" +
-	"\rListInstances\x12 .rollpin.v1.ListInstancesRequest\x1a!.rollpin.v1.ListInstancesResponseB7Z5github.com/rollpin/rollpin/proto/rollpin/v1;rollpinv1b\x06proto3"
+	"\rListInstances\x12 .rollpin.v1.ListInstancesRequest\x1a!.rollpin.v1.ListInstancesResponse\x12K\n" +
+	"\n" +
+	"GetHistory\x12\x1d.rollpin.v1.GetHistoryRequest\x1a\x1e.rollpin.v1.GetHistoryResponseB7Z5github.com/rollpin/rollpin/proto/rollpin/v1;rollpinv1b\x06proto3"
 
 var (
 	file_rollpin_v1_pind_proto_rawDescOnce sync.Once
@@ -1718,81 +2081,91 @@ func file_rollpin_v1_pind_proto_rawDescGZIP() []byte {
 	return file_rollpin_v1_pind_proto_rawDescData
 }
 
-var file_rollpin_v1_pind_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_rollpin_v1_pind_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_rollpin_v1_pind_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_rollpin_v1_pind_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_rollpin_v1_pind_proto_goTypes = []any{
 	(PinMode)(0),                  // 0: rollpin.v1.PinMode
 	(RaiseState)(0),               // 1: rollpin.v1.RaiseState
-	(*PinHold)(nil),               // 2: rollpin.v1.PinHold
-	(*Pin)(nil),                   // 3: rollpin.v1.Pin
-	(*Instance)(nil),              // 4: rollpin.v1.Instance
-	(*VersionGroup)(nil),          // 5: rollpin.v1.VersionGroup
-	(*RaiseStatus)(nil),           // 6: rollpin.v1.RaiseStatus
-	(*ServiceState)(nil),          // 7: rollpin.v1.ServiceState
-	(*PinUpdate)(nil),             // 8: rollpin.v1.PinUpdate
-	(*GetPinsRequest)(nil),        // 9: rollpin.v1.GetPinsRequest
-	(*GetPinsResponse)(nil),       // 10: rollpin.v1.GetPinsResponse
-	(*WatchPinsRequest)(nil),      // 11: rollpin.v1.WatchPinsRequest
-	(*WatchPinsResponse)(nil),     // 12: rollpin.v1.WatchPinsResponse
-	(*RegisterRequest)(nil),       // 13: rollpin.v1.RegisterRequest
-	(*RegisterResponse)(nil),      // 14: rollpin.v1.RegisterResponse
-	(*SetPinRequest)(nil),         // 15: rollpin.v1.SetPinRequest
-	(*SetPinResponse)(nil),        // 16: rollpin.v1.SetPinResponse
-	(*HoldRequest)(nil),           // 17: rollpin.v1.HoldRequest
-	(*HoldResponse)(nil),          // 18: rollpin.v1.HoldResponse
-	(*ReleaseRequest)(nil),        // 19: rollpin.v1.ReleaseRequest
-	(*ReleaseResponse)(nil),       // 20: rollpin.v1.ReleaseResponse
-	(*SetModeRequest)(nil),        // 21: rollpin.v1.SetModeRequest
-	(*SetModeResponse)(nil),       // 22: rollpin.v1.SetModeResponse
-	(*ListInstancesRequest)(nil),  // 23: rollpin.v1.ListInstancesRequest
-	(*ListInstancesResponse)(nil), // 24: rollpin.v1.ListInstancesResponse
-	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
+	(HistoryKind)(0),              // 2: rollpin.v1.HistoryKind
+	(*PinHold)(nil),               // 3: rollpin.v1.PinHold
+	(*Pin)(nil),                   // 4: rollpin.v1.Pin
+	(*Instance)(nil),              // 5: rollpin.v1.Instance
+	(*VersionGroup)(nil),          // 6: rollpin.v1.VersionGroup
+	(*RaiseStatus)(nil),           // 7: rollpin.v1.RaiseStatus
+	(*ServiceState)(nil),          // 8: rollpin.v1.ServiceState
+	(*PinUpdate)(nil),             // 9: rollpin.v1.PinUpdate
+	(*GetPinsRequest)(nil),        // 10: rollpin.v1.GetPinsRequest
+	(*GetPinsResponse)(nil),       // 11: rollpin.v1.GetPinsResponse
+	(*WatchPinsRequest)(nil),      // 12: rollpin.v1.WatchPinsRequest
+	(*WatchPinsResponse)(nil),     // 13: rollpin.v1.WatchPinsResponse
+	(*RegisterRequest)(nil),       // 14: rollpin.v1.RegisterRequest
+	(*RegisterResponse)(nil),      // 15: rollpin.v1.RegisterResponse
+	(*SetPinRequest)(nil),         // 16: rollpin.v1.SetPinRequest
+	(*SetPinResponse)(nil),        // 17: rollpin.v1.SetPinResponse
+	(*HoldRequest)(nil),           // 18: rollpin.v1.HoldRequest
+	(*HoldResponse)(nil),          // 19: rollpin.v1.HoldResponse
+	(*ReleaseRequest)(nil),        // 20: rollpin.v1.ReleaseRequest
+	(*ReleaseResponse)(nil),       // 21: rollpin.v1.ReleaseResponse
+	(*SetModeRequest)(nil),        // 22: rollpin.v1.SetModeRequest
+	(*SetModeResponse)(nil),       // 23: rollpin.v1.SetModeResponse
+	(*ListInstancesRequest)(nil),  // 24: rollpin.v1.ListInstancesRequest
+	(*ListInstancesResponse)(nil), // 25: rollpin.v1.ListInstancesResponse
+	(*HistoryEntry)(nil),          // 26: rollpin.v1.HistoryEntry
+	(*GetHistoryRequest)(nil),     // 27: rollpin.v1.GetHistoryRequest
+	(*GetHistoryResponse)(nil),    // 28: rollpin.v1.GetHistoryResponse
+	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
 }
 var file_rollpin_v1_pind_proto_depIdxs = []int32{
-	25, // 0: rollpin.v1.PinHold.at:type_name -> google.protobuf.Timestamp
+	29, // 0: rollpin.v1.PinHold.at:type_name -> google.protobuf.Timestamp
 	0,  // 1: rollpin.v1.Pin.mode:type_name -> rollpin.v1.PinMode
-	2,  // 2: rollpin.v1.Pin.hold:type_name -> rollpin.v1.PinHold
-	25, // 3: rollpin.v1.Pin.updated_at:type_name -> google.protobuf.Timestamp
-	25, // 4: rollpin.v1.Instance.started_at:type_name -> google.protobuf.Timestamp
+	3,  // 2: rollpin.v1.Pin.hold:type_name -> rollpin.v1.PinHold
+	29, // 3: rollpin.v1.Pin.updated_at:type_name -> google.protobuf.Timestamp
+	29, // 4: rollpin.v1.Instance.started_at:type_name -> google.protobuf.Timestamp
 	1,  // 5: rollpin.v1.RaiseStatus.state:type_name -> rollpin.v1.RaiseState
-	25, // 6: rollpin.v1.RaiseStatus.settle_until:type_name -> google.protobuf.Timestamp
-	3,  // 7: rollpin.v1.ServiceState.pin:type_name -> rollpin.v1.Pin
-	4,  // 8: rollpin.v1.ServiceState.instances:type_name -> rollpin.v1.Instance
-	5,  // 9: rollpin.v1.ServiceState.versions:type_name -> rollpin.v1.VersionGroup
-	6,  // 10: rollpin.v1.ServiceState.raise:type_name -> rollpin.v1.RaiseStatus
-	7,  // 11: rollpin.v1.PinUpdate.services:type_name -> rollpin.v1.ServiceState
-	7,  // 12: rollpin.v1.GetPinsResponse.services:type_name -> rollpin.v1.ServiceState
-	8,  // 13: rollpin.v1.WatchPinsResponse.update:type_name -> rollpin.v1.PinUpdate
-	4,  // 14: rollpin.v1.RegisterRequest.instance:type_name -> rollpin.v1.Instance
-	8,  // 15: rollpin.v1.RegisterResponse.update:type_name -> rollpin.v1.PinUpdate
-	7,  // 16: rollpin.v1.SetPinResponse.state:type_name -> rollpin.v1.ServiceState
-	4,  // 17: rollpin.v1.SetPinResponse.blocking:type_name -> rollpin.v1.Instance
-	7,  // 18: rollpin.v1.HoldResponse.state:type_name -> rollpin.v1.ServiceState
-	7,  // 19: rollpin.v1.ReleaseResponse.state:type_name -> rollpin.v1.ServiceState
+	29, // 6: rollpin.v1.RaiseStatus.settle_until:type_name -> google.protobuf.Timestamp
+	4,  // 7: rollpin.v1.ServiceState.pin:type_name -> rollpin.v1.Pin
+	5,  // 8: rollpin.v1.ServiceState.instances:type_name -> rollpin.v1.Instance
+	6,  // 9: rollpin.v1.ServiceState.versions:type_name -> rollpin.v1.VersionGroup
+	7,  // 10: rollpin.v1.ServiceState.raise:type_name -> rollpin.v1.RaiseStatus
+	8,  // 11: rollpin.v1.PinUpdate.services:type_name -> rollpin.v1.ServiceState
+	8,  // 12: rollpin.v1.GetPinsResponse.services:type_name -> rollpin.v1.ServiceState
+	9,  // 13: rollpin.v1.WatchPinsResponse.update:type_name -> rollpin.v1.PinUpdate
+	5,  // 14: rollpin.v1.RegisterRequest.instance:type_name -> rollpin.v1.Instance
+	9,  // 15: rollpin.v1.RegisterResponse.update:type_name -> rollpin.v1.PinUpdate
+	8,  // 16: rollpin.v1.SetPinResponse.state:type_name -> rollpin.v1.ServiceState
+	5,  // 17: rollpin.v1.SetPinResponse.blocking:type_name -> rollpin.v1.Instance
+	8,  // 18: rollpin.v1.HoldResponse.state:type_name -> rollpin.v1.ServiceState
+	8,  // 19: rollpin.v1.ReleaseResponse.state:type_name -> rollpin.v1.ServiceState
 	0,  // 20: rollpin.v1.SetModeRequest.mode:type_name -> rollpin.v1.PinMode
-	7,  // 21: rollpin.v1.SetModeResponse.state:type_name -> rollpin.v1.ServiceState
-	4,  // 22: rollpin.v1.ListInstancesResponse.instances:type_name -> rollpin.v1.Instance
-	9,  // 23: rollpin.v1.PinService.GetPins:input_type -> rollpin.v1.GetPinsRequest
-	11, // 24: rollpin.v1.PinService.WatchPins:input_type -> rollpin.v1.WatchPinsRequest
-	13, // 25: rollpin.v1.PinService.Register:input_type -> rollpin.v1.RegisterRequest
-	15, // 26: rollpin.v1.PinService.SetPin:input_type -> rollpin.v1.SetPinRequest
-	17, // 27: rollpin.v1.PinService.Hold:input_type -> rollpin.v1.HoldRequest
-	19, // 28: rollpin.v1.PinService.Release:input_type -> rollpin.v1.ReleaseRequest
-	21, // 29: rollpin.v1.PinService.SetMode:input_type -> rollpin.v1.SetModeRequest
-	23, // 30: rollpin.v1.PinService.ListInstances:input_type -> rollpin.v1.ListInstancesRequest
-	10, // 31: rollpin.v1.PinService.GetPins:output_type -> rollpin.v1.GetPinsResponse
-	12, // 32: rollpin.v1.PinService.WatchPins:output_type -> rollpin.v1.WatchPinsResponse
-	14, // 33: rollpin.v1.PinService.Register:output_type -> rollpin.v1.RegisterResponse
-	16, // 34: rollpin.v1.PinService.SetPin:output_type -> rollpin.v1.SetPinResponse
-	18, // 35: rollpin.v1.PinService.Hold:output_type -> rollpin.v1.HoldResponse
-	20, // 36: rollpin.v1.PinService.Release:output_type -> rollpin.v1.ReleaseResponse
-	22, // 37: rollpin.v1.PinService.SetMode:output_type -> rollpin.v1.SetModeResponse
-	24, // 38: rollpin.v1.PinService.ListInstances:output_type -> rollpin.v1.ListInstancesResponse
-	31, // [31:39] is the sub-list for method output_type
-	23, // [23:31] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	8,  // 21: rollpin.v1.SetModeResponse.state:type_name -> rollpin.v1.ServiceState
+	5,  // 22: rollpin.v1.ListInstancesResponse.instances:type_name -> rollpin.v1.Instance
+	2,  // 23: rollpin.v1.HistoryEntry.kind:type_name -> rollpin.v1.HistoryKind
+	29, // 24: rollpin.v1.HistoryEntry.at:type_name -> google.protobuf.Timestamp
+	29, // 25: rollpin.v1.GetHistoryRequest.since:type_name -> google.protobuf.Timestamp
+	26, // 26: rollpin.v1.GetHistoryResponse.entries:type_name -> rollpin.v1.HistoryEntry
+	10, // 27: rollpin.v1.PinService.GetPins:input_type -> rollpin.v1.GetPinsRequest
+	12, // 28: rollpin.v1.PinService.WatchPins:input_type -> rollpin.v1.WatchPinsRequest
+	14, // 29: rollpin.v1.PinService.Register:input_type -> rollpin.v1.RegisterRequest
+	16, // 30: rollpin.v1.PinService.SetPin:input_type -> rollpin.v1.SetPinRequest
+	18, // 31: rollpin.v1.PinService.Hold:input_type -> rollpin.v1.HoldRequest
+	20, // 32: rollpin.v1.PinService.Release:input_type -> rollpin.v1.ReleaseRequest
+	22, // 33: rollpin.v1.PinService.SetMode:input_type -> rollpin.v1.SetModeRequest
+	24, // 34: rollpin.v1.PinService.ListInstances:input_type -> rollpin.v1.ListInstancesRequest
+	27, // 35: rollpin.v1.PinService.GetHistory:input_type -> rollpin.v1.GetHistoryRequest
+	11, // 36: rollpin.v1.PinService.GetPins:output_type -> rollpin.v1.GetPinsResponse
+	13, // 37: rollpin.v1.PinService.WatchPins:output_type -> rollpin.v1.WatchPinsResponse
+	15, // 38: rollpin.v1.PinService.Register:output_type -> rollpin.v1.RegisterResponse
+	17, // 39: rollpin.v1.PinService.SetPin:output_type -> rollpin.v1.SetPinResponse
+	19, // 40: rollpin.v1.PinService.Hold:output_type -> rollpin.v1.HoldResponse
+	21, // 41: rollpin.v1.PinService.Release:output_type -> rollpin.v1.ReleaseResponse
+	23, // 42: rollpin.v1.PinService.SetMode:output_type -> rollpin.v1.SetModeResponse
+	25, // 43: rollpin.v1.PinService.ListInstances:output_type -> rollpin.v1.ListInstancesResponse
+	28, // 44: rollpin.v1.PinService.GetHistory:output_type -> rollpin.v1.GetHistoryResponse
+	36, // [36:45] is the sub-list for method output_type
+	27, // [27:36] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_rollpin_v1_pind_proto_init() }
@@ -1805,8 +2178,8 @@ func file_rollpin_v1_pind_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_rollpin_v1_pind_proto_rawDesc), len(file_rollpin_v1_pind_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   23,
+			NumEnums:      3,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,7 @@ const (
 	PinService_Release_FullMethodName       = "/rollpin.v1.PinService/Release"
 	PinService_SetMode_FullMethodName       = "/rollpin.v1.PinService/SetMode"
 	PinService_ListInstances_FullMethodName = "/rollpin.v1.PinService/ListInstances"
+	PinService_GetHistory_FullMethodName    = "/rollpin.v1.PinService/GetHistory"
 )
 
 // PinServiceClient is the client API for PinService service.
@@ -61,6 +62,9 @@ type PinServiceClient interface {
 	SetMode(ctx context.Context, in *SetModeRequest, opts ...grpc.CallOption) (*SetModeResponse, error)
 	// ListInstances lists the live instances of every service (or of one).
 	ListInstances(ctx context.Context, in *ListInstancesRequest, opts ...grpc.CallOption) (*ListInstancesResponse, error)
+	// GetHistory pages through the recorded changes of pins, holds, modes and
+	// contract marks, oldest first.
+	GetHistory(ctx context.Context, in *GetHistoryRequest, opts ...grpc.CallOption) (*GetHistoryResponse, error)
 }
 
 type pinServiceClient struct {
@@ -169,6 +173,16 @@ func (c *pinServiceClient) ListInstances(ctx context.Context, in *ListInstancesR
 	return out, nil
 }
 
+func (c *pinServiceClient) GetHistory(ctx context.Context, in *GetHistoryRequest, opts ...grpc.CallOption) (*GetHistoryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetHistoryResponse)
+	err := c.cc.Invoke(ctx, PinService_GetHistory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PinServiceServer is the server API for PinService service.
 // All implementations must embed UnimplementedPinServiceServer
 // for forward compatibility.
@@ -201,6 +215,9 @@ type PinServiceServer interface {
 	SetMode(context.Context, *SetModeRequest) (*SetModeResponse, error)
 	// ListInstances lists the live instances of every service (or of one).
 	ListInstances(context.Context, *ListInstancesRequest) (*ListInstancesResponse, error)
+	// GetHistory pages through the recorded changes of pins, holds, modes and
+	// contract marks, oldest first.
+	GetHistory(context.Context, *GetHistoryRequest) (*GetHistoryResponse, error)
 	mustEmbedUnimplementedPinServiceServer()
 }
 
@@ -234,6 +251,9 @@ func (UnimplementedPinServiceServer) SetMode(context.Context, *SetModeRequest) (
 }
 func (UnimplementedPinServiceServer) ListInstances(context.Context, *ListInstancesRequest) (*ListInstancesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListInstances not implemented")
+}
+func (UnimplementedPinServiceServer) GetHistory(context.Context, *GetHistoryRequest) (*GetHistoryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetHistory not implemented")
 }
 func (UnimplementedPinServiceServer) mustEmbedUnimplementedPinServiceServer() {}
 func (UnimplementedPinServiceServer) testEmbeddedByValue()                    {}
@@ -386,6 +406,24 @@ func _PinService_ListInstances_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PinService_GetHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetHistoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PinServiceServer).GetHistory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PinService_GetHistory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PinServiceServer).GetHistory(ctx, req.(*GetHistoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PinService_ServiceDesc is the grpc.ServiceDesc for PinService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -416,6 +454,10 @@ var PinService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListInstances",
 			Handler:    _PinService_ListInstances_Handler,
+		},
+		{
+			MethodName: "GetHistory",
+			Handler:    _PinService_GetHistory_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
