@@ -86,6 +86,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Name:             o.name,
 		Logger:           log,
 		Registerer:       reg,
+		AuditMaxEntries:  o.historyEntries,
+		AuditMaxAge:      o.historyAge,
 	})
 	if err != nil {
 		return err
