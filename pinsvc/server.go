@@ -132,7 +132,7 @@ func (s *Server) Start(ctx context.Context) error {
 		defer s.wg.Done()
 		s.watchLoop(s.ctx, rev)
 	}()
-	s.startHistory()
+	s.startOps()
 	if s.ctrl != nil {
 		s.wg.Add(1)
 		go func() {
