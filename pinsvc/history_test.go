@@ -81,9 +81,10 @@ func TestHistoryRetentionCount(t *testing.T) {
 			t.Fatalf("Hold(%s): %v", r, err)
 		}
 	}
-	// Each entry is pruned right after the write that exceeds the count, so
-	// once r4 is recorded only the three newest remain.
-	es := waitHistory(t, ts.cli, "the fourth hold", lastReason("r4"))
+	// The recorder prunes right after each write that exceeds the count.
+	es := waitHistory(t, ts.cli, "the fourth hold and the count pruned to 3", func(es []*rollpinv1.HistoryEntry) bool {
+		return lastReason("r4")(es) && len(es) <= 3
+	})
 	if got := reasons(es); len(got) != 3 || got[0] != "r2" || got[1] != "r3" || got[2] != "r4" {
 		t.Errorf("history reasons = %v, want [r2 r3 r4]", got)
 	}
