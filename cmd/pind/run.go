@@ -35,6 +35,7 @@ import (
 type ready struct {
 	GRPC    net.Addr
 	Metrics net.Addr // nil without --metrics-listen
+	Page    net.Addr // nil without --http-listen
 	Etcd    []string // etcd endpoints in use (the embedded one's, if any)
 }
 
@@ -135,12 +136,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			}
 		}()
 	}
+	pageAddr, psrv, err := startStatusPage(o, srv, log, serveErr)
+	if err != nil {
+		gs.Stop()
+		return err
+	}
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus(rollpinv1.PinService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	log.Info("pind serving", "listen", lis.Addr().String(), "metrics", fmt.Sprint(metricsAddr), "etcd", endpoints,
 		"tls", o.tlsCert != "", "mtls", o.tlsCA != "", "writes_open", o.adminToken == "" && o.writerIdentities == "")
 	if onReady != nil {
-		onReady(ready{GRPC: lis.Addr(), Metrics: metricsAddr, Etcd: endpoints})
+		onReady(ready{GRPC: lis.Addr(), Metrics: metricsAddr, Page: pageAddr, Etcd: endpoints})
 	}
 
 	select {
@@ -159,10 +165,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	case <-time.After(o.shutdownTimeout):
 		gs.Stop()
 	}
-	if hsrv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		hsrv.Shutdown(sctx)
-		cancel()
+	for _, h := range []*http.Server{hsrv, psrv} {
+		if h != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			h.Shutdown(sctx)
+			cancel()
+		}
 	}
 	return err
 }
