@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
@@ -78,6 +79,12 @@ func (a *app) follow(ctx context.Context, fn func(*rollpinv1.PinUpdate) error) e
 			delay = 100 * time.Millisecond
 		}
 		if ctx.Err() != nil {
+			return nil
+		}
+		if _, ok := ctx.Deadline(); ok && status.Code(err) == codes.DeadlineExceeded {
+			// pind enforces the caller's deadline too, and may end the
+			// stream a moment before the caller's own timer fires.
+			<-ctx.Done()
 			return nil
 		}
 		if !retryable(err) {

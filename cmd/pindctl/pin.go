@@ -22,6 +22,8 @@ type pinFlags struct {
 	reason string
 	// hold asks pind to hold the pin in the same write when it lowers it.
 	hold bool
+	// release names a recorded release whose versions the pin takes.
+	release string
 }
 
 func newPinCmd(a *app) *cobra.Command {
@@ -38,7 +40,7 @@ func newPinCmd(a *app) *cobra.Command {
 func newPinSetCmd(a *app) *cobra.Command {
 	var f pinFlags
 	cmd := &cobra.Command{
-		Use:   "set SERVICE VERSION|MANIFEST",
+		Use:   "set SERVICE VERSION|MANIFEST | set SERVICE --release NAME",
 		Short: "Set the pin of a service (raise or lower it)",
 		Long: `pin set writes the pin of SERVICE. VERSION (MAJOR.MINOR) applies to the
 service's own track, its proto package; a MANIFEST (track=MAJOR.MINOR,...)
@@ -49,15 +51,28 @@ refused: senders would speak a version those instances do not understand.
 Wait for the upgrade, or pass --force. --dry-run shows what would change and
 which instances block, without writing.
 
+--release NAME sets the pin to what the recorded release NAME speaks, on
+the tracks the service uses (its pin's and its instances'); other tracks of
+the pin stay.
+
 The write only succeeds if the pin has not changed since pindctl read it;
 otherwise run the command again.`,
 		Example: `  pindctl pin set VolumeService 1.4 --dry-run
   pindctl pin set acme.volume.v1.VolumeService 1.4 --reason "upgrade done"`,
-		Args: exactArgs(2, "SERVICE and VERSION|MANIFEST"),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if f.release != "" {
+				return exactArgs(1, "SERVICE with --release")(cmd, args)
+			}
+			return exactArgs(2, "SERVICE and VERSION|MANIFEST")(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.release != "" {
+				return a.setPinRelease(cmd.Context(), args[0], f)
+			}
 			return a.setPin(cmd.Context(), args[0], args[1], f, false)
 		},
 	}
+	cmd.Flags().StringVar(&f.release, "release", "", "set the pin to what the recorded release NAME speaks (pindctl release list)")
 	cmd.Flags().BoolVar(&f.force, "force", false, "raise above the floor, or create the pin of a service pind does not know")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "report what would change and which instances block, without writing")
 	cmd.Flags().StringVar(&f.reason, "reason", "", "why; recorded with the pin and in pind's log")

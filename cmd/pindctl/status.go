@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -64,7 +65,17 @@ GetPinsResponse per line.`,
 			if len(snap.GetServices()) == 0 {
 				fmt.Fprintln(a.Err, "pindctl: pind knows no service yet: services appear when their instances register")
 			}
-			return writeStatusTable(a.Out, snap.GetServices())
+			// The RELEASE column appears once releases are recorded (a pind
+			// without them, or too old to know them, shows none).
+			var rels []*rollpinv1.Release
+			if c, err := a.pind(); err == nil {
+				cctx, cancel := a.call(cmd.Context())
+				if r, err := c.ListReleases(cctx, &rollpinv1.ListReleasesRequest{}); err == nil {
+					rels = r.GetReleases()
+				}
+				cancel()
+			}
+			return writeStatusTableWith(a.Out, snap.GetServices(), rels)
 		},
 	}
 	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "print the table again on every change, until interrupted")
@@ -73,10 +84,20 @@ GetPinsResponse per line.`,
 
 // writeStatusTable renders states as the status table.
 func writeStatusTable(w io.Writer, states []*rollpinv1.ServiceState) error {
+	return writeStatusTableWith(w, states, nil)
+}
+
+// writeStatusTableWith renders states as the status table, with a RELEASE
+// column (the newest of rels each pin covers) when rels is not empty.
+func writeStatusTableWith(w io.Writer, states []*rollpinv1.ServiceState, rels []*rollpinv1.Release) error {
 	tw := newTable(w)
-	row(tw, "SERVICE", "PIN", "FLOOR", "MODE", "INSTANCES", "PROGRESS", "HOLD", "RAISE")
+	head := []string{"SERVICE", "PIN", "FLOOR", "MODE", "INSTANCES", "PROGRESS", "HOLD", "RAISE"}
+	if len(rels) > 0 {
+		head = slices.Insert(head, 2, "RELEASE")
+	}
+	row(tw, head...)
 	for _, st := range states {
-		row(tw,
+		cells := []string{
 			st.GetService(),
 			shortManifest(st.GetService(), st.GetPin().GetManifest()),
 			shortManifest(st.GetService(), st.GetFloor()),
@@ -85,7 +106,11 @@ func writeStatusTable(w io.Writer, states []*rollpinv1.ServiceState) error {
 			progressText(st),
 			holdText(st),
 			raiseText(st),
-		)
+		}
+		if len(rels) > 0 {
+			cells = slices.Insert(cells, 2, newestCovered(st, rels))
+		}
+		row(tw, cells...)
 	}
 	return tw.Flush()
 }

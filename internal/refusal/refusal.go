@@ -34,6 +34,10 @@ const (
 	PinConflict = "PIN_CONFLICT"
 	// InvalidRequest: a request to pind is malformed (bad version, ID, manifest, ...).
 	InvalidRequest = "INVALID_REQUEST"
+	// ReleaseExists: a release name is already recorded with another manifest.
+	ReleaseExists = "RELEASE_EXISTS"
+	// UnknownRelease: no release of that name is recorded.
+	UnknownRelease = "UNKNOWN_RELEASE"
 )
 
 // Metadata keys used in ErrorInfo.Metadata.

@@ -1917,6 +1917,308 @@ func (x *GetHistoryResponse) GetNextPageToken() string {
 	return ""
 }
 
+// Release is a named manifest, stored at <prefix>releases/<name>.
+type Release struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name ("liberty", "2026.03"): letters, digits, '.', '_' and '-'.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The manifest, canonical text.
+	Manifest string `protobuf:"bytes,2,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	// Identity of who recorded it.
+	RecordedBy string `protobuf:"bytes,3,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
+	// When it was recorded.
+	RecordedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=recorded_at,json=recordedAt,proto3" json:"recorded_at,omitempty"`
+	// Why, or what it is.
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// etcd revision of the record; releases are ordered by it.
+	Revision      int64 `protobuf:"varint,6,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Release) Reset() {
+	*x = Release{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Release) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Release) ProtoMessage() {}
+
+func (x *Release) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Release.ProtoReflect.Descriptor instead.
+func (*Release) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *Release) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Release) GetManifest() string {
+	if x != nil {
+		return x.Manifest
+	}
+	return ""
+}
+
+func (x *Release) GetRecordedBy() string {
+	if x != nil {
+		return x.RecordedBy
+	}
+	return ""
+}
+
+func (x *Release) GetRecordedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RecordedAt
+	}
+	return nil
+}
+
+func (x *Release) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Release) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+// RecordReleaseRequest records a release.
+type RecordReleaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name of the release.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Manifest text.
+	Manifest string `protobuf:"bytes,2,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	// Why, or what it is.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordReleaseRequest) Reset() {
+	*x = RecordReleaseRequest{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordReleaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordReleaseRequest) ProtoMessage() {}
+
+func (x *RecordReleaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordReleaseRequest.ProtoReflect.Descriptor instead.
+func (*RecordReleaseRequest) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *RecordReleaseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RecordReleaseRequest) GetManifest() string {
+	if x != nil {
+		return x.Manifest
+	}
+	return ""
+}
+
+func (x *RecordReleaseRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// RecordReleaseResponse reports the recorded release.
+type RecordReleaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The release as stored.
+	Release *Release `protobuf:"bytes,1,opt,name=release,proto3" json:"release,omitempty"`
+	// False when the same release was already recorded.
+	Created       bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordReleaseResponse) Reset() {
+	*x = RecordReleaseResponse{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordReleaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordReleaseResponse) ProtoMessage() {}
+
+func (x *RecordReleaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordReleaseResponse.ProtoReflect.Descriptor instead.
+func (*RecordReleaseResponse) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *RecordReleaseResponse) GetRelease() *Release {
+	if x != nil {
+		return x.Release
+	}
+	return nil
+}
+
+func (x *RecordReleaseResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+// ListReleasesRequest lists releases.
+type ListReleasesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this release (NOT_FOUND when absent); empty for all.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReleasesRequest) Reset() {
+	*x = ListReleasesRequest{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReleasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReleasesRequest) ProtoMessage() {}
+
+func (x *ListReleasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReleasesRequest.ProtoReflect.Descriptor instead.
+func (*ListReleasesRequest) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ListReleasesRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// ListReleasesResponse lists releases, oldest first.
+type ListReleasesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The releases.
+	Releases      []*Release `protobuf:"bytes,1,rep,name=releases,proto3" json:"releases,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReleasesResponse) Reset() {
+	*x = ListReleasesResponse{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReleasesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReleasesResponse) ProtoMessage() {}
+
+func (x *ListReleasesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReleasesResponse.ProtoReflect.Descriptor instead.
+func (*ListReleasesResponse) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListReleasesResponse) GetReleases() []*Release {
+	if x != nil {
+		return x.Releases
+	}
+	return nil
+}
+
 var File_rollpin_v1_pind_proto protoreflect.FileDescriptor
 
 const file_rollpin_v1_pind_proto_rawDesc = "" +
@@ -2033,7 +2335,27 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"p\n" +
 	"\x12GetHistoryResponse\x122\n" +
 	"\aentries\x18\x01 \x03(\v2\x18.rollpin.v1.HistoryEntryR\aentries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*K\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xcb\x01\n" +
+	"\aRelease\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\bmanifest\x18\x02 \x01(\tR\bmanifest\x12\x1f\n" +
+	"\vrecorded_by\x18\x03 \x01(\tR\n" +
+	"recordedBy\x12;\n" +
+	"\vrecorded_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"recordedAt\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x1a\n" +
+	"\brevision\x18\x06 \x01(\x03R\brevision\"^\n" +
+	"\x14RecordReleaseRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\bmanifest\x18\x02 \x01(\tR\bmanifest\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"`\n" +
+	"\x15RecordReleaseResponse\x12-\n" +
+	"\arelease\x18\x01 \x01(\v2\x13.rollpin.v1.ReleaseR\arelease\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\")\n" +
+	"\x13ListReleasesRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"G\n" +
+	"\x14ListReleasesResponse\x12/\n" +
+	"\breleases\x18\x01 \x03(\v2\x13.rollpin.v1.ReleaseR\breleases*K\n" +
 	"\aPinMode\x12\x18\n" +
 	"\x14PIN_MODE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rPIN_MODE_AUTO\x10\x01\x12\x13\n" +
@@ -2055,7 +2377,7 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\x11HISTORY_KIND_MODE\x10\x04\x12\x1c\n" +
 	"\x18HISTORY_KIND_PIN_DELETED\x10\x05\x12\x19\n" +
 	"\x15HISTORY_KIND_CONTRACT\x10\x06\x12!\n" +
-	"\x1dHISTORY_KIND_CONTRACT_DELETED\x10\a2\x8c\x05\n" +
+	"\x1dHISTORY_KIND_CONTRACT_DELETED\x10\a2\xb5\x06\n" +
 	"\n" +
 	"PinService\x12B\n" +
 	"\aGetPins\x12\x1a.rollpin.v1.GetPinsRequest\x1a\x1b.rollpin.v1.GetPinsResponse\x12J\n" +
@@ -2067,7 +2389,9 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\aSetMode\x12\x1a.rollpin.v1.SetModeRequest\x1a\x1b.rollpin.v1.SetModeResponse\x12T\n" +
 	"\rListInstances\x12 .rollpin.v1.ListInstancesRequest\x1a!.rollpin.v1.ListInstancesResponse\x12K\n" +
 	"\n" +
-	"GetHistory\x12\x1d.rollpin.v1.GetHistoryRequest\x1a\x1e.rollpin.v1.GetHistoryResponseB7Z5github.com/rollpin/rollpin/proto/rollpin/v1;rollpinv1b\x06proto3"
+	"GetHistory\x12\x1d.rollpin.v1.GetHistoryRequest\x1a\x1e.rollpin.v1.GetHistoryResponse\x12T\n" +
+	"\rRecordRelease\x12 .rollpin.v1.RecordReleaseRequest\x1a!.rollpin.v1.RecordReleaseResponse\x12Q\n" +
+	"\fListReleases\x12\x1f.rollpin.v1.ListReleasesRequest\x1a .rollpin.v1.ListReleasesResponseB7Z5github.com/rollpin/rollpin/proto/rollpin/v1;rollpinv1b\x06proto3"
 
 var (
 	file_rollpin_v1_pind_proto_rawDescOnce sync.Once
@@ -2082,7 +2406,7 @@ func file_rollpin_v1_pind_proto_rawDescGZIP() []byte {
 }
 
 var file_rollpin_v1_pind_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_rollpin_v1_pind_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_rollpin_v1_pind_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_rollpin_v1_pind_proto_goTypes = []any{
 	(PinMode)(0),                  // 0: rollpin.v1.PinMode
 	(RaiseState)(0),               // 1: rollpin.v1.RaiseState
@@ -2113,16 +2437,21 @@ var file_rollpin_v1_pind_proto_goTypes = []any{
 	(*HistoryEntry)(nil),          // 26: rollpin.v1.HistoryEntry
 	(*GetHistoryRequest)(nil),     // 27: rollpin.v1.GetHistoryRequest
 	(*GetHistoryResponse)(nil),    // 28: rollpin.v1.GetHistoryResponse
-	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
+	(*Release)(nil),               // 29: rollpin.v1.Release
+	(*RecordReleaseRequest)(nil),  // 30: rollpin.v1.RecordReleaseRequest
+	(*RecordReleaseResponse)(nil), // 31: rollpin.v1.RecordReleaseResponse
+	(*ListReleasesRequest)(nil),   // 32: rollpin.v1.ListReleasesRequest
+	(*ListReleasesResponse)(nil),  // 33: rollpin.v1.ListReleasesResponse
+	(*timestamppb.Timestamp)(nil), // 34: google.protobuf.Timestamp
 }
 var file_rollpin_v1_pind_proto_depIdxs = []int32{
-	29, // 0: rollpin.v1.PinHold.at:type_name -> google.protobuf.Timestamp
+	34, // 0: rollpin.v1.PinHold.at:type_name -> google.protobuf.Timestamp
 	0,  // 1: rollpin.v1.Pin.mode:type_name -> rollpin.v1.PinMode
 	3,  // 2: rollpin.v1.Pin.hold:type_name -> rollpin.v1.PinHold
-	29, // 3: rollpin.v1.Pin.updated_at:type_name -> google.protobuf.Timestamp
-	29, // 4: rollpin.v1.Instance.started_at:type_name -> google.protobuf.Timestamp
+	34, // 3: rollpin.v1.Pin.updated_at:type_name -> google.protobuf.Timestamp
+	34, // 4: rollpin.v1.Instance.started_at:type_name -> google.protobuf.Timestamp
 	1,  // 5: rollpin.v1.RaiseStatus.state:type_name -> rollpin.v1.RaiseState
-	29, // 6: rollpin.v1.RaiseStatus.settle_until:type_name -> google.protobuf.Timestamp
+	34, // 6: rollpin.v1.RaiseStatus.settle_until:type_name -> google.protobuf.Timestamp
 	4,  // 7: rollpin.v1.ServiceState.pin:type_name -> rollpin.v1.Pin
 	5,  // 8: rollpin.v1.ServiceState.instances:type_name -> rollpin.v1.Instance
 	6,  // 9: rollpin.v1.ServiceState.versions:type_name -> rollpin.v1.VersionGroup
@@ -2140,32 +2469,39 @@ var file_rollpin_v1_pind_proto_depIdxs = []int32{
 	8,  // 21: rollpin.v1.SetModeResponse.state:type_name -> rollpin.v1.ServiceState
 	5,  // 22: rollpin.v1.ListInstancesResponse.instances:type_name -> rollpin.v1.Instance
 	2,  // 23: rollpin.v1.HistoryEntry.kind:type_name -> rollpin.v1.HistoryKind
-	29, // 24: rollpin.v1.HistoryEntry.at:type_name -> google.protobuf.Timestamp
-	29, // 25: rollpin.v1.GetHistoryRequest.since:type_name -> google.protobuf.Timestamp
+	34, // 24: rollpin.v1.HistoryEntry.at:type_name -> google.protobuf.Timestamp
+	34, // 25: rollpin.v1.GetHistoryRequest.since:type_name -> google.protobuf.Timestamp
 	26, // 26: rollpin.v1.GetHistoryResponse.entries:type_name -> rollpin.v1.HistoryEntry
-	10, // 27: rollpin.v1.PinService.GetPins:input_type -> rollpin.v1.GetPinsRequest
-	12, // 28: rollpin.v1.PinService.WatchPins:input_type -> rollpin.v1.WatchPinsRequest
-	14, // 29: rollpin.v1.PinService.Register:input_type -> rollpin.v1.RegisterRequest
-	16, // 30: rollpin.v1.PinService.SetPin:input_type -> rollpin.v1.SetPinRequest
-	18, // 31: rollpin.v1.PinService.Hold:input_type -> rollpin.v1.HoldRequest
-	20, // 32: rollpin.v1.PinService.Release:input_type -> rollpin.v1.ReleaseRequest
-	22, // 33: rollpin.v1.PinService.SetMode:input_type -> rollpin.v1.SetModeRequest
-	24, // 34: rollpin.v1.PinService.ListInstances:input_type -> rollpin.v1.ListInstancesRequest
-	27, // 35: rollpin.v1.PinService.GetHistory:input_type -> rollpin.v1.GetHistoryRequest
-	11, // 36: rollpin.v1.PinService.GetPins:output_type -> rollpin.v1.GetPinsResponse
-	13, // 37: rollpin.v1.PinService.WatchPins:output_type -> rollpin.v1.WatchPinsResponse
-	15, // 38: rollpin.v1.PinService.Register:output_type -> rollpin.v1.RegisterResponse
-	17, // 39: rollpin.v1.PinService.SetPin:output_type -> rollpin.v1.SetPinResponse
-	19, // 40: rollpin.v1.PinService.Hold:output_type -> rollpin.v1.HoldResponse
-	21, // 41: rollpin.v1.PinService.Release:output_type -> rollpin.v1.ReleaseResponse
-	23, // 42: rollpin.v1.PinService.SetMode:output_type -> rollpin.v1.SetModeResponse
-	25, // 43: rollpin.v1.PinService.ListInstances:output_type -> rollpin.v1.ListInstancesResponse
-	28, // 44: rollpin.v1.PinService.GetHistory:output_type -> rollpin.v1.GetHistoryResponse
-	36, // [36:45] is the sub-list for method output_type
-	27, // [27:36] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	34, // 27: rollpin.v1.Release.recorded_at:type_name -> google.protobuf.Timestamp
+	29, // 28: rollpin.v1.RecordReleaseResponse.release:type_name -> rollpin.v1.Release
+	29, // 29: rollpin.v1.ListReleasesResponse.releases:type_name -> rollpin.v1.Release
+	10, // 30: rollpin.v1.PinService.GetPins:input_type -> rollpin.v1.GetPinsRequest
+	12, // 31: rollpin.v1.PinService.WatchPins:input_type -> rollpin.v1.WatchPinsRequest
+	14, // 32: rollpin.v1.PinService.Register:input_type -> rollpin.v1.RegisterRequest
+	16, // 33: rollpin.v1.PinService.SetPin:input_type -> rollpin.v1.SetPinRequest
+	18, // 34: rollpin.v1.PinService.Hold:input_type -> rollpin.v1.HoldRequest
+	20, // 35: rollpin.v1.PinService.Release:input_type -> rollpin.v1.ReleaseRequest
+	22, // 36: rollpin.v1.PinService.SetMode:input_type -> rollpin.v1.SetModeRequest
+	24, // 37: rollpin.v1.PinService.ListInstances:input_type -> rollpin.v1.ListInstancesRequest
+	27, // 38: rollpin.v1.PinService.GetHistory:input_type -> rollpin.v1.GetHistoryRequest
+	30, // 39: rollpin.v1.PinService.RecordRelease:input_type -> rollpin.v1.RecordReleaseRequest
+	32, // 40: rollpin.v1.PinService.ListReleases:input_type -> rollpin.v1.ListReleasesRequest
+	11, // 41: rollpin.v1.PinService.GetPins:output_type -> rollpin.v1.GetPinsResponse
+	13, // 42: rollpin.v1.PinService.WatchPins:output_type -> rollpin.v1.WatchPinsResponse
+	15, // 43: rollpin.v1.PinService.Register:output_type -> rollpin.v1.RegisterResponse
+	17, // 44: rollpin.v1.PinService.SetPin:output_type -> rollpin.v1.SetPinResponse
+	19, // 45: rollpin.v1.PinService.Hold:output_type -> rollpin.v1.HoldResponse
+	21, // 46: rollpin.v1.PinService.Release:output_type -> rollpin.v1.ReleaseResponse
+	23, // 47: rollpin.v1.PinService.SetMode:output_type -> rollpin.v1.SetModeResponse
+	25, // 48: rollpin.v1.PinService.ListInstances:output_type -> rollpin.v1.ListInstancesResponse
+	28, // 49: rollpin.v1.PinService.GetHistory:output_type -> rollpin.v1.GetHistoryResponse
+	31, // 50: rollpin.v1.PinService.RecordRelease:output_type -> rollpin.v1.RecordReleaseResponse
+	33, // 51: rollpin.v1.PinService.ListReleases:output_type -> rollpin.v1.ListReleasesResponse
+	41, // [41:52] is the sub-list for method output_type
+	30, // [30:41] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_rollpin_v1_pind_proto_init() }
@@ -2179,7 +2515,7 @@ func file_rollpin_v1_pind_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_rollpin_v1_pind_proto_rawDesc), len(file_rollpin_v1_pind_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   26,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

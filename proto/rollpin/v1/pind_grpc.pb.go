@@ -28,6 +28,8 @@ const (
 	PinService_SetMode_FullMethodName       = "/rollpin.v1.PinService/SetMode"
 	PinService_ListInstances_FullMethodName = "/rollpin.v1.PinService/ListInstances"
 	PinService_GetHistory_FullMethodName    = "/rollpin.v1.PinService/GetHistory"
+	PinService_RecordRelease_FullMethodName = "/rollpin.v1.PinService/RecordRelease"
+	PinService_ListReleases_FullMethodName  = "/rollpin.v1.PinService/ListReleases"
 )
 
 // PinServiceClient is the client API for PinService service.
@@ -65,6 +67,13 @@ type PinServiceClient interface {
 	// GetHistory pages through the recorded changes of pins, holds, modes and
 	// contract marks, oldest first.
 	GetHistory(ctx context.Context, in *GetHistoryRequest, opts ...grpc.CallOption) (*GetHistoryResponse, error)
+	// RecordRelease stores a named manifest (a release: what a set of
+	// binaries speaks). Releases are immutable: recording a name again with
+	// the same manifest changes nothing, with another fails with
+	// ALREADY_EXISTS.
+	RecordRelease(ctx context.Context, in *RecordReleaseRequest, opts ...grpc.CallOption) (*RecordReleaseResponse, error)
+	// ListReleases lists the recorded releases (or one), oldest first.
+	ListReleases(ctx context.Context, in *ListReleasesRequest, opts ...grpc.CallOption) (*ListReleasesResponse, error)
 }
 
 type pinServiceClient struct {
@@ -183,6 +192,26 @@ func (c *pinServiceClient) GetHistory(ctx context.Context, in *GetHistoryRequest
 	return out, nil
 }
 
+func (c *pinServiceClient) RecordRelease(ctx context.Context, in *RecordReleaseRequest, opts ...grpc.CallOption) (*RecordReleaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordReleaseResponse)
+	err := c.cc.Invoke(ctx, PinService_RecordRelease_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pinServiceClient) ListReleases(ctx context.Context, in *ListReleasesRequest, opts ...grpc.CallOption) (*ListReleasesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListReleasesResponse)
+	err := c.cc.Invoke(ctx, PinService_ListReleases_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PinServiceServer is the server API for PinService service.
 // All implementations must embed UnimplementedPinServiceServer
 // for forward compatibility.
@@ -218,6 +247,13 @@ type PinServiceServer interface {
 	// GetHistory pages through the recorded changes of pins, holds, modes and
 	// contract marks, oldest first.
 	GetHistory(context.Context, *GetHistoryRequest) (*GetHistoryResponse, error)
+	// RecordRelease stores a named manifest (a release: what a set of
+	// binaries speaks). Releases are immutable: recording a name again with
+	// the same manifest changes nothing, with another fails with
+	// ALREADY_EXISTS.
+	RecordRelease(context.Context, *RecordReleaseRequest) (*RecordReleaseResponse, error)
+	// ListReleases lists the recorded releases (or one), oldest first.
+	ListReleases(context.Context, *ListReleasesRequest) (*ListReleasesResponse, error)
 	mustEmbedUnimplementedPinServiceServer()
 }
 
@@ -254,6 +290,12 @@ func (UnimplementedPinServiceServer) ListInstances(context.Context, *ListInstanc
 }
 func (UnimplementedPinServiceServer) GetHistory(context.Context, *GetHistoryRequest) (*GetHistoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetHistory not implemented")
+}
+func (UnimplementedPinServiceServer) RecordRelease(context.Context, *RecordReleaseRequest) (*RecordReleaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordRelease not implemented")
+}
+func (UnimplementedPinServiceServer) ListReleases(context.Context, *ListReleasesRequest) (*ListReleasesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListReleases not implemented")
 }
 func (UnimplementedPinServiceServer) mustEmbedUnimplementedPinServiceServer() {}
 func (UnimplementedPinServiceServer) testEmbeddedByValue()                    {}
@@ -424,6 +466,42 @@ func _PinService_GetHistory_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PinService_RecordRelease_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordReleaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PinServiceServer).RecordRelease(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PinService_RecordRelease_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PinServiceServer).RecordRelease(ctx, req.(*RecordReleaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PinService_ListReleases_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListReleasesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PinServiceServer).ListReleases(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PinService_ListReleases_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PinServiceServer).ListReleases(ctx, req.(*ListReleasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PinService_ServiceDesc is the grpc.ServiceDesc for PinService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -458,6 +536,14 @@ var PinService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetHistory",
 			Handler:    _PinService_GetHistory_Handler,
+		},
+		{
+			MethodName: "RecordRelease",
+			Handler:    _PinService_RecordRelease_Handler,
+		},
+		{
+			MethodName: "ListReleases",
+			Handler:    _PinService_ListReleases_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
