@@ -208,6 +208,13 @@ func pinHistory(service string, ev *clientv3.Event) []*rollpinv1.HistoryEntry {
 			From: modeName(prev.GetMode()), To: modeName(cur.GetMode()),
 		})
 	}
+	if prev != nil && (prev.GetExpectedInstances() != cur.GetExpectedInstances() || prev.GetRaiseBelowExpected() != cur.GetRaiseBelowExpected()) {
+		out = append(out, &rollpinv1.HistoryEntry{
+			Service: service, Kind: rollpinv1.HistoryKind_HISTORY_KIND_EXPECTED,
+			By: cur.GetUpdatedBy(), Reason: cur.GetReason(), At: at,
+			From: expectedText(prev), To: expectedText(cur),
+		})
+	}
 	ph, ch := prev.GetHold(), cur.GetHold()
 	switch {
 	case ch != nil && (ph == nil || ph.GetReason() != ch.GetReason() || ph.GetBy() != ch.GetBy()):
@@ -403,4 +410,16 @@ func (s *Server) GetHistory(ctx context.Context, req *rollpinv1.GetHistoryReques
 		}
 		from = string(batch.Kvs[len(batch.Kvs)-1].Key) + "\x00"
 	}
+}
+
+// expectedText renders a pin's expected fleet size for history.
+func expectedText(p *rollpinv1.Pin) string {
+	if p.GetExpectedInstances() == 0 {
+		return ""
+	}
+	t := strconv.FormatUint(uint64(p.GetExpectedInstances()), 10)
+	if p.GetRaiseBelowExpected() {
+		t += " (raise below)"
+	}
+	return t
 }

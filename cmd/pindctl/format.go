@@ -187,14 +187,23 @@ func versionsText(st *rollpinv1.ServiceState) string {
 }
 
 // progressText renders the upgrade progress: how many instances run the
-// newest version, "2/3 at 1.4".
+// newest version, "2/3 at 1.4", out of the expected number when more are
+// expected than live ("2/3 at 1.4 (1 missing)").
 func progressText(st *rollpinv1.ServiceState) string {
 	vs := st.GetVersions()
+	want := int(st.GetPin().GetExpectedInstances())
 	if len(vs) == 0 {
+		if want > 0 {
+			return fmt.Sprintf("0/%d (%d missing)", want, want)
+		}
 		return "-"
 	}
 	newest := vs[len(vs)-1]
-	return fmt.Sprintf("%d/%d at %s", len(newest.GetInstanceIds()), instanceCount(st), shortManifest(st.GetService(), newest.GetManifest()))
+	n := instanceCount(st)
+	if want > n {
+		return fmt.Sprintf("%d/%d at %s (%d missing)", len(newest.GetInstanceIds()), want, shortManifest(st.GetService(), newest.GetManifest()), want-n)
+	}
+	return fmt.Sprintf("%d/%d at %s", len(newest.GetInstanceIds()), n, shortManifest(st.GetService(), newest.GetManifest()))
 }
 
 // raiseStateText names a raise state for tables.

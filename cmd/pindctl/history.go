@@ -131,6 +131,8 @@ func historyChange(e *rollpinv1.HistoryEntry) string {
 		return "pin deleted (was " + shortManifest(svc, e.GetFrom()) + ")"
 	case rollpinv1.HistoryKind_HISTORY_KIND_CONTRACT:
 		return "contract mark " + e.GetTrack() + " " + orDash(e.GetTo())
+	case rollpinv1.HistoryKind_HISTORY_KIND_EXPECTED:
+		return "expect " + orDash(e.GetFrom()) + " -> " + orDash(e.GetTo())
 	case rollpinv1.HistoryKind_HISTORY_KIND_CONTRACT_DELETED:
 		return "contract mark " + e.GetTrack() + " removed"
 	}

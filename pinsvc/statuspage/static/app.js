@@ -60,7 +60,9 @@ function renderService(st) {
     legend.append((i ? " · " : "") + short(name, g.manifest) + ": " + n);
   });
   const newest = (st.versions || []).at(-1);
-  const progress = newest ? (newest.instanceIds || []).length + "/" + total + " at " + short(name, newest.manifest) : "no live instances";
+  const want = pin && pin.expectedInstances ? pin.expectedInstances : 0;
+  let progress = newest ? (newest.instanceIds || []).length + "/" + Math.max(total, want) + " at " + short(name, newest.manifest) : "no live instances";
+  if (want > total) progress += " (" + (want - total) + " missing)";
   let raiseText = raise.reason || "";
   if (rstate === "settling" && raise.settleUntil) raiseText = "raise in " + countdown(raise.settleUntil);
   if ((raise.blockingInstances || []).length) raiseText += " (waiting for " + raise.blockingInstances.join(", ") + ")";

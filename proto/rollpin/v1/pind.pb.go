@@ -164,6 +164,8 @@ const (
 	HistoryKind_HISTORY_KIND_CONTRACT HistoryKind = 6
 	// A contract mark was removed.
 	HistoryKind_HISTORY_KIND_CONTRACT_DELETED HistoryKind = 7
+	// The expected number of instances changed.
+	HistoryKind_HISTORY_KIND_EXPECTED HistoryKind = 8
 )
 
 // Enum value maps for HistoryKind.
@@ -177,6 +179,7 @@ var (
 		5: "HISTORY_KIND_PIN_DELETED",
 		6: "HISTORY_KIND_CONTRACT",
 		7: "HISTORY_KIND_CONTRACT_DELETED",
+		8: "HISTORY_KIND_EXPECTED",
 	}
 	HistoryKind_value = map[string]int32{
 		"HISTORY_KIND_UNSPECIFIED":      0,
@@ -187,6 +190,7 @@ var (
 		"HISTORY_KIND_PIN_DELETED":      5,
 		"HISTORY_KIND_CONTRACT":         6,
 		"HISTORY_KIND_CONTRACT_DELETED": 7,
+		"HISTORY_KIND_EXPECTED":         8,
 	}
 )
 
@@ -295,9 +299,15 @@ type Pin struct {
 	// Time of the last write.
 	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	// Why the last write was made.
-	Reason        string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Reason string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	// How many live instances the service should have (0: not set). While
+	// fewer are live, progress counts the missing ones and the controller
+	// does not raise the pin, unless raise_below_expected.
+	ExpectedInstances uint32 `protobuf:"varint,7,opt,name=expected_instances,json=expectedInstances,proto3" json:"expected_instances,omitempty"`
+	// Let the controller raise while fewer than expected_instances are live.
+	RaiseBelowExpected bool `protobuf:"varint,8,opt,name=raise_below_expected,json=raiseBelowExpected,proto3" json:"raise_below_expected,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Pin) Reset() {
@@ -370,6 +380,20 @@ func (x *Pin) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *Pin) GetExpectedInstances() uint32 {
+	if x != nil {
+		return x.ExpectedInstances
+	}
+	return 0
+}
+
+func (x *Pin) GetRaiseBelowExpected() bool {
+	if x != nil {
+		return x.RaiseBelowExpected
+	}
+	return false
 }
 
 // Instance is the value stored at <prefix>instances/<service>/<id>.
@@ -2219,6 +2243,125 @@ func (x *ListReleasesResponse) GetReleases() []*Release {
 	return nil
 }
 
+// SetExpectedRequest sets the expected fleet size of a service.
+type SetExpectedRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Full service name.
+	Service string `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
+	// Expected live instances; 0 clears it.
+	ExpectedInstances uint32 `protobuf:"varint,2,opt,name=expected_instances,json=expectedInstances,proto3" json:"expected_instances,omitempty"`
+	// Let the controller raise while fewer are live.
+	RaiseBelowExpected bool `protobuf:"varint,3,opt,name=raise_below_expected,json=raiseBelowExpected,proto3" json:"raise_below_expected,omitempty"`
+	// See SetPinRequest.expected_revision.
+	ExpectedRevision int64 `protobuf:"varint,4,opt,name=expected_revision,json=expectedRevision,proto3" json:"expected_revision,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *SetExpectedRequest) Reset() {
+	*x = SetExpectedRequest{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetExpectedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetExpectedRequest) ProtoMessage() {}
+
+func (x *SetExpectedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetExpectedRequest.ProtoReflect.Descriptor instead.
+func (*SetExpectedRequest) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *SetExpectedRequest) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
+func (x *SetExpectedRequest) GetExpectedInstances() uint32 {
+	if x != nil {
+		return x.ExpectedInstances
+	}
+	return 0
+}
+
+func (x *SetExpectedRequest) GetRaiseBelowExpected() bool {
+	if x != nil {
+		return x.RaiseBelowExpected
+	}
+	return false
+}
+
+func (x *SetExpectedRequest) GetExpectedRevision() int64 {
+	if x != nil {
+		return x.ExpectedRevision
+	}
+	return 0
+}
+
+// SetExpectedResponse reports the state after SetExpected.
+type SetExpectedResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// State after the write.
+	State         *ServiceState `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetExpectedResponse) Reset() {
+	*x = SetExpectedResponse{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetExpectedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetExpectedResponse) ProtoMessage() {}
+
+func (x *SetExpectedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetExpectedResponse.ProtoReflect.Descriptor instead.
+func (*SetExpectedResponse) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *SetExpectedResponse) GetState() *ServiceState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
 var File_rollpin_v1_pind_proto protoreflect.FileDescriptor
 
 const file_rollpin_v1_pind_proto_rawDesc = "" +
@@ -2228,7 +2371,7 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\aPinHold\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x0e\n" +
 	"\x02by\x18\x02 \x01(\tR\x02by\x12*\n" +
-	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xe5\x01\n" +
+	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xc6\x02\n" +
 	"\x03Pin\x12\x1a\n" +
 	"\bmanifest\x18\x01 \x01(\tR\bmanifest\x12'\n" +
 	"\x04mode\x18\x02 \x01(\x0e2\x13.rollpin.v1.PinModeR\x04mode\x12'\n" +
@@ -2237,7 +2380,9 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"updated_by\x18\x04 \x01(\tR\tupdatedBy\x129\n" +
 	"\n" +
 	"updated_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x16\n" +
-	"\x06reason\x18\x06 \x01(\tR\x06reason\"\xbb\x01\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12-\n" +
+	"\x12expected_instances\x18\a \x01(\rR\x11expectedInstances\x120\n" +
+	"\x14raise_below_expected\x18\b \x01(\bR\x12raiseBelowExpected\"\xbb\x01\n" +
 	"\bInstance\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\bmanifest\x18\x02 \x01(\tR\bmanifest\x12\x14\n" +
@@ -2355,7 +2500,14 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\x13ListReleasesRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"G\n" +
 	"\x14ListReleasesResponse\x12/\n" +
-	"\breleases\x18\x01 \x03(\v2\x13.rollpin.v1.ReleaseR\breleases*K\n" +
+	"\breleases\x18\x01 \x03(\v2\x13.rollpin.v1.ReleaseR\breleases\"\xbc\x01\n" +
+	"\x12SetExpectedRequest\x12\x18\n" +
+	"\aservice\x18\x01 \x01(\tR\aservice\x12-\n" +
+	"\x12expected_instances\x18\x02 \x01(\rR\x11expectedInstances\x120\n" +
+	"\x14raise_below_expected\x18\x03 \x01(\bR\x12raiseBelowExpected\x12+\n" +
+	"\x11expected_revision\x18\x04 \x01(\x03R\x10expectedRevision\"E\n" +
+	"\x13SetExpectedResponse\x12.\n" +
+	"\x05state\x18\x01 \x01(\v2\x18.rollpin.v1.ServiceStateR\x05state*K\n" +
 	"\aPinMode\x12\x18\n" +
 	"\x14PIN_MODE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rPIN_MODE_AUTO\x10\x01\x12\x13\n" +
@@ -2368,7 +2520,7 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\x10RAISE_STATE_HELD\x10\x03\x12\x16\n" +
 	"\x12RAISE_STATE_MANUAL\x10\x04\x12\x17\n" +
 	"\x13RAISE_STATE_BLOCKED\x10\x05\x12\x1c\n" +
-	"\x18RAISE_STATE_NO_INSTANCES\x10\x06*\xe5\x01\n" +
+	"\x18RAISE_STATE_NO_INSTANCES\x10\x06*\x80\x02\n" +
 	"\vHistoryKind\x12\x1c\n" +
 	"\x18HISTORY_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10HISTORY_KIND_PIN\x10\x01\x12\x15\n" +
@@ -2377,7 +2529,8 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\x11HISTORY_KIND_MODE\x10\x04\x12\x1c\n" +
 	"\x18HISTORY_KIND_PIN_DELETED\x10\x05\x12\x19\n" +
 	"\x15HISTORY_KIND_CONTRACT\x10\x06\x12!\n" +
-	"\x1dHISTORY_KIND_CONTRACT_DELETED\x10\a2\xb5\x06\n" +
+	"\x1dHISTORY_KIND_CONTRACT_DELETED\x10\a\x12\x19\n" +
+	"\x15HISTORY_KIND_EXPECTED\x10\b2\x85\a\n" +
 	"\n" +
 	"PinService\x12B\n" +
 	"\aGetPins\x12\x1a.rollpin.v1.GetPinsRequest\x1a\x1b.rollpin.v1.GetPinsResponse\x12J\n" +
@@ -2391,7 +2544,8 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\n" +
 	"GetHistory\x12\x1d.rollpin.v1.GetHistoryRequest\x1a\x1e.rollpin.v1.GetHistoryResponse\x12T\n" +
 	"\rRecordRelease\x12 .rollpin.v1.RecordReleaseRequest\x1a!.rollpin.v1.RecordReleaseResponse\x12Q\n" +
-	"\fListReleases\x12\x1f.rollpin.v1.ListReleasesRequest\x1a .rollpin.v1.ListReleasesResponseB7Z5github.com/rollpin/rollpin/proto/rollpin/v1;rollpinv1b\x06proto3"
+	"\fListReleases\x12\x1f.rollpin.v1.ListReleasesRequest\x1a .rollpin.v1.ListReleasesResponse\x12N\n" +
+	"\vSetExpected\x12\x1e.rollpin.v1.SetExpectedRequest\x1a\x1f.rollpin.v1.SetExpectedResponseB7Z5github.com/rollpin/rollpin/proto/rollpin/v1;rollpinv1b\x06proto3"
 
 var (
 	file_rollpin_v1_pind_proto_rawDescOnce sync.Once
@@ -2406,7 +2560,7 @@ func file_rollpin_v1_pind_proto_rawDescGZIP() []byte {
 }
 
 var file_rollpin_v1_pind_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_rollpin_v1_pind_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_rollpin_v1_pind_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_rollpin_v1_pind_proto_goTypes = []any{
 	(PinMode)(0),                  // 0: rollpin.v1.PinMode
 	(RaiseState)(0),               // 1: rollpin.v1.RaiseState
@@ -2442,16 +2596,18 @@ var file_rollpin_v1_pind_proto_goTypes = []any{
 	(*RecordReleaseResponse)(nil), // 31: rollpin.v1.RecordReleaseResponse
 	(*ListReleasesRequest)(nil),   // 32: rollpin.v1.ListReleasesRequest
 	(*ListReleasesResponse)(nil),  // 33: rollpin.v1.ListReleasesResponse
-	(*timestamppb.Timestamp)(nil), // 34: google.protobuf.Timestamp
+	(*SetExpectedRequest)(nil),    // 34: rollpin.v1.SetExpectedRequest
+	(*SetExpectedResponse)(nil),   // 35: rollpin.v1.SetExpectedResponse
+	(*timestamppb.Timestamp)(nil), // 36: google.protobuf.Timestamp
 }
 var file_rollpin_v1_pind_proto_depIdxs = []int32{
-	34, // 0: rollpin.v1.PinHold.at:type_name -> google.protobuf.Timestamp
+	36, // 0: rollpin.v1.PinHold.at:type_name -> google.protobuf.Timestamp
 	0,  // 1: rollpin.v1.Pin.mode:type_name -> rollpin.v1.PinMode
 	3,  // 2: rollpin.v1.Pin.hold:type_name -> rollpin.v1.PinHold
-	34, // 3: rollpin.v1.Pin.updated_at:type_name -> google.protobuf.Timestamp
-	34, // 4: rollpin.v1.Instance.started_at:type_name -> google.protobuf.Timestamp
+	36, // 3: rollpin.v1.Pin.updated_at:type_name -> google.protobuf.Timestamp
+	36, // 4: rollpin.v1.Instance.started_at:type_name -> google.protobuf.Timestamp
 	1,  // 5: rollpin.v1.RaiseStatus.state:type_name -> rollpin.v1.RaiseState
-	34, // 6: rollpin.v1.RaiseStatus.settle_until:type_name -> google.protobuf.Timestamp
+	36, // 6: rollpin.v1.RaiseStatus.settle_until:type_name -> google.protobuf.Timestamp
 	4,  // 7: rollpin.v1.ServiceState.pin:type_name -> rollpin.v1.Pin
 	5,  // 8: rollpin.v1.ServiceState.instances:type_name -> rollpin.v1.Instance
 	6,  // 9: rollpin.v1.ServiceState.versions:type_name -> rollpin.v1.VersionGroup
@@ -2469,39 +2625,42 @@ var file_rollpin_v1_pind_proto_depIdxs = []int32{
 	8,  // 21: rollpin.v1.SetModeResponse.state:type_name -> rollpin.v1.ServiceState
 	5,  // 22: rollpin.v1.ListInstancesResponse.instances:type_name -> rollpin.v1.Instance
 	2,  // 23: rollpin.v1.HistoryEntry.kind:type_name -> rollpin.v1.HistoryKind
-	34, // 24: rollpin.v1.HistoryEntry.at:type_name -> google.protobuf.Timestamp
-	34, // 25: rollpin.v1.GetHistoryRequest.since:type_name -> google.protobuf.Timestamp
+	36, // 24: rollpin.v1.HistoryEntry.at:type_name -> google.protobuf.Timestamp
+	36, // 25: rollpin.v1.GetHistoryRequest.since:type_name -> google.protobuf.Timestamp
 	26, // 26: rollpin.v1.GetHistoryResponse.entries:type_name -> rollpin.v1.HistoryEntry
-	34, // 27: rollpin.v1.Release.recorded_at:type_name -> google.protobuf.Timestamp
+	36, // 27: rollpin.v1.Release.recorded_at:type_name -> google.protobuf.Timestamp
 	29, // 28: rollpin.v1.RecordReleaseResponse.release:type_name -> rollpin.v1.Release
 	29, // 29: rollpin.v1.ListReleasesResponse.releases:type_name -> rollpin.v1.Release
-	10, // 30: rollpin.v1.PinService.GetPins:input_type -> rollpin.v1.GetPinsRequest
-	12, // 31: rollpin.v1.PinService.WatchPins:input_type -> rollpin.v1.WatchPinsRequest
-	14, // 32: rollpin.v1.PinService.Register:input_type -> rollpin.v1.RegisterRequest
-	16, // 33: rollpin.v1.PinService.SetPin:input_type -> rollpin.v1.SetPinRequest
-	18, // 34: rollpin.v1.PinService.Hold:input_type -> rollpin.v1.HoldRequest
-	20, // 35: rollpin.v1.PinService.Release:input_type -> rollpin.v1.ReleaseRequest
-	22, // 36: rollpin.v1.PinService.SetMode:input_type -> rollpin.v1.SetModeRequest
-	24, // 37: rollpin.v1.PinService.ListInstances:input_type -> rollpin.v1.ListInstancesRequest
-	27, // 38: rollpin.v1.PinService.GetHistory:input_type -> rollpin.v1.GetHistoryRequest
-	30, // 39: rollpin.v1.PinService.RecordRelease:input_type -> rollpin.v1.RecordReleaseRequest
-	32, // 40: rollpin.v1.PinService.ListReleases:input_type -> rollpin.v1.ListReleasesRequest
-	11, // 41: rollpin.v1.PinService.GetPins:output_type -> rollpin.v1.GetPinsResponse
-	13, // 42: rollpin.v1.PinService.WatchPins:output_type -> rollpin.v1.WatchPinsResponse
-	15, // 43: rollpin.v1.PinService.Register:output_type -> rollpin.v1.RegisterResponse
-	17, // 44: rollpin.v1.PinService.SetPin:output_type -> rollpin.v1.SetPinResponse
-	19, // 45: rollpin.v1.PinService.Hold:output_type -> rollpin.v1.HoldResponse
-	21, // 46: rollpin.v1.PinService.Release:output_type -> rollpin.v1.ReleaseResponse
-	23, // 47: rollpin.v1.PinService.SetMode:output_type -> rollpin.v1.SetModeResponse
-	25, // 48: rollpin.v1.PinService.ListInstances:output_type -> rollpin.v1.ListInstancesResponse
-	28, // 49: rollpin.v1.PinService.GetHistory:output_type -> rollpin.v1.GetHistoryResponse
-	31, // 50: rollpin.v1.PinService.RecordRelease:output_type -> rollpin.v1.RecordReleaseResponse
-	33, // 51: rollpin.v1.PinService.ListReleases:output_type -> rollpin.v1.ListReleasesResponse
-	41, // [41:52] is the sub-list for method output_type
-	30, // [30:41] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	8,  // 30: rollpin.v1.SetExpectedResponse.state:type_name -> rollpin.v1.ServiceState
+	10, // 31: rollpin.v1.PinService.GetPins:input_type -> rollpin.v1.GetPinsRequest
+	12, // 32: rollpin.v1.PinService.WatchPins:input_type -> rollpin.v1.WatchPinsRequest
+	14, // 33: rollpin.v1.PinService.Register:input_type -> rollpin.v1.RegisterRequest
+	16, // 34: rollpin.v1.PinService.SetPin:input_type -> rollpin.v1.SetPinRequest
+	18, // 35: rollpin.v1.PinService.Hold:input_type -> rollpin.v1.HoldRequest
+	20, // 36: rollpin.v1.PinService.Release:input_type -> rollpin.v1.ReleaseRequest
+	22, // 37: rollpin.v1.PinService.SetMode:input_type -> rollpin.v1.SetModeRequest
+	24, // 38: rollpin.v1.PinService.ListInstances:input_type -> rollpin.v1.ListInstancesRequest
+	27, // 39: rollpin.v1.PinService.GetHistory:input_type -> rollpin.v1.GetHistoryRequest
+	30, // 40: rollpin.v1.PinService.RecordRelease:input_type -> rollpin.v1.RecordReleaseRequest
+	32, // 41: rollpin.v1.PinService.ListReleases:input_type -> rollpin.v1.ListReleasesRequest
+	34, // 42: rollpin.v1.PinService.SetExpected:input_type -> rollpin.v1.SetExpectedRequest
+	11, // 43: rollpin.v1.PinService.GetPins:output_type -> rollpin.v1.GetPinsResponse
+	13, // 44: rollpin.v1.PinService.WatchPins:output_type -> rollpin.v1.WatchPinsResponse
+	15, // 45: rollpin.v1.PinService.Register:output_type -> rollpin.v1.RegisterResponse
+	17, // 46: rollpin.v1.PinService.SetPin:output_type -> rollpin.v1.SetPinResponse
+	19, // 47: rollpin.v1.PinService.Hold:output_type -> rollpin.v1.HoldResponse
+	21, // 48: rollpin.v1.PinService.Release:output_type -> rollpin.v1.ReleaseResponse
+	23, // 49: rollpin.v1.PinService.SetMode:output_type -> rollpin.v1.SetModeResponse
+	25, // 50: rollpin.v1.PinService.ListInstances:output_type -> rollpin.v1.ListInstancesResponse
+	28, // 51: rollpin.v1.PinService.GetHistory:output_type -> rollpin.v1.GetHistoryResponse
+	31, // 52: rollpin.v1.PinService.RecordRelease:output_type -> rollpin.v1.RecordReleaseResponse
+	33, // 53: rollpin.v1.PinService.ListReleases:output_type -> rollpin.v1.ListReleasesResponse
+	35, // 54: rollpin.v1.PinService.SetExpected:output_type -> rollpin.v1.SetExpectedResponse
+	43, // [43:55] is the sub-list for method output_type
+	31, // [31:43] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_rollpin_v1_pind_proto_init() }
@@ -2515,7 +2674,7 @@ func file_rollpin_v1_pind_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_rollpin_v1_pind_proto_rawDesc), len(file_rollpin_v1_pind_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   31,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -30,6 +30,7 @@ const (
 	PinService_GetHistory_FullMethodName    = "/rollpin.v1.PinService/GetHistory"
 	PinService_RecordRelease_FullMethodName = "/rollpin.v1.PinService/RecordRelease"
 	PinService_ListReleases_FullMethodName  = "/rollpin.v1.PinService/ListReleases"
+	PinService_SetExpected_FullMethodName   = "/rollpin.v1.PinService/SetExpected"
 )
 
 // PinServiceClient is the client API for PinService service.
@@ -74,6 +75,8 @@ type PinServiceClient interface {
 	RecordRelease(ctx context.Context, in *RecordReleaseRequest, opts ...grpc.CallOption) (*RecordReleaseResponse, error)
 	// ListReleases lists the recorded releases (or one), oldest first.
 	ListReleases(ctx context.Context, in *ListReleasesRequest, opts ...grpc.CallOption) (*ListReleasesResponse, error)
+	// SetExpected sets how many live instances a service should have.
+	SetExpected(ctx context.Context, in *SetExpectedRequest, opts ...grpc.CallOption) (*SetExpectedResponse, error)
 }
 
 type pinServiceClient struct {
@@ -212,6 +215,16 @@ func (c *pinServiceClient) ListReleases(ctx context.Context, in *ListReleasesReq
 	return out, nil
 }
 
+func (c *pinServiceClient) SetExpected(ctx context.Context, in *SetExpectedRequest, opts ...grpc.CallOption) (*SetExpectedResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetExpectedResponse)
+	err := c.cc.Invoke(ctx, PinService_SetExpected_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PinServiceServer is the server API for PinService service.
 // All implementations must embed UnimplementedPinServiceServer
 // for forward compatibility.
@@ -254,6 +267,8 @@ type PinServiceServer interface {
 	RecordRelease(context.Context, *RecordReleaseRequest) (*RecordReleaseResponse, error)
 	// ListReleases lists the recorded releases (or one), oldest first.
 	ListReleases(context.Context, *ListReleasesRequest) (*ListReleasesResponse, error)
+	// SetExpected sets how many live instances a service should have.
+	SetExpected(context.Context, *SetExpectedRequest) (*SetExpectedResponse, error)
 	mustEmbedUnimplementedPinServiceServer()
 }
 
@@ -296,6 +311,9 @@ func (UnimplementedPinServiceServer) RecordRelease(context.Context, *RecordRelea
 }
 func (UnimplementedPinServiceServer) ListReleases(context.Context, *ListReleasesRequest) (*ListReleasesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListReleases not implemented")
+}
+func (UnimplementedPinServiceServer) SetExpected(context.Context, *SetExpectedRequest) (*SetExpectedResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetExpected not implemented")
 }
 func (UnimplementedPinServiceServer) mustEmbedUnimplementedPinServiceServer() {}
 func (UnimplementedPinServiceServer) testEmbeddedByValue()                    {}
@@ -502,6 +520,24 @@ func _PinService_ListReleases_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PinService_SetExpected_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetExpectedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PinServiceServer).SetExpected(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PinService_SetExpected_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PinServiceServer).SetExpected(ctx, req.(*SetExpectedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PinService_ServiceDesc is the grpc.ServiceDesc for PinService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -544,6 +580,10 @@ var PinService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListReleases",
 			Handler:    _PinService_ListReleases_Handler,
+		},
+		{
+			MethodName: "SetExpected",
+			Handler:    _PinService_SetExpected_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
