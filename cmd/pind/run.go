@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,7 +27,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
 
+	"github.com/rollpin/rollpin/internal/buildinfo"
 	"github.com/rollpin/rollpin/pinsvc"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
@@ -47,6 +50,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	o, err := parseFlags(args, getenv, stderr)
 	if err != nil {
 		return err
+	}
+	if o.version {
+		fmt.Fprintln(stderr, "pind", buildinfo.Read())
+		return flag.ErrHelp
 	}
 	log, err := newLogger(o, stderr)
 	if err != nil {
@@ -107,6 +114,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		grpc.ChainUnaryInterceptor(grpcMetrics.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(grpcMetrics.StreamServerInterceptor()))
 	rollpinv1.RegisterPinServiceServer(gs, srv)
+	reflection.Register(gs) // grpcurl and other tools discover the API
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	grpcMetrics.InitializeMetrics(gs)
