@@ -22,7 +22,7 @@ import (
 func (a *app) printStructured(msg proto.Message) (bool, error) {
 	switch a.output {
 	case "json":
-		b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(msg)
+		b, err := jsonOut.Marshal(msg)
 		if err != nil {
 			return true, fmt.Errorf("encode JSON: %w", err)
 		}
@@ -39,9 +39,16 @@ func (a *app) printStructured(msg proto.Message) (bool, error) {
 	return false, nil
 }
 
+// jsonOut is pindctl's JSON: every field, unset ones too, indented by two
+// spaces, so that scripts see a stable shape.
+var jsonOut = protojson.MarshalOptions{Multiline: true, Indent: "  ", EmitUnpopulated: true}
+
+// jsonLine is jsonOut on one line (watch streams, one object per line).
+var jsonLine = protojson.MarshalOptions{EmitUnpopulated: true}
+
 // toYAML converts msg to YAML through its protojson form.
 func toYAML(msg proto.Message) ([]byte, error) {
-	j, err := protojson.Marshal(msg)
+	j, err := jsonLine.Marshal(msg)
 	if err != nil {
 		return nil, fmt.Errorf("encode JSON: %w", err)
 	}

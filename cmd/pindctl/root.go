@@ -110,6 +110,7 @@ Exit codes: 0 done, 1 refused or failed, 2 bad flags or arguments.`,
 		newHistoryCmd(a),
 		newExpectCmd(a),
 	)
+	addCompletions(a, root)
 	return root
 }
 

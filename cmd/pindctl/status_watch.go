@@ -6,7 +6,6 @@ import (
 	"os"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protojson"
 
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
@@ -48,7 +47,7 @@ func (a *app) watchStatus(ctx context.Context, name string) error {
 		snap := &rollpinv1.GetPinsResponse{Services: states, Revision: f.rev}
 		switch a.output {
 		case "json":
-			b, err := protojson.Marshal(snap)
+			b, err := jsonLine.Marshal(snap)
 			if err != nil {
 				return fmt.Errorf("encode JSON: %w", err)
 			}
