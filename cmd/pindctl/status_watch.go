@@ -6,7 +6,6 @@ import (
 	"os"
 	"time"
 
-
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
