@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 
@@ -129,7 +130,12 @@ func callerName(ctx context.Context, ids []string) string {
 		return ids[0]
 	}
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		return "anonymous@" + p.Addr.String()
+		// The host only: a client's ephemeral port is no identity.
+		host, _, err := net.SplitHostPort(p.Addr.String())
+		if err != nil {
+			host = p.Addr.String()
+		}
+		return "anonymous@" + host
 	}
 	return "anonymous"
 }

@@ -46,6 +46,8 @@ type options struct {
 	Registerer         prometheus.Registerer
 	RaiseInterval      time.Duration
 	ElectionTTL        time.Duration
+	AuditMaxEntries    int
+	AuditMaxAge        time.Duration
 }
 
 // WithPrefix sets the etcd key prefix of every key (default DefaultPrefix,
@@ -124,6 +126,14 @@ func WithRegisterer(r prometheus.Registerer) Option { return func(o *options) { 
 // WithRaiseInterval sets how often the leading controller evaluates every
 // service (default the settle window / 10, at least 50ms and at most 1s).
 func WithRaiseInterval(d time.Duration) Option { return func(o *options) { o.RaiseInterval = d } }
+
+// WithAuditRetention bounds the recorded history of pin, hold, mode and
+// contract changes (GetHistory): at most maxEntries entries (default
+// DefaultAuditMaxEntries, 10000), none older than maxAge (default
+// DefaultAuditMaxAge, 90 days). Zero keeps a default.
+func WithAuditRetention(maxEntries int, maxAge time.Duration) Option {
+	return func(o *options) { o.AuditMaxEntries, o.AuditMaxAge = maxEntries, maxAge }
+}
 
 // WithElectionTTL sets the TTL of the etcd session that holds the
 // controller's leadership (default: the lease TTL; at least 1s). When the

@@ -150,7 +150,7 @@ func (c *RaiseController) term(ctx context.Context, ttl int, pfx string) error {
 	}
 	c.leader.Store(true)
 	c.metrics.leader.Set(1)
-	c.log.Info("pinsvc: controller leads: raising AUTO pins", "settle", c.settle)
+	c.log.Info("pinsvc: controller leads: raising AUTO pins", "settle", c.settle.String())
 	defer func() {
 		c.leader.Store(false)
 		c.metrics.leader.Set(0)

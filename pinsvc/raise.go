@@ -95,6 +95,10 @@ func DecideRaise(v *ServiceView, now time.Time, settle time.Duration) RaiseDecis
 		}
 		return d
 	}
+	if st, ok := expectedBlocks(v, behind); ok {
+		d.Status = st
+		return d
+	}
 	if v.Pin != nil && target.Equal(pin) {
 		d.Status = &rollpinv1.RaiseStatus{
 			State: rollpinv1.RaiseState_RAISE_STATE_BLOCKED,

@@ -381,8 +381,9 @@ func (s *Server) Register(req *rollpinv1.RegisterRequest, stream grpc.ServerStre
 		if !leaseGone.Load() {
 			s.unregister(reg)
 		}
+		s.log.Info("instance left", "instance", reg.inst.GetId(), "services", reg.services, "registered_for", time.Since(reg.inst.GetStartedAt().AsTime()).Round(time.Millisecond).String())
 	}()
-	s.log.Debug("instance registered", "instance", reg.inst.GetId(), "services", reg.services, "manifest", reg.manifest.String())
+	s.log.Info("instance joined", "instance", reg.inst.GetId(), "services", reg.services, "manifest", reg.manifest.String())
 
 	go func() {
 		defer close(watched)

@@ -282,6 +282,9 @@ func (s *Server) SetPin(ctx context.Context, req *rollpinv1.SetPinRequest) (resp
 		case lowered:
 			s.log.Warn("pin lowered", "service", svc, "from", curMan.String(), "to", next.String(), "by", by, "reason", req.GetReason(), "force", req.GetForce())
 			resp.Message = fmt.Sprintf("pin of %s lowered from %s to %s", svc, curMan, next)
+			if req.GetHoldOnLower() {
+				resp.Message += holdOnLower(p, by, req.GetReason(), curMan.String(), next.String(), time.Now())
+			}
 		default:
 			s.log.Info("pin set", "service", svc, "from", curMan.String(), "to", next.String(), "by", by, "reason", req.GetReason(), "force", req.GetForce())
 			resp.Message = fmt.Sprintf("pin of %s set to %s", svc, next)

@@ -133,6 +133,7 @@ func (s *Server) Start(ctx context.Context) error {
 		defer s.wg.Done()
 		s.contactLoop()
 	}()
+	s.startOps()
 	if s.ctrl != nil {
 		s.wg.Add(1)
 		go func() {

@@ -39,6 +39,10 @@ type options struct {
 	logFormat          string
 	name               string
 	shutdownTimeout    time.Duration
+	historyEntries     int
+	historyAge         time.Duration
+	httpListen         string
+	version            bool
 }
 
 // envName returns the environment variable of a flag: PIND_ and the flag
@@ -91,6 +95,10 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	fs.StringVar(&o.logFormat, "log-format", "json", "json or text")
 	fs.StringVar(&o.name, "name", "", "identity of this pind in elections and logs (default hostname-pid)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown waits for calls in flight")
+	fs.BoolVar(&o.version, "version", false, "print pind's version (module version, VCS revision, Go version) and exit")
+	fs.StringVar(&o.httpListen, "http-listen", "", "address of the read-only status page (HTTP, HTTPS with --tls-cert); empty: none")
+	fs.IntVar(&o.historyEntries, "history-max-entries", pinsvc.DefaultAuditMaxEntries, "how many recorded pin, hold, mode and contract changes to keep (pindctl history)")
+	fs.DurationVar(&o.historyAge, "history-max-age", pinsvc.DefaultAuditMaxAge, "how long to keep recorded changes")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: pind [flags]\n\npind serves rollpin's PinService. Every flag can also be set with the\nenvironment variable PIND_<FLAG> (e.g. PIND_ETCD_ENDPOINTS); a flag on the\ncommand line wins.\n\nFlags:\n")
 		fs.PrintDefaults()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,7 +26,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
 
+	"github.com/rollpin/rollpin/internal/buildinfo"
 	"github.com/rollpin/rollpin/pinsvc"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
@@ -34,6 +37,7 @@ import (
 type ready struct {
 	GRPC    net.Addr
 	Metrics net.Addr // nil without --metrics-listen
+	Page    net.Addr // nil without --http-listen
 	Etcd    []string // etcd endpoints in use (the embedded one's, if any)
 }
 
@@ -45,6 +49,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	o, err := parseFlags(args, getenv, stderr)
 	if err != nil {
 		return err
+	}
+	if o.version {
+		fmt.Fprintln(stderr, "pind", buildinfo.Read())
+		return flag.ErrHelp
 	}
 	log, err := newLogger(o, stderr)
 	if err != nil {
@@ -95,6 +103,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		pinsvc.WithName(o.name),
 		pinsvc.WithServerLogger(log),
 		pinsvc.WithRegisterer(reg),
+		pinsvc.WithAuditRetention(o.historyEntries, o.historyAge),
 	)
 	if err != nil {
 		return err
@@ -116,6 +125,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		grpc.ChainUnaryInterceptor(grpcMetrics.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(grpcMetrics.StreamServerInterceptor()))
 	rollpinv1.RegisterPinServiceServer(gs, srv)
+	reflection.Register(gs) // grpcurl and other tools discover the API
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	grpcMetrics.InitializeMetrics(gs)
@@ -145,11 +155,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			}
 		}()
 	}
+	pageAddr, psrv, err := startStatusPage(o, srv, log, serveErr)
+	if err != nil {
+		gs.Stop()
+		return err
+	}
 	srv.ReportHealth(hs) // SERVING while pind is in contact with etcd
 	log.Info("pind serving", "listen", lis.Addr().String(), "metrics", fmt.Sprint(metricsAddr), "etcd", endpoints,
 		"tls", o.tlsCert != "", "mtls", o.tlsCA != "", "writes_open", o.adminToken == "" && o.writerIdentities == "")
 	if onReady != nil {
-		onReady(ready{GRPC: lis.Addr(), Metrics: metricsAddr, Etcd: endpoints})
+		onReady(ready{GRPC: lis.Addr(), Metrics: metricsAddr, Page: pageAddr, Etcd: endpoints})
 	}
 
 	select {
@@ -168,10 +183,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	case <-time.After(o.shutdownTimeout):
 		gs.Stop()
 	}
-	if hsrv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		hsrv.Shutdown(sctx)
-		cancel()
+	for _, h := range []*http.Server{hsrv, psrv} {
+		if h != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			h.Shutdown(sctx)
+			cancel()
+		}
 	}
 	return err
 }

@@ -22,7 +22,7 @@ import (
 func (a *app) printStructured(msg proto.Message) (bool, error) {
 	switch a.output {
 	case "json":
-		b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(msg)
+		b, err := jsonOut.Marshal(msg)
 		if err != nil {
 			return true, fmt.Errorf("encode JSON: %w", err)
 		}
@@ -39,9 +39,16 @@ func (a *app) printStructured(msg proto.Message) (bool, error) {
 	return false, nil
 }
 
+// jsonOut is pindctl's JSON: every field, unset ones too, indented by two
+// spaces, so that scripts see a stable shape.
+var jsonOut = protojson.MarshalOptions{Multiline: true, Indent: "  ", EmitUnpopulated: true}
+
+// jsonLine is jsonOut on one line (watch streams, one object per line).
+var jsonLine = protojson.MarshalOptions{EmitUnpopulated: true}
+
 // toYAML converts msg to YAML through its protojson form.
 func toYAML(msg proto.Message) ([]byte, error) {
-	j, err := protojson.Marshal(msg)
+	j, err := jsonLine.Marshal(msg)
 	if err != nil {
 		return nil, fmt.Errorf("encode JSON: %w", err)
 	}
@@ -187,14 +194,23 @@ func versionsText(st *rollpinv1.ServiceState) string {
 }
 
 // progressText renders the upgrade progress: how many instances run the
-// newest version, "2/3 at 1.4".
+// newest version, "2/3 at 1.4", out of the expected number when more are
+// expected than live ("2/3 at 1.4 (1 missing)").
 func progressText(st *rollpinv1.ServiceState) string {
 	vs := st.GetVersions()
+	want := int(st.GetPin().GetExpectedInstances())
 	if len(vs) == 0 {
+		if want > 0 {
+			return fmt.Sprintf("0/%d (%d missing)", want, want)
+		}
 		return "-"
 	}
 	newest := vs[len(vs)-1]
-	return fmt.Sprintf("%d/%d at %s", len(newest.GetInstanceIds()), instanceCount(st), shortManifest(st.GetService(), newest.GetManifest()))
+	n := instanceCount(st)
+	if want > n {
+		return fmt.Sprintf("%d/%d at %s (%d missing)", len(newest.GetInstanceIds()), want, shortManifest(st.GetService(), newest.GetManifest()), want-n)
+	}
+	return fmt.Sprintf("%d/%d at %s", len(newest.GetInstanceIds()), n, shortManifest(st.GetService(), newest.GetManifest()))
 }
 
 // raiseStateText names a raise state for tables.

@@ -48,10 +48,15 @@ the new version proves itself. Operators can still set the pin by hand.`,
 }
 
 func newReleaseCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "release SERVICE",
-		Short: "Remove the hold of a pin; automatic raises resume",
-		Args:  exactArgs(1, "SERVICE"),
+	cmd := &cobra.Command{
+		Use:   "release SERVICE | release record|list|show ...",
+		Short: "Remove the hold of a pin (automatic raises resume); record, list and show named releases",
+		Long: `release SERVICE removes the hold of the pin of SERVICE: automatic raises
+resume (pin lower holds the pin; this undoes that hold once the fix ships).
+
+release record, list and show manage named releases: manifests stored in
+pind under a name (pindctl pin set SERVICE --release NAME uses them).`,
+		Args: exactArgs(1, "SERVICE (or a subcommand: record, list, show)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			full, st, c, err := a.lookupForWrite(cmd.Context(), args[0])
 			if err != nil {
@@ -78,6 +83,8 @@ func newReleaseCmd(a *app) *cobra.Command {
 			return err
 		},
 	}
+	addReleaseSubcommands(a, cmd)
+	return cmd
 }
 
 func newModeCmd(a *app) *cobra.Command {

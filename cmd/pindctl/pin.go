@@ -22,6 +22,10 @@ type pinFlags struct {
 	reason string
 	// forcePastContract lowers below a contract mark.
 	forcePastContract bool
+	// hold asks pind to hold the pin in the same write when it lowers it.
+	hold bool
+	// release names a recorded release whose versions the pin takes.
+	release string
 }
 
 func newPinCmd(a *app) *cobra.Command {
@@ -38,7 +42,7 @@ func newPinCmd(a *app) *cobra.Command {
 func newPinSetCmd(a *app) *cobra.Command {
 	var f pinFlags
 	cmd := &cobra.Command{
-		Use:   "set SERVICE VERSION|MANIFEST",
+		Use:   "set SERVICE VERSION|MANIFEST | set SERVICE --release NAME",
 		Short: "Set the pin of a service (raise or lower it)",
 		Long: `pin set writes the pin of SERVICE. VERSION (MAJOR.MINOR) applies to the
 service's own track, its proto package; a MANIFEST (track=MAJOR.MINOR,...)
@@ -49,15 +53,28 @@ refused: senders would speak a version those instances do not understand.
 Wait for the upgrade, or pass --force. --dry-run shows what would change and
 which instances block, without writing.
 
+--release NAME sets the pin to what the recorded release NAME speaks, on
+the tracks the service uses (its pin's and its instances'); other tracks of
+the pin stay.
+
 The write only succeeds if the pin has not changed since pindctl read it;
 otherwise run the command again.`,
 		Example: `  pindctl pin set VolumeService 1.4 --dry-run
   pindctl pin set acme.volume.v1.VolumeService 1.4 --reason "upgrade done"`,
-		Args: exactArgs(2, "SERVICE and VERSION|MANIFEST"),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if f.release != "" {
+				return exactArgs(1, "SERVICE with --release")(cmd, args)
+			}
+			return exactArgs(2, "SERVICE and VERSION|MANIFEST")(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.release != "" {
+				return a.setPinRelease(cmd.Context(), args[0], f)
+			}
 			return a.setPin(cmd.Context(), args[0], args[1], f, false)
 		},
 	}
+	cmd.Flags().StringVar(&f.release, "release", "", "set the pin to what the recorded release NAME speaks (pindctl release list)")
 	cmd.Flags().BoolVar(&f.force, "force", false, "raise above the floor, or create the pin of a service pind does not know")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "report what would change and which instances block, without writing")
 	cmd.Flags().StringVar(&f.reason, "reason", "", "why; recorded with the pin and in pind's log")
@@ -66,6 +83,7 @@ otherwise run the command again.`,
 
 func newPinLowerCmd(a *app) *cobra.Command {
 	var f pinFlags
+	var noHold bool
 	cmd := &cobra.Command{
 		Use:   "lower SERVICE VERSION|MANIFEST",
 		Short: "Lower the pin of a service (the roll-back path); never raises",
@@ -74,15 +92,19 @@ the newer version added: the first step of a roll-back, before old binaries
 come back. It refuses any target above the current pin on any track (use
 pin set to raise). Lowering is always allowed by pind and is logged.
 
-In AUTO mode pind raises the pin again once the whole fleet runs the newer
-version and has settled: hold the service (pindctl hold) or switch it to
-manual (pindctl mode SERVICE manual) to keep it down.`,
+The same write holds the pin (the hold's reason is --reason), so that pind
+does not raise it again once the fleet runs the newer version and has
+settled: the roll-back stays rolled back. pindctl release SERVICE resumes
+automatic raises. --no-hold lowers without holding (in AUTO mode pind then
+raises the pin again after the settle window).`,
 		Example: `  pindctl pin lower VolumeService 1.3 --reason "roll back 1.4: bad latency"`,
 		Args:    exactArgs(2, "SERVICE and VERSION|MANIFEST"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.hold = !noHold
 			return a.setPin(cmd.Context(), args[0], args[1], f, true)
 		},
 	}
+	cmd.Flags().BoolVar(&noHold, "no-hold", false, "do not hold the pin: pind may raise it again once the fleet has settled")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "report what would change, without writing")
 	cmd.Flags().BoolVar(&f.forcePastContract, "force-past-contract", false, "lower below a contract mark (the database has contracted: only after restoring the schema)")
 	cmd.Flags().StringVar(&f.reason, "reason", "", "why; recorded with the pin and in pind's log")
@@ -141,6 +163,7 @@ func (a *app) setPin(ctx context.Context, name, arg string, f pinFlags, lowerOnl
 		DryRun:            f.dryRun,
 		Reason:            f.reason,
 		ForcePastContract: f.forcePastContract,
+		HoldOnLower:       f.hold,
 	})
 	if err != nil {
 		if refusal := floorRefusal(full, st, target, err); refusal != nil {
@@ -230,6 +253,9 @@ func writeSetPinResult(w io.Writer, full, before string, target backport.Manifes
 		fmt.Fprintf(w, "dry run: the pin of %s is %s; nothing would change\n", full, from)
 	case resp.GetChanged():
 		fmt.Fprintf(w, "pin of %s: %s -> %s\n", full, from, to)
+		if h := resp.GetState().GetPin().GetHold(); f.hold && h != nil {
+			fmt.Fprintf(w, "held: %s\nautomatic raises are frozen until `pindctl release %s`\n", h.GetReason(), full)
+		}
 	default:
 		fmt.Fprintf(w, "pin of %s is already %s; nothing to do\n", full, from)
 	}

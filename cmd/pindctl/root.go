@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 	"google.golang.org/grpc"
 
+	"github.com/rollpin/rollpin/internal/buildinfo"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
@@ -82,6 +83,8 @@ Exit codes: 0 done, 1 refused or failed, 2 bad flags or arguments.`,
 			return a.applyEnv(cmd.Root().PersistentFlags())
 		},
 	}
+	root.Version = buildinfo.Read().String()
+	root.SetVersionTemplate("pindctl {{.Version}}\n")
 	root.SetOut(a.Out)
 	root.SetErr(a.Err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
@@ -107,7 +110,11 @@ Exit codes: 0 done, 1 refused or failed, 2 bad flags or arguments.`,
 		newManifestCmd(a),
 		newCheckCmd(a),
 		newMigrateCmd(a),
+		newWaitCmd(a),
+		newHistoryCmd(a),
+		newExpectCmd(a),
 	)
+	addCompletions(a, root)
 	return root
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -10,7 +11,8 @@ import (
 )
 
 func newStatusCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var watch bool
+	cmd := &cobra.Command{
 		Use:   "status [SERVICE]",
 		Short: "Show where every service stands: pin, floor, instances, upgrade progress",
 		Long: `status prints one row per service:
@@ -23,9 +25,20 @@ func newStatusCmd(a *app) *cobra.Command {
   HOLD       why automatic raises are frozen, and by whom
   RAISE      why the pin has (not) risen, and which instances block it
 
-SERVICE may be a full name or a unique suffix (VolumeService).`,
+SERVICE may be a full name or a unique suffix (VolumeService).
+
+--watch follows pind's stream of changes and prints the table again on every
+change (on a terminal, in place), until interrupted; with -o json one
+GetPinsResponse per line.`,
 		Args: maxArgs(1, "[SERVICE]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if watch {
+				var name string
+				if len(args) == 1 {
+					name = args[0]
+				}
+				return a.watchStatus(cmd.Context(), name)
+			}
 			snap, err := a.snapshot(cmd.Context())
 			if err != nil {
 				return err
@@ -52,17 +65,39 @@ SERVICE may be a full name or a unique suffix (VolumeService).`,
 			if len(snap.GetServices()) == 0 {
 				fmt.Fprintln(a.Err, "pindctl: pind knows no service yet: services appear when their instances register")
 			}
-			return a.withContracts(cmd.Context(), writeStatusTable(a.Out, snap.GetServices()))
+			// The RELEASE column appears once releases are recorded (a pind
+			// without them, or too old to know them, shows none).
+			var rels []*rollpinv1.Release
+			if c, err := a.pind(); err == nil {
+				cctx, cancel := a.call(cmd.Context())
+				if r, err := c.ListReleases(cctx, &rollpinv1.ListReleasesRequest{}); err == nil {
+					rels = r.GetReleases()
+				}
+				cancel()
+			}
+			return a.withContracts(cmd.Context(), writeStatusTableWith(a.Out, snap.GetServices(), rels))
 		},
 	}
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "print the table again on every change, until interrupted")
+	return cmd
 }
 
 // writeStatusTable renders states as the status table.
 func writeStatusTable(w io.Writer, states []*rollpinv1.ServiceState) error {
+	return writeStatusTableWith(w, states, nil)
+}
+
+// writeStatusTableWith renders states as the status table, with a RELEASE
+// column (the newest of rels each pin covers) when rels is not empty.
+func writeStatusTableWith(w io.Writer, states []*rollpinv1.ServiceState, rels []*rollpinv1.Release) error {
 	tw := newTable(w)
-	row(tw, "SERVICE", "PIN", "FLOOR", "MODE", "INSTANCES", "PROGRESS", "HOLD", "RAISE")
+	head := []string{"SERVICE", "PIN", "FLOOR", "MODE", "INSTANCES", "PROGRESS", "HOLD", "RAISE"}
+	if len(rels) > 0 {
+		head = slices.Insert(head, 2, "RELEASE")
+	}
+	row(tw, head...)
 	for _, st := range states {
-		row(tw,
+		cells := []string{
 			st.GetService(),
 			shortManifest(st.GetService(), st.GetPin().GetManifest()),
 			shortManifest(st.GetService(), st.GetFloor()),
@@ -71,7 +106,11 @@ func writeStatusTable(w io.Writer, states []*rollpinv1.ServiceState) error {
 			progressText(st),
 			holdText(st),
 			raiseText(st),
-		)
+		}
+		if len(rels) > 0 {
+			cells = slices.Insert(cells, 2, newestCovered(st, rels))
+		}
+		row(tw, cells...)
 	}
 	return tw.Flush()
 }

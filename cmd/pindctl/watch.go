@@ -6,12 +6,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
@@ -28,8 +26,9 @@ service, then one line per service that changes:
 
 Each line starts with the etcd revision of the change. With -o json every
 update is one JSON object per line; with -o yaml one YAML document each.
-When the connection to pind drops, watch reconnects (to any of --endpoints)
-and resumes from the last revision it printed. Ctrl-C ends it.`,
+When the connection to pind drops, or pind is not up yet, watch retries (any
+of --endpoints) and resumes from the last revision it printed; it says on
+stderr when it lost pind and when it is back. Ctrl-C ends it.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.watch(cmd.Context())
@@ -37,46 +36,14 @@ and resumes from the last revision it printed. Ctrl-C ends it.`,
 	}
 }
 
-// watch follows WatchPins until ctx ends. It returns nil when ctx ends, and
-// an error when the first connection fails or pind refuses the watch.
+// watch follows WatchPins until ctx ends (nil) or pind refuses the watch.
+// While pind is unreachable — at start too — it retries, saying once on
+// stderr that it lost pind and once that it is back.
 func (a *app) watch(ctx context.Context) error {
-	c, err := a.pind()
-	if err != nil {
-		return err
-	}
 	w := &watchPrinter{a: a, known: map[string]*rollpinv1.ServiceState{}}
-	var rev int64
-	received := false
-	delay := 100 * time.Millisecond
-	for {
-		stream, err := c.WatchPins(ctx, &rollpinv1.WatchPinsRequest{StartRevision: rev})
-		for err == nil {
-			var resp *rollpinv1.WatchPinsResponse
-			resp, err = stream.Recv()
-			if err != nil {
-				break
-			}
-			if perr := w.print(resp); perr != nil {
-				return perr
-			}
-			received = true
-			rev = resp.GetUpdate().GetRevision()
-			delay = 100 * time.Millisecond
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		if !received || !retryable(err) {
-			return a.rpcError("watch the pins", err)
-		}
-		fmt.Fprintf(a.Err, "pindctl: lost pind (%s); reconnecting from revision %d\n", status.Convert(err).Message(), rev)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 5*time.Second)
-	}
+	return a.follow(ctx, func(u *rollpinv1.PinUpdate) error {
+		return w.print(&rollpinv1.WatchPinsResponse{Update: u})
+	})
 }
 
 // retryable reports whether a watch ended by err should be reopened.
@@ -99,7 +66,7 @@ type watchPrinter struct {
 func (w *watchPrinter) print(resp *rollpinv1.WatchPinsResponse) error {
 	switch w.a.output {
 	case "json":
-		b, err := protojson.Marshal(resp)
+		b, err := jsonLine.Marshal(resp)
 		if err != nil {
 			return fmt.Errorf("encode JSON: %w", err)
 		}

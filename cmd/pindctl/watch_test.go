@@ -104,6 +104,10 @@ func TestEndpointsFailOver(t *testing.T) {
 	r := pindctl(t, map[string]string{"PINDCTL_TOKEN": testToken, "PINDCTL_INSECURE_TOKEN": "true", "PINDCTL_ENDPOINTS": endpoints}, "pin", "set", "VolumeService", "1.3")
 	expect(t, r, exitOK, "pin of "+volSvc+": none -> 1.3")
 	waitOutput(t, &out, "pin=-->1.3 by=admin-token")
+	waitOutput(t, &errb, "pindctl: pind is back; resumed at revision")
+	if n := strings.Count(errb.String(), "lost pind"); n != 1 {
+		t.Errorf("watch said %d times that it lost pind, want once:\n%s", n, errb.String())
+	}
 
 	cancel()
 	if code := <-done; code != exitOK {
@@ -170,5 +174,25 @@ func TestWatchYAML(t *testing.T) {
 	decodeYAML(t, docs[len(docs)-1], &last)
 	if !first.GetUpdate().GetSnapshot() || last.GetUpdate().GetServices()[0].GetPin().GetHold().GetReason() != "yaml" {
 		t.Errorf("watch -o yaml: first %v, last %v; want a snapshot, then the hold", &first, &last)
+	}
+}
+
+func TestWatchRetriesWhenPindIsDownAtStart(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb syncBuffer
+	done := background(ctx, &out, &errb, "--endpoints", closedAddr(t), "watch")
+	waitOutput(t, &errb, "pindctl: pind is not reachable")
+	select {
+	case code := <-done:
+		t.Fatalf("watch exited (%d) while pind is down, want it to keep retrying; stderr %q", code, errb.String())
+	default:
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("watch exit code after Ctrl-C = %d, want 0", code)
+	}
+	if n := strings.Count(errb.String(), "not reachable"); n != 1 {
+		t.Errorf("watch said %d times that pind is not reachable, want once:\n%s", n, errb.String())
 	}
 }

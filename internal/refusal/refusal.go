@@ -55,6 +55,10 @@ const (
 	// PinAboveFloor: a raise would put the pin above live instances
 	// (FAILED_PRECONDITION); metadata names the service.
 	PinAboveFloor = "PIN_ABOVE_FLOOR"
+	// ReleaseExists: a release name is already recorded with another manifest.
+	ReleaseExists = "RELEASE_EXISTS"
+	// UnknownRelease: no release of that name is recorded.
+	UnknownRelease = "UNKNOWN_RELEASE"
 )
 
 // Metadata keys used in ErrorInfo.Metadata.

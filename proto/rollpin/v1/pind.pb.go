@@ -198,6 +198,83 @@ func (ContractState) EnumDescriptor() ([]byte, []int) {
 	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{2}
 }
 
+// HistoryKind says what a history entry records.
+type HistoryKind int32
+
+const (
+	// Unknown.
+	HistoryKind_HISTORY_KIND_UNSPECIFIED HistoryKind = 0
+	// The pin's manifest changed (created, raised or lowered).
+	HistoryKind_HISTORY_KIND_PIN HistoryKind = 1
+	// A hold was set or its reason changed.
+	HistoryKind_HISTORY_KIND_HOLD HistoryKind = 2
+	// A hold was removed.
+	HistoryKind_HISTORY_KIND_RELEASE HistoryKind = 3
+	// The mode changed.
+	HistoryKind_HISTORY_KIND_MODE HistoryKind = 4
+	// The pin was deleted.
+	HistoryKind_HISTORY_KIND_PIN_DELETED HistoryKind = 5
+	// A contract mark was set or changed.
+	HistoryKind_HISTORY_KIND_CONTRACT HistoryKind = 6
+	// A contract mark was removed.
+	HistoryKind_HISTORY_KIND_CONTRACT_DELETED HistoryKind = 7
+	// The expected number of instances changed.
+	HistoryKind_HISTORY_KIND_EXPECTED HistoryKind = 8
+)
+
+// Enum value maps for HistoryKind.
+var (
+	HistoryKind_name = map[int32]string{
+		0: "HISTORY_KIND_UNSPECIFIED",
+		1: "HISTORY_KIND_PIN",
+		2: "HISTORY_KIND_HOLD",
+		3: "HISTORY_KIND_RELEASE",
+		4: "HISTORY_KIND_MODE",
+		5: "HISTORY_KIND_PIN_DELETED",
+		6: "HISTORY_KIND_CONTRACT",
+		7: "HISTORY_KIND_CONTRACT_DELETED",
+		8: "HISTORY_KIND_EXPECTED",
+	}
+	HistoryKind_value = map[string]int32{
+		"HISTORY_KIND_UNSPECIFIED":      0,
+		"HISTORY_KIND_PIN":              1,
+		"HISTORY_KIND_HOLD":             2,
+		"HISTORY_KIND_RELEASE":          3,
+		"HISTORY_KIND_MODE":             4,
+		"HISTORY_KIND_PIN_DELETED":      5,
+		"HISTORY_KIND_CONTRACT":         6,
+		"HISTORY_KIND_CONTRACT_DELETED": 7,
+		"HISTORY_KIND_EXPECTED":         8,
+	}
+)
+
+func (x HistoryKind) Enum() *HistoryKind {
+	p := new(HistoryKind)
+	*p = x
+	return p
+}
+
+func (x HistoryKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (HistoryKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_rollpin_v1_pind_proto_enumTypes[3].Descriptor()
+}
+
+func (HistoryKind) Type() protoreflect.EnumType {
+	return &file_rollpin_v1_pind_proto_enumTypes[3]
+}
+
+func (x HistoryKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use HistoryKind.Descriptor instead.
+func (HistoryKind) EnumDescriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{3}
+}
+
 // PinHold freezes the automatic raise of a pin.
 type PinHold struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -276,9 +353,15 @@ type Pin struct {
 	// Time of the last write.
 	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	// Why the last write was made.
-	Reason        string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Reason string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	// How many live instances the service should have (0: not set). While
+	// fewer are live, progress counts the missing ones and the controller
+	// does not raise the pin, unless raise_below_expected.
+	ExpectedInstances uint32 `protobuf:"varint,7,opt,name=expected_instances,json=expectedInstances,proto3" json:"expected_instances,omitempty"`
+	// Let the controller raise while fewer than expected_instances are live.
+	RaiseBelowExpected bool `protobuf:"varint,8,opt,name=raise_below_expected,json=raiseBelowExpected,proto3" json:"raise_below_expected,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Pin) Reset() {
@@ -351,6 +434,20 @@ func (x *Pin) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *Pin) GetExpectedInstances() uint32 {
+	if x != nil {
+		return x.ExpectedInstances
+	}
+	return 0
+}
+
+func (x *Pin) GetRaiseBelowExpected() bool {
+	if x != nil {
+		return x.RaiseBelowExpected
+	}
+	return false
 }
 
 // Instance is the value stored at <prefix>instances/<service>/<id>.
@@ -1121,8 +1218,12 @@ type SetPinRequest struct {
 	// Lower the pin below a contract mark of its track (the database has
 	// already contracted: instances that old break).
 	ForcePastContract bool `protobuf:"varint,7,opt,name=force_past_contract,json=forcePastContract,proto3" json:"force_past_contract,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// When the write lowers the pin on any track, also hold the pin in the
+	// same write (the hold's reason is reason), so that automatic raises do
+	// not undo the roll-back. Release resumes them.
+	HoldOnLower   bool `protobuf:"varint,8,opt,name=hold_on_lower,json=holdOnLower,proto3" json:"hold_on_lower,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SetPinRequest) Reset() {
@@ -1200,6 +1301,13 @@ func (x *SetPinRequest) GetReason() string {
 func (x *SetPinRequest) GetForcePastContract() bool {
 	if x != nil {
 		return x.ForcePastContract
+	}
+	return false
+}
+
+func (x *SetPinRequest) GetHoldOnLower() bool {
+	if x != nil {
+		return x.HoldOnLower
 	}
 	return false
 }
@@ -2123,6 +2231,675 @@ func (x *ListContractsResponse) GetMarks() []*ContractMark {
 	return nil
 }
 
+// HistoryEntry is one recorded change, stored at
+// <prefix>history/<revision>-<index>.
+type HistoryEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// etcd revision of the write that made the change.
+	Revision int64 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	// Full service name; empty for a contract mark.
+	Service string `protobuf:"bytes,2,opt,name=service,proto3" json:"service,omitempty"`
+	// What changed.
+	Kind HistoryKind `protobuf:"varint,3,opt,name=kind,proto3,enum=rollpin.v1.HistoryKind" json:"kind,omitempty"`
+	// Stable identity of the writer: a token name, a certificate subject, or
+	// "controller" for automatic raises.
+	By string `protobuf:"bytes,4,opt,name=by,proto3" json:"by,omitempty"`
+	// Why, as the writer said.
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// When the change was made.
+	At *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=at,proto3" json:"at,omitempty"`
+	// Value before the change (manifest, mode, hold reason); empty when none.
+	From string `protobuf:"bytes,7,opt,name=from,proto3" json:"from,omitempty"`
+	// Value after the change; empty when removed.
+	To string `protobuf:"bytes,8,opt,name=to,proto3" json:"to,omitempty"`
+	// Track of a contract mark.
+	Track         string `protobuf:"bytes,9,opt,name=track,proto3" json:"track,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HistoryEntry) Reset() {
+	*x = HistoryEntry{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HistoryEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HistoryEntry) ProtoMessage() {}
+
+func (x *HistoryEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HistoryEntry.ProtoReflect.Descriptor instead.
+func (*HistoryEntry) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *HistoryEntry) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *HistoryEntry) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
+func (x *HistoryEntry) GetKind() HistoryKind {
+	if x != nil {
+		return x.Kind
+	}
+	return HistoryKind_HISTORY_KIND_UNSPECIFIED
+}
+
+func (x *HistoryEntry) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *HistoryEntry) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *HistoryEntry) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *HistoryEntry) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *HistoryEntry) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *HistoryEntry) GetTrack() string {
+	if x != nil {
+		return x.Track
+	}
+	return ""
+}
+
+// GetHistoryRequest asks for a page of history, oldest first.
+type GetHistoryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Restrict to one service (full name); empty for all.
+	Service string `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
+	// Only entries made at or after this time; unset for all.
+	Since *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=since,proto3" json:"since,omitempty"`
+	// At most this many entries (default 100, at most 1000).
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHistoryRequest) Reset() {
+	*x = GetHistoryRequest{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHistoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHistoryRequest) ProtoMessage() {}
+
+func (x *GetHistoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHistoryRequest.ProtoReflect.Descriptor instead.
+func (*GetHistoryRequest) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *GetHistoryRequest) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
+func (x *GetHistoryRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *GetHistoryRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *GetHistoryRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// GetHistoryResponse is a page of history.
+type GetHistoryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Entries in revision order.
+	Entries []*HistoryEntry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// Pass as page_token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHistoryResponse) Reset() {
+	*x = GetHistoryResponse{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHistoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHistoryResponse) ProtoMessage() {}
+
+func (x *GetHistoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHistoryResponse.ProtoReflect.Descriptor instead.
+func (*GetHistoryResponse) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *GetHistoryResponse) GetEntries() []*HistoryEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *GetHistoryResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Release is a named manifest, stored at <prefix>releases/<name>.
+type Release struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name ("liberty", "2026.03"): letters, digits, '.', '_' and '-'.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The manifest, canonical text.
+	Manifest string `protobuf:"bytes,2,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	// Identity of who recorded it.
+	RecordedBy string `protobuf:"bytes,3,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
+	// When it was recorded.
+	RecordedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=recorded_at,json=recordedAt,proto3" json:"recorded_at,omitempty"`
+	// Why, or what it is.
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// etcd revision of the record; releases are ordered by it.
+	Revision      int64 `protobuf:"varint,6,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Release) Reset() {
+	*x = Release{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Release) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Release) ProtoMessage() {}
+
+func (x *Release) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Release.ProtoReflect.Descriptor instead.
+func (*Release) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *Release) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Release) GetManifest() string {
+	if x != nil {
+		return x.Manifest
+	}
+	return ""
+}
+
+func (x *Release) GetRecordedBy() string {
+	if x != nil {
+		return x.RecordedBy
+	}
+	return ""
+}
+
+func (x *Release) GetRecordedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RecordedAt
+	}
+	return nil
+}
+
+func (x *Release) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Release) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+// RecordReleaseRequest records a release.
+type RecordReleaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name of the release.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Manifest text.
+	Manifest string `protobuf:"bytes,2,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	// Why, or what it is.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordReleaseRequest) Reset() {
+	*x = RecordReleaseRequest{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordReleaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordReleaseRequest) ProtoMessage() {}
+
+func (x *RecordReleaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordReleaseRequest.ProtoReflect.Descriptor instead.
+func (*RecordReleaseRequest) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *RecordReleaseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RecordReleaseRequest) GetManifest() string {
+	if x != nil {
+		return x.Manifest
+	}
+	return ""
+}
+
+func (x *RecordReleaseRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// RecordReleaseResponse reports the recorded release.
+type RecordReleaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The release as stored.
+	Release *Release `protobuf:"bytes,1,opt,name=release,proto3" json:"release,omitempty"`
+	// False when the same release was already recorded.
+	Created       bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordReleaseResponse) Reset() {
+	*x = RecordReleaseResponse{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordReleaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordReleaseResponse) ProtoMessage() {}
+
+func (x *RecordReleaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordReleaseResponse.ProtoReflect.Descriptor instead.
+func (*RecordReleaseResponse) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *RecordReleaseResponse) GetRelease() *Release {
+	if x != nil {
+		return x.Release
+	}
+	return nil
+}
+
+func (x *RecordReleaseResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+// ListReleasesRequest lists releases.
+type ListReleasesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this release (NOT_FOUND when absent); empty for all.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReleasesRequest) Reset() {
+	*x = ListReleasesRequest{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReleasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReleasesRequest) ProtoMessage() {}
+
+func (x *ListReleasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReleasesRequest.ProtoReflect.Descriptor instead.
+func (*ListReleasesRequest) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ListReleasesRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// ListReleasesResponse lists releases, oldest first.
+type ListReleasesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The releases.
+	Releases      []*Release `protobuf:"bytes,1,rep,name=releases,proto3" json:"releases,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReleasesResponse) Reset() {
+	*x = ListReleasesResponse{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReleasesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReleasesResponse) ProtoMessage() {}
+
+func (x *ListReleasesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReleasesResponse.ProtoReflect.Descriptor instead.
+func (*ListReleasesResponse) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ListReleasesResponse) GetReleases() []*Release {
+	if x != nil {
+		return x.Releases
+	}
+	return nil
+}
+
+// SetExpectedRequest sets the expected fleet size of a service.
+type SetExpectedRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Full service name.
+	Service string `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
+	// Expected live instances; 0 clears it.
+	ExpectedInstances uint32 `protobuf:"varint,2,opt,name=expected_instances,json=expectedInstances,proto3" json:"expected_instances,omitempty"`
+	// Let the controller raise while fewer are live.
+	RaiseBelowExpected bool `protobuf:"varint,3,opt,name=raise_below_expected,json=raiseBelowExpected,proto3" json:"raise_below_expected,omitempty"`
+	// See SetPinRequest.expected_revision.
+	ExpectedRevision int64 `protobuf:"varint,4,opt,name=expected_revision,json=expectedRevision,proto3" json:"expected_revision,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *SetExpectedRequest) Reset() {
+	*x = SetExpectedRequest{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetExpectedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetExpectedRequest) ProtoMessage() {}
+
+func (x *SetExpectedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetExpectedRequest.ProtoReflect.Descriptor instead.
+func (*SetExpectedRequest) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *SetExpectedRequest) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
+func (x *SetExpectedRequest) GetExpectedInstances() uint32 {
+	if x != nil {
+		return x.ExpectedInstances
+	}
+	return 0
+}
+
+func (x *SetExpectedRequest) GetRaiseBelowExpected() bool {
+	if x != nil {
+		return x.RaiseBelowExpected
+	}
+	return false
+}
+
+func (x *SetExpectedRequest) GetExpectedRevision() int64 {
+	if x != nil {
+		return x.ExpectedRevision
+	}
+	return 0
+}
+
+// SetExpectedResponse reports the state after SetExpected.
+type SetExpectedResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// State after the write.
+	State         *ServiceState `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetExpectedResponse) Reset() {
+	*x = SetExpectedResponse{}
+	mi := &file_rollpin_v1_pind_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetExpectedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetExpectedResponse) ProtoMessage() {}
+
+func (x *SetExpectedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_rollpin_v1_pind_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetExpectedResponse.ProtoReflect.Descriptor instead.
+func (*SetExpectedResponse) Descriptor() ([]byte, []int) {
+	return file_rollpin_v1_pind_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *SetExpectedResponse) GetState() *ServiceState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
 var File_rollpin_v1_pind_proto protoreflect.FileDescriptor
 
 const file_rollpin_v1_pind_proto_rawDesc = "" +
@@ -2132,7 +2909,7 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\aPinHold\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x0e\n" +
 	"\x02by\x18\x02 \x01(\tR\x02by\x12*\n" +
-	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xe5\x01\n" +
+	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xc6\x02\n" +
 	"\x03Pin\x12\x1a\n" +
 	"\bmanifest\x18\x01 \x01(\tR\bmanifest\x12'\n" +
 	"\x04mode\x18\x02 \x01(\x0e2\x13.rollpin.v1.PinModeR\x04mode\x12'\n" +
@@ -2141,7 +2918,9 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"updated_by\x18\x04 \x01(\tR\tupdatedBy\x129\n" +
 	"\n" +
 	"updated_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x16\n" +
-	"\x06reason\x18\x06 \x01(\tR\x06reason\"\xf2\x01\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12-\n" +
+	"\x12expected_instances\x18\a \x01(\rR\x11expectedInstances\x120\n" +
+	"\x14raise_below_expected\x18\b \x01(\bR\x12raiseBelowExpected\"\xf2\x01\n" +
 	"\bInstance\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\bmanifest\x18\x02 \x01(\tR\bmanifest\x12\x14\n" +
@@ -2189,7 +2968,7 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\x0estart_revision\x18\x03 \x01(\x03R\rstartRevision\x12\x14\n" +
 	"\x05claim\x18\x04 \x01(\fR\x05claim\"A\n" +
 	"\x10RegisterResponse\x12-\n" +
-	"\x06update\x18\x01 \x01(\v2\x15.rollpin.v1.PinUpdateR\x06update\"\xe9\x01\n" +
+	"\x06update\x18\x01 \x01(\v2\x15.rollpin.v1.PinUpdateR\x06update\"\x8d\x02\n" +
 	"\rSetPinRequest\x12\x18\n" +
 	"\aservice\x18\x01 \x01(\tR\aservice\x12\x1a\n" +
 	"\bmanifest\x18\x02 \x01(\tR\bmanifest\x12+\n" +
@@ -2197,7 +2976,8 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\x05force\x18\x04 \x01(\bR\x05force\x12\x17\n" +
 	"\adry_run\x18\x05 \x01(\bR\x06dryRun\x12\x16\n" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x12.\n" +
-	"\x13force_past_contract\x18\a \x01(\bR\x11forcePastContract\"\xa6\x01\n" +
+	"\x13force_past_contract\x18\a \x01(\bR\x11forcePastContract\x12\"\n" +
+	"\rhold_on_lower\x18\b \x01(\bR\vholdOnLower\"\xa6\x01\n" +
 	"\x0eSetPinResponse\x12.\n" +
 	"\x05state\x18\x01 \x01(\v2\x18.rollpin.v1.ServiceStateR\x05state\x12\x18\n" +
 	"\achanged\x18\x02 \x01(\bR\achanged\x120\n" +
@@ -2249,7 +3029,53 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\x05marks\x18\x01 \x03(\v2\x18.rollpin.v1.ContractMarkR\x05marks\"\x16\n" +
 	"\x14ListContractsRequest\"G\n" +
 	"\x15ListContractsResponse\x12.\n" +
-	"\x05marks\x18\x01 \x03(\v2\x18.rollpin.v1.ContractMarkR\x05marks*K\n" +
+	"\x05marks\x18\x01 \x03(\v2\x18.rollpin.v1.ContractMarkR\x05marks\"\xff\x01\n" +
+	"\fHistoryEntry\x12\x1a\n" +
+	"\brevision\x18\x01 \x01(\x03R\brevision\x12\x18\n" +
+	"\aservice\x18\x02 \x01(\tR\aservice\x12+\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x17.rollpin.v1.HistoryKindR\x04kind\x12\x0e\n" +
+	"\x02by\x18\x04 \x01(\tR\x02by\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12*\n" +
+	"\x02at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x12\n" +
+	"\x04from\x18\a \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\b \x01(\tR\x02to\x12\x14\n" +
+	"\x05track\x18\t \x01(\tR\x05track\"\x9b\x01\n" +
+	"\x11GetHistoryRequest\x12\x18\n" +
+	"\aservice\x18\x01 \x01(\tR\aservice\x120\n" +
+	"\x05since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"p\n" +
+	"\x12GetHistoryResponse\x122\n" +
+	"\aentries\x18\x01 \x03(\v2\x18.rollpin.v1.HistoryEntryR\aentries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xcb\x01\n" +
+	"\aRelease\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\bmanifest\x18\x02 \x01(\tR\bmanifest\x12\x1f\n" +
+	"\vrecorded_by\x18\x03 \x01(\tR\n" +
+	"recordedBy\x12;\n" +
+	"\vrecorded_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"recordedAt\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x1a\n" +
+	"\brevision\x18\x06 \x01(\x03R\brevision\"^\n" +
+	"\x14RecordReleaseRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\bmanifest\x18\x02 \x01(\tR\bmanifest\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"`\n" +
+	"\x15RecordReleaseResponse\x12-\n" +
+	"\arelease\x18\x01 \x01(\v2\x13.rollpin.v1.ReleaseR\arelease\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\")\n" +
+	"\x13ListReleasesRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"G\n" +
+	"\x14ListReleasesResponse\x12/\n" +
+	"\breleases\x18\x01 \x03(\v2\x13.rollpin.v1.ReleaseR\breleases\"\xbc\x01\n" +
+	"\x12SetExpectedRequest\x12\x18\n" +
+	"\aservice\x18\x01 \x01(\tR\aservice\x12-\n" +
+	"\x12expected_instances\x18\x02 \x01(\rR\x11expectedInstances\x120\n" +
+	"\x14raise_below_expected\x18\x03 \x01(\bR\x12raiseBelowExpected\x12+\n" +
+	"\x11expected_revision\x18\x04 \x01(\x03R\x10expectedRevision\"E\n" +
+	"\x13SetExpectedResponse\x12.\n" +
+	"\x05state\x18\x01 \x01(\v2\x18.rollpin.v1.ServiceStateR\x05state*K\n" +
 	"\aPinMode\x12\x18\n" +
 	"\x14PIN_MODE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rPIN_MODE_AUTO\x10\x01\x12\x13\n" +
@@ -2266,7 +3092,17 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\rContractState\x12\x1e\n" +
 	"\x1aCONTRACT_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16CONTRACT_STATE_PENDING\x10\x01\x12\x1a\n" +
-	"\x16CONTRACT_STATE_APPLIED\x10\x022\xc3\x06\n" +
+	"\x16CONTRACT_STATE_APPLIED\x10\x02*\x80\x02\n" +
+	"\vHistoryKind\x12\x1c\n" +
+	"\x18HISTORY_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10HISTORY_KIND_PIN\x10\x01\x12\x15\n" +
+	"\x11HISTORY_KIND_HOLD\x10\x02\x12\x18\n" +
+	"\x14HISTORY_KIND_RELEASE\x10\x03\x12\x15\n" +
+	"\x11HISTORY_KIND_MODE\x10\x04\x12\x1c\n" +
+	"\x18HISTORY_KIND_PIN_DELETED\x10\x05\x12\x19\n" +
+	"\x15HISTORY_KIND_CONTRACT\x10\x06\x12!\n" +
+	"\x1dHISTORY_KIND_CONTRACT_DELETED\x10\a\x12\x19\n" +
+	"\x15HISTORY_KIND_EXPECTED\x10\b2\x89\t\n" +
 	"\n" +
 	"PinService\x12B\n" +
 	"\aGetPins\x12\x1a.rollpin.v1.GetPinsRequest\x1a\x1b.rollpin.v1.GetPinsResponse\x12J\n" +
@@ -2279,7 +3115,12 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\rListInstances\x12 .rollpin.v1.ListInstancesRequest\x1a!.rollpin.v1.ListInstancesResponse\x12Y\n" +
 	"\x0eLockMigrations\x12!.rollpin.v1.LockMigrationsRequest\x1a\".rollpin.v1.LockMigrationsResponse0\x01\x12Q\n" +
 	"\fMarkContract\x12\x1f.rollpin.v1.MarkContractRequest\x1a .rollpin.v1.MarkContractResponse\x12T\n" +
-	"\rListContracts\x12 .rollpin.v1.ListContractsRequest\x1a!.rollpin.v1.ListContractsResponseB7Z5github.com/rollpin/rollpin/proto/rollpin/v1;rollpinv1b\x06proto3"
+	"\rListContracts\x12 .rollpin.v1.ListContractsRequest\x1a!.rollpin.v1.ListContractsResponse\x12K\n" +
+	"\n" +
+	"GetHistory\x12\x1d.rollpin.v1.GetHistoryRequest\x1a\x1e.rollpin.v1.GetHistoryResponse\x12T\n" +
+	"\rRecordRelease\x12 .rollpin.v1.RecordReleaseRequest\x1a!.rollpin.v1.RecordReleaseResponse\x12Q\n" +
+	"\fListReleases\x12\x1f.rollpin.v1.ListReleasesRequest\x1a .rollpin.v1.ListReleasesResponse\x12N\n" +
+	"\vSetExpected\x12\x1e.rollpin.v1.SetExpectedRequest\x1a\x1f.rollpin.v1.SetExpectedResponseB7Z5github.com/rollpin/rollpin/proto/rollpin/v1;rollpinv1b\x06proto3"
 
 var (
 	file_rollpin_v1_pind_proto_rawDescOnce sync.Once
@@ -2293,101 +3134,128 @@ func file_rollpin_v1_pind_proto_rawDescGZIP() []byte {
 	return file_rollpin_v1_pind_proto_rawDescData
 }
 
-var file_rollpin_v1_pind_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_rollpin_v1_pind_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_rollpin_v1_pind_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_rollpin_v1_pind_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_rollpin_v1_pind_proto_goTypes = []any{
 	(PinMode)(0),                   // 0: rollpin.v1.PinMode
 	(RaiseState)(0),                // 1: rollpin.v1.RaiseState
 	(ContractState)(0),             // 2: rollpin.v1.ContractState
-	(*PinHold)(nil),                // 3: rollpin.v1.PinHold
-	(*Pin)(nil),                    // 4: rollpin.v1.Pin
-	(*Instance)(nil),               // 5: rollpin.v1.Instance
-	(*VersionGroup)(nil),           // 6: rollpin.v1.VersionGroup
-	(*RaiseStatus)(nil),            // 7: rollpin.v1.RaiseStatus
-	(*ServiceState)(nil),           // 8: rollpin.v1.ServiceState
-	(*PinUpdate)(nil),              // 9: rollpin.v1.PinUpdate
-	(*GetPinsRequest)(nil),         // 10: rollpin.v1.GetPinsRequest
-	(*GetPinsResponse)(nil),        // 11: rollpin.v1.GetPinsResponse
-	(*WatchPinsRequest)(nil),       // 12: rollpin.v1.WatchPinsRequest
-	(*WatchPinsResponse)(nil),      // 13: rollpin.v1.WatchPinsResponse
-	(*RegisterRequest)(nil),        // 14: rollpin.v1.RegisterRequest
-	(*RegisterResponse)(nil),       // 15: rollpin.v1.RegisterResponse
-	(*SetPinRequest)(nil),          // 16: rollpin.v1.SetPinRequest
-	(*SetPinResponse)(nil),         // 17: rollpin.v1.SetPinResponse
-	(*HoldRequest)(nil),            // 18: rollpin.v1.HoldRequest
-	(*HoldResponse)(nil),           // 19: rollpin.v1.HoldResponse
-	(*ReleaseRequest)(nil),         // 20: rollpin.v1.ReleaseRequest
-	(*ReleaseResponse)(nil),        // 21: rollpin.v1.ReleaseResponse
-	(*SetModeRequest)(nil),         // 22: rollpin.v1.SetModeRequest
-	(*SetModeResponse)(nil),        // 23: rollpin.v1.SetModeResponse
-	(*ListInstancesRequest)(nil),   // 24: rollpin.v1.ListInstancesRequest
-	(*ListInstancesResponse)(nil),  // 25: rollpin.v1.ListInstancesResponse
-	(*ContractMark)(nil),           // 26: rollpin.v1.ContractMark
-	(*LockMigrationsRequest)(nil),  // 27: rollpin.v1.LockMigrationsRequest
-	(*LockMigrationsResponse)(nil), // 28: rollpin.v1.LockMigrationsResponse
-	(*MarkContractRequest)(nil),    // 29: rollpin.v1.MarkContractRequest
-	(*MarkContractResponse)(nil),   // 30: rollpin.v1.MarkContractResponse
-	(*ListContractsRequest)(nil),   // 31: rollpin.v1.ListContractsRequest
-	(*ListContractsResponse)(nil),  // 32: rollpin.v1.ListContractsResponse
-	(*timestamppb.Timestamp)(nil),  // 33: google.protobuf.Timestamp
+	(HistoryKind)(0),               // 3: rollpin.v1.HistoryKind
+	(*PinHold)(nil),                // 4: rollpin.v1.PinHold
+	(*Pin)(nil),                    // 5: rollpin.v1.Pin
+	(*Instance)(nil),               // 6: rollpin.v1.Instance
+	(*VersionGroup)(nil),           // 7: rollpin.v1.VersionGroup
+	(*RaiseStatus)(nil),            // 8: rollpin.v1.RaiseStatus
+	(*ServiceState)(nil),           // 9: rollpin.v1.ServiceState
+	(*PinUpdate)(nil),              // 10: rollpin.v1.PinUpdate
+	(*GetPinsRequest)(nil),         // 11: rollpin.v1.GetPinsRequest
+	(*GetPinsResponse)(nil),        // 12: rollpin.v1.GetPinsResponse
+	(*WatchPinsRequest)(nil),       // 13: rollpin.v1.WatchPinsRequest
+	(*WatchPinsResponse)(nil),      // 14: rollpin.v1.WatchPinsResponse
+	(*RegisterRequest)(nil),        // 15: rollpin.v1.RegisterRequest
+	(*RegisterResponse)(nil),       // 16: rollpin.v1.RegisterResponse
+	(*SetPinRequest)(nil),          // 17: rollpin.v1.SetPinRequest
+	(*SetPinResponse)(nil),         // 18: rollpin.v1.SetPinResponse
+	(*HoldRequest)(nil),            // 19: rollpin.v1.HoldRequest
+	(*HoldResponse)(nil),           // 20: rollpin.v1.HoldResponse
+	(*ReleaseRequest)(nil),         // 21: rollpin.v1.ReleaseRequest
+	(*ReleaseResponse)(nil),        // 22: rollpin.v1.ReleaseResponse
+	(*SetModeRequest)(nil),         // 23: rollpin.v1.SetModeRequest
+	(*SetModeResponse)(nil),        // 24: rollpin.v1.SetModeResponse
+	(*ListInstancesRequest)(nil),   // 25: rollpin.v1.ListInstancesRequest
+	(*ListInstancesResponse)(nil),  // 26: rollpin.v1.ListInstancesResponse
+	(*ContractMark)(nil),           // 27: rollpin.v1.ContractMark
+	(*LockMigrationsRequest)(nil),  // 28: rollpin.v1.LockMigrationsRequest
+	(*LockMigrationsResponse)(nil), // 29: rollpin.v1.LockMigrationsResponse
+	(*MarkContractRequest)(nil),    // 30: rollpin.v1.MarkContractRequest
+	(*MarkContractResponse)(nil),   // 31: rollpin.v1.MarkContractResponse
+	(*ListContractsRequest)(nil),   // 32: rollpin.v1.ListContractsRequest
+	(*ListContractsResponse)(nil),  // 33: rollpin.v1.ListContractsResponse
+	(*HistoryEntry)(nil),           // 34: rollpin.v1.HistoryEntry
+	(*GetHistoryRequest)(nil),      // 35: rollpin.v1.GetHistoryRequest
+	(*GetHistoryResponse)(nil),     // 36: rollpin.v1.GetHistoryResponse
+	(*Release)(nil),                // 37: rollpin.v1.Release
+	(*RecordReleaseRequest)(nil),   // 38: rollpin.v1.RecordReleaseRequest
+	(*RecordReleaseResponse)(nil),  // 39: rollpin.v1.RecordReleaseResponse
+	(*ListReleasesRequest)(nil),    // 40: rollpin.v1.ListReleasesRequest
+	(*ListReleasesResponse)(nil),   // 41: rollpin.v1.ListReleasesResponse
+	(*SetExpectedRequest)(nil),     // 42: rollpin.v1.SetExpectedRequest
+	(*SetExpectedResponse)(nil),    // 43: rollpin.v1.SetExpectedResponse
+	(*timestamppb.Timestamp)(nil),  // 44: google.protobuf.Timestamp
 }
 var file_rollpin_v1_pind_proto_depIdxs = []int32{
-	33, // 0: rollpin.v1.PinHold.at:type_name -> google.protobuf.Timestamp
+	44, // 0: rollpin.v1.PinHold.at:type_name -> google.protobuf.Timestamp
 	0,  // 1: rollpin.v1.Pin.mode:type_name -> rollpin.v1.PinMode
-	3,  // 2: rollpin.v1.Pin.hold:type_name -> rollpin.v1.PinHold
-	33, // 3: rollpin.v1.Pin.updated_at:type_name -> google.protobuf.Timestamp
-	33, // 4: rollpin.v1.Instance.started_at:type_name -> google.protobuf.Timestamp
+	4,  // 2: rollpin.v1.Pin.hold:type_name -> rollpin.v1.PinHold
+	44, // 3: rollpin.v1.Pin.updated_at:type_name -> google.protobuf.Timestamp
+	44, // 4: rollpin.v1.Instance.started_at:type_name -> google.protobuf.Timestamp
 	1,  // 5: rollpin.v1.RaiseStatus.state:type_name -> rollpin.v1.RaiseState
-	33, // 6: rollpin.v1.RaiseStatus.settle_until:type_name -> google.protobuf.Timestamp
-	4,  // 7: rollpin.v1.ServiceState.pin:type_name -> rollpin.v1.Pin
-	5,  // 8: rollpin.v1.ServiceState.instances:type_name -> rollpin.v1.Instance
-	6,  // 9: rollpin.v1.ServiceState.versions:type_name -> rollpin.v1.VersionGroup
-	7,  // 10: rollpin.v1.ServiceState.raise:type_name -> rollpin.v1.RaiseStatus
-	8,  // 11: rollpin.v1.PinUpdate.services:type_name -> rollpin.v1.ServiceState
-	8,  // 12: rollpin.v1.GetPinsResponse.services:type_name -> rollpin.v1.ServiceState
-	9,  // 13: rollpin.v1.WatchPinsResponse.update:type_name -> rollpin.v1.PinUpdate
-	5,  // 14: rollpin.v1.RegisterRequest.instance:type_name -> rollpin.v1.Instance
-	9,  // 15: rollpin.v1.RegisterResponse.update:type_name -> rollpin.v1.PinUpdate
-	8,  // 16: rollpin.v1.SetPinResponse.state:type_name -> rollpin.v1.ServiceState
-	5,  // 17: rollpin.v1.SetPinResponse.blocking:type_name -> rollpin.v1.Instance
-	8,  // 18: rollpin.v1.HoldResponse.state:type_name -> rollpin.v1.ServiceState
-	8,  // 19: rollpin.v1.ReleaseResponse.state:type_name -> rollpin.v1.ServiceState
+	44, // 6: rollpin.v1.RaiseStatus.settle_until:type_name -> google.protobuf.Timestamp
+	5,  // 7: rollpin.v1.ServiceState.pin:type_name -> rollpin.v1.Pin
+	6,  // 8: rollpin.v1.ServiceState.instances:type_name -> rollpin.v1.Instance
+	7,  // 9: rollpin.v1.ServiceState.versions:type_name -> rollpin.v1.VersionGroup
+	8,  // 10: rollpin.v1.ServiceState.raise:type_name -> rollpin.v1.RaiseStatus
+	9,  // 11: rollpin.v1.PinUpdate.services:type_name -> rollpin.v1.ServiceState
+	9,  // 12: rollpin.v1.GetPinsResponse.services:type_name -> rollpin.v1.ServiceState
+	10, // 13: rollpin.v1.WatchPinsResponse.update:type_name -> rollpin.v1.PinUpdate
+	6,  // 14: rollpin.v1.RegisterRequest.instance:type_name -> rollpin.v1.Instance
+	10, // 15: rollpin.v1.RegisterResponse.update:type_name -> rollpin.v1.PinUpdate
+	9,  // 16: rollpin.v1.SetPinResponse.state:type_name -> rollpin.v1.ServiceState
+	6,  // 17: rollpin.v1.SetPinResponse.blocking:type_name -> rollpin.v1.Instance
+	9,  // 18: rollpin.v1.HoldResponse.state:type_name -> rollpin.v1.ServiceState
+	9,  // 19: rollpin.v1.ReleaseResponse.state:type_name -> rollpin.v1.ServiceState
 	0,  // 20: rollpin.v1.SetModeRequest.mode:type_name -> rollpin.v1.PinMode
-	8,  // 21: rollpin.v1.SetModeResponse.state:type_name -> rollpin.v1.ServiceState
-	5,  // 22: rollpin.v1.ListInstancesResponse.instances:type_name -> rollpin.v1.Instance
-	33, // 23: rollpin.v1.ContractMark.at:type_name -> google.protobuf.Timestamp
+	9,  // 21: rollpin.v1.SetModeResponse.state:type_name -> rollpin.v1.ServiceState
+	6,  // 22: rollpin.v1.ListInstancesResponse.instances:type_name -> rollpin.v1.Instance
+	44, // 23: rollpin.v1.ContractMark.at:type_name -> google.protobuf.Timestamp
 	2,  // 24: rollpin.v1.ContractMark.state:type_name -> rollpin.v1.ContractState
-	26, // 25: rollpin.v1.ContractMark.previous:type_name -> rollpin.v1.ContractMark
+	27, // 25: rollpin.v1.ContractMark.previous:type_name -> rollpin.v1.ContractMark
 	2,  // 26: rollpin.v1.MarkContractRequest.state:type_name -> rollpin.v1.ContractState
-	26, // 27: rollpin.v1.MarkContractResponse.marks:type_name -> rollpin.v1.ContractMark
-	26, // 28: rollpin.v1.ListContractsResponse.marks:type_name -> rollpin.v1.ContractMark
-	10, // 29: rollpin.v1.PinService.GetPins:input_type -> rollpin.v1.GetPinsRequest
-	12, // 30: rollpin.v1.PinService.WatchPins:input_type -> rollpin.v1.WatchPinsRequest
-	14, // 31: rollpin.v1.PinService.Register:input_type -> rollpin.v1.RegisterRequest
-	16, // 32: rollpin.v1.PinService.SetPin:input_type -> rollpin.v1.SetPinRequest
-	18, // 33: rollpin.v1.PinService.Hold:input_type -> rollpin.v1.HoldRequest
-	20, // 34: rollpin.v1.PinService.Release:input_type -> rollpin.v1.ReleaseRequest
-	22, // 35: rollpin.v1.PinService.SetMode:input_type -> rollpin.v1.SetModeRequest
-	24, // 36: rollpin.v1.PinService.ListInstances:input_type -> rollpin.v1.ListInstancesRequest
-	27, // 37: rollpin.v1.PinService.LockMigrations:input_type -> rollpin.v1.LockMigrationsRequest
-	29, // 38: rollpin.v1.PinService.MarkContract:input_type -> rollpin.v1.MarkContractRequest
-	31, // 39: rollpin.v1.PinService.ListContracts:input_type -> rollpin.v1.ListContractsRequest
-	11, // 40: rollpin.v1.PinService.GetPins:output_type -> rollpin.v1.GetPinsResponse
-	13, // 41: rollpin.v1.PinService.WatchPins:output_type -> rollpin.v1.WatchPinsResponse
-	15, // 42: rollpin.v1.PinService.Register:output_type -> rollpin.v1.RegisterResponse
-	17, // 43: rollpin.v1.PinService.SetPin:output_type -> rollpin.v1.SetPinResponse
-	19, // 44: rollpin.v1.PinService.Hold:output_type -> rollpin.v1.HoldResponse
-	21, // 45: rollpin.v1.PinService.Release:output_type -> rollpin.v1.ReleaseResponse
-	23, // 46: rollpin.v1.PinService.SetMode:output_type -> rollpin.v1.SetModeResponse
-	25, // 47: rollpin.v1.PinService.ListInstances:output_type -> rollpin.v1.ListInstancesResponse
-	28, // 48: rollpin.v1.PinService.LockMigrations:output_type -> rollpin.v1.LockMigrationsResponse
-	30, // 49: rollpin.v1.PinService.MarkContract:output_type -> rollpin.v1.MarkContractResponse
-	32, // 50: rollpin.v1.PinService.ListContracts:output_type -> rollpin.v1.ListContractsResponse
-	40, // [40:51] is the sub-list for method output_type
-	29, // [29:40] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	27, // 27: rollpin.v1.MarkContractResponse.marks:type_name -> rollpin.v1.ContractMark
+	27, // 28: rollpin.v1.ListContractsResponse.marks:type_name -> rollpin.v1.ContractMark
+	3,  // 29: rollpin.v1.HistoryEntry.kind:type_name -> rollpin.v1.HistoryKind
+	44, // 30: rollpin.v1.HistoryEntry.at:type_name -> google.protobuf.Timestamp
+	44, // 31: rollpin.v1.GetHistoryRequest.since:type_name -> google.protobuf.Timestamp
+	34, // 32: rollpin.v1.GetHistoryResponse.entries:type_name -> rollpin.v1.HistoryEntry
+	44, // 33: rollpin.v1.Release.recorded_at:type_name -> google.protobuf.Timestamp
+	37, // 34: rollpin.v1.RecordReleaseResponse.release:type_name -> rollpin.v1.Release
+	37, // 35: rollpin.v1.ListReleasesResponse.releases:type_name -> rollpin.v1.Release
+	9,  // 36: rollpin.v1.SetExpectedResponse.state:type_name -> rollpin.v1.ServiceState
+	11, // 37: rollpin.v1.PinService.GetPins:input_type -> rollpin.v1.GetPinsRequest
+	13, // 38: rollpin.v1.PinService.WatchPins:input_type -> rollpin.v1.WatchPinsRequest
+	15, // 39: rollpin.v1.PinService.Register:input_type -> rollpin.v1.RegisterRequest
+	17, // 40: rollpin.v1.PinService.SetPin:input_type -> rollpin.v1.SetPinRequest
+	19, // 41: rollpin.v1.PinService.Hold:input_type -> rollpin.v1.HoldRequest
+	21, // 42: rollpin.v1.PinService.Release:input_type -> rollpin.v1.ReleaseRequest
+	23, // 43: rollpin.v1.PinService.SetMode:input_type -> rollpin.v1.SetModeRequest
+	25, // 44: rollpin.v1.PinService.ListInstances:input_type -> rollpin.v1.ListInstancesRequest
+	28, // 45: rollpin.v1.PinService.LockMigrations:input_type -> rollpin.v1.LockMigrationsRequest
+	30, // 46: rollpin.v1.PinService.MarkContract:input_type -> rollpin.v1.MarkContractRequest
+	32, // 47: rollpin.v1.PinService.ListContracts:input_type -> rollpin.v1.ListContractsRequest
+	35, // 48: rollpin.v1.PinService.GetHistory:input_type -> rollpin.v1.GetHistoryRequest
+	38, // 49: rollpin.v1.PinService.RecordRelease:input_type -> rollpin.v1.RecordReleaseRequest
+	40, // 50: rollpin.v1.PinService.ListReleases:input_type -> rollpin.v1.ListReleasesRequest
+	42, // 51: rollpin.v1.PinService.SetExpected:input_type -> rollpin.v1.SetExpectedRequest
+	12, // 52: rollpin.v1.PinService.GetPins:output_type -> rollpin.v1.GetPinsResponse
+	14, // 53: rollpin.v1.PinService.WatchPins:output_type -> rollpin.v1.WatchPinsResponse
+	16, // 54: rollpin.v1.PinService.Register:output_type -> rollpin.v1.RegisterResponse
+	18, // 55: rollpin.v1.PinService.SetPin:output_type -> rollpin.v1.SetPinResponse
+	20, // 56: rollpin.v1.PinService.Hold:output_type -> rollpin.v1.HoldResponse
+	22, // 57: rollpin.v1.PinService.Release:output_type -> rollpin.v1.ReleaseResponse
+	24, // 58: rollpin.v1.PinService.SetMode:output_type -> rollpin.v1.SetModeResponse
+	26, // 59: rollpin.v1.PinService.ListInstances:output_type -> rollpin.v1.ListInstancesResponse
+	29, // 60: rollpin.v1.PinService.LockMigrations:output_type -> rollpin.v1.LockMigrationsResponse
+	31, // 61: rollpin.v1.PinService.MarkContract:output_type -> rollpin.v1.MarkContractResponse
+	33, // 62: rollpin.v1.PinService.ListContracts:output_type -> rollpin.v1.ListContractsResponse
+	36, // 63: rollpin.v1.PinService.GetHistory:output_type -> rollpin.v1.GetHistoryResponse
+	39, // 64: rollpin.v1.PinService.RecordRelease:output_type -> rollpin.v1.RecordReleaseResponse
+	41, // 65: rollpin.v1.PinService.ListReleases:output_type -> rollpin.v1.ListReleasesResponse
+	43, // 66: rollpin.v1.PinService.SetExpected:output_type -> rollpin.v1.SetExpectedResponse
+	52, // [52:67] is the sub-list for method output_type
+	37, // [37:52] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_rollpin_v1_pind_proto_init() }
@@ -2400,8 +3268,8 @@ func file_rollpin_v1_pind_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_rollpin_v1_pind_proto_rawDesc), len(file_rollpin_v1_pind_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   30,
+			NumEnums:      4,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -30,6 +30,10 @@ const (
 	PinService_LockMigrations_FullMethodName = "/rollpin.v1.PinService/LockMigrations"
 	PinService_MarkContract_FullMethodName   = "/rollpin.v1.PinService/MarkContract"
 	PinService_ListContracts_FullMethodName  = "/rollpin.v1.PinService/ListContracts"
+	PinService_GetHistory_FullMethodName     = "/rollpin.v1.PinService/GetHistory"
+	PinService_RecordRelease_FullMethodName  = "/rollpin.v1.PinService/RecordRelease"
+	PinService_ListReleases_FullMethodName   = "/rollpin.v1.PinService/ListReleases"
+	PinService_SetExpected_FullMethodName    = "/rollpin.v1.PinService/SetExpected"
 )
 
 // PinServiceClient is the client API for PinService service.
@@ -80,6 +84,18 @@ type PinServiceClient interface {
 	MarkContract(ctx context.Context, in *MarkContractRequest, opts ...grpc.CallOption) (*MarkContractResponse, error)
 	// ListContracts returns every contract mark, sorted by track.
 	ListContracts(ctx context.Context, in *ListContractsRequest, opts ...grpc.CallOption) (*ListContractsResponse, error)
+	// GetHistory pages through the recorded changes of pins, holds, modes and
+	// contract marks, oldest first.
+	GetHistory(ctx context.Context, in *GetHistoryRequest, opts ...grpc.CallOption) (*GetHistoryResponse, error)
+	// RecordRelease stores a named manifest (a release: what a set of
+	// binaries speaks). Releases are immutable: recording a name again with
+	// the same manifest changes nothing, with another fails with
+	// ALREADY_EXISTS.
+	RecordRelease(ctx context.Context, in *RecordReleaseRequest, opts ...grpc.CallOption) (*RecordReleaseResponse, error)
+	// ListReleases lists the recorded releases (or one), oldest first.
+	ListReleases(ctx context.Context, in *ListReleasesRequest, opts ...grpc.CallOption) (*ListReleasesResponse, error)
+	// SetExpected sets how many live instances a service should have.
+	SetExpected(ctx context.Context, in *SetExpectedRequest, opts ...grpc.CallOption) (*SetExpectedResponse, error)
 }
 
 type pinServiceClient struct {
@@ -227,6 +243,46 @@ func (c *pinServiceClient) ListContracts(ctx context.Context, in *ListContractsR
 	return out, nil
 }
 
+func (c *pinServiceClient) GetHistory(ctx context.Context, in *GetHistoryRequest, opts ...grpc.CallOption) (*GetHistoryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetHistoryResponse)
+	err := c.cc.Invoke(ctx, PinService_GetHistory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pinServiceClient) RecordRelease(ctx context.Context, in *RecordReleaseRequest, opts ...grpc.CallOption) (*RecordReleaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordReleaseResponse)
+	err := c.cc.Invoke(ctx, PinService_RecordRelease_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pinServiceClient) ListReleases(ctx context.Context, in *ListReleasesRequest, opts ...grpc.CallOption) (*ListReleasesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListReleasesResponse)
+	err := c.cc.Invoke(ctx, PinService_ListReleases_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pinServiceClient) SetExpected(ctx context.Context, in *SetExpectedRequest, opts ...grpc.CallOption) (*SetExpectedResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetExpectedResponse)
+	err := c.cc.Invoke(ctx, PinService_SetExpected_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PinServiceServer is the server API for PinService service.
 // All implementations must embed UnimplementedPinServiceServer
 // for forward compatibility.
@@ -275,6 +331,18 @@ type PinServiceServer interface {
 	MarkContract(context.Context, *MarkContractRequest) (*MarkContractResponse, error)
 	// ListContracts returns every contract mark, sorted by track.
 	ListContracts(context.Context, *ListContractsRequest) (*ListContractsResponse, error)
+	// GetHistory pages through the recorded changes of pins, holds, modes and
+	// contract marks, oldest first.
+	GetHistory(context.Context, *GetHistoryRequest) (*GetHistoryResponse, error)
+	// RecordRelease stores a named manifest (a release: what a set of
+	// binaries speaks). Releases are immutable: recording a name again with
+	// the same manifest changes nothing, with another fails with
+	// ALREADY_EXISTS.
+	RecordRelease(context.Context, *RecordReleaseRequest) (*RecordReleaseResponse, error)
+	// ListReleases lists the recorded releases (or one), oldest first.
+	ListReleases(context.Context, *ListReleasesRequest) (*ListReleasesResponse, error)
+	// SetExpected sets how many live instances a service should have.
+	SetExpected(context.Context, *SetExpectedRequest) (*SetExpectedResponse, error)
 	mustEmbedUnimplementedPinServiceServer()
 }
 
@@ -317,6 +385,18 @@ func (UnimplementedPinServiceServer) MarkContract(context.Context, *MarkContract
 }
 func (UnimplementedPinServiceServer) ListContracts(context.Context, *ListContractsRequest) (*ListContractsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListContracts not implemented")
+}
+func (UnimplementedPinServiceServer) GetHistory(context.Context, *GetHistoryRequest) (*GetHistoryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetHistory not implemented")
+}
+func (UnimplementedPinServiceServer) RecordRelease(context.Context, *RecordReleaseRequest) (*RecordReleaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordRelease not implemented")
+}
+func (UnimplementedPinServiceServer) ListReleases(context.Context, *ListReleasesRequest) (*ListReleasesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListReleases not implemented")
+}
+func (UnimplementedPinServiceServer) SetExpected(context.Context, *SetExpectedRequest) (*SetExpectedResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetExpected not implemented")
 }
 func (UnimplementedPinServiceServer) mustEmbedUnimplementedPinServiceServer() {}
 func (UnimplementedPinServiceServer) testEmbeddedByValue()                    {}
@@ -516,6 +596,78 @@ func _PinService_ListContracts_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PinService_GetHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetHistoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PinServiceServer).GetHistory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PinService_GetHistory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PinServiceServer).GetHistory(ctx, req.(*GetHistoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PinService_RecordRelease_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordReleaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PinServiceServer).RecordRelease(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PinService_RecordRelease_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PinServiceServer).RecordRelease(ctx, req.(*RecordReleaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PinService_ListReleases_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListReleasesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PinServiceServer).ListReleases(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PinService_ListReleases_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PinServiceServer).ListReleases(ctx, req.(*ListReleasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PinService_SetExpected_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetExpectedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PinServiceServer).SetExpected(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PinService_SetExpected_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PinServiceServer).SetExpected(ctx, req.(*SetExpectedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PinService_ServiceDesc is the grpc.ServiceDesc for PinService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -554,6 +706,22 @@ var PinService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListContracts",
 			Handler:    _PinService_ListContracts_Handler,
+		},
+		{
+			MethodName: "GetHistory",
+			Handler:    _PinService_GetHistory_Handler,
+		},
+		{
+			MethodName: "RecordRelease",
+			Handler:    _PinService_RecordRelease_Handler,
+		},
+		{
+			MethodName: "ListReleases",
+			Handler:    _PinService_ListReleases_Handler,
+		},
+		{
+			MethodName: "SetExpected",
+			Handler:    _PinService_SetExpected_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
