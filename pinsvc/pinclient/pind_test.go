@@ -23,7 +23,7 @@ import (
 // Test timings: short settle and TTL; waits are bounded, never asserted.
 const (
 	testSettle = 300 * time.Millisecond
-	testTTL    = 2 * time.Second
+	testTTL    = 4 * time.Second
 	waitFor    = 15 * time.Second
 )
 
