@@ -456,6 +456,9 @@ func (s *Server) applyKV(data map[string]*svcData, typ mvccpb.Event_EventType, k
 			s.log.Warn("ignoring unreadable instance", "key", string(kv.Key), "err", err)
 			return "", false
 		}
+		if c := m.String(); in.GetManifest() != c {
+			in.Manifest = c // canonical text: version groups key on it
+		}
 		if old, had := d.insts[id]; !had || !old.manifest.Equal(m) {
 			d.changedAt = now
 		}
