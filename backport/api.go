@@ -22,20 +22,27 @@ import (
 // (or proto.Clone the result before mutating it). Populated fields newer
 // than the cap are cleared (ON_DOWNGRADE_DROP) or handed to the message's
 // downgrader (ON_DOWNGRADE_CUSTOM); enum values newer than the cap are
-// replaced by their downgrade_to, following chains; unknown fields are
-// dropped from every copied message whose track is capped below this
-// schema. Tracks absent from cap are uncapped, and a cap at or above the
-// schema's version is nothing to do. Other errors: invalid options in the
-// message's types (wrapping ErrSchema, see CheckMessage), a cap in another
-// major version (ErrAcrossMajors), a CUSTOM field with no downgrader
-// (ErrNoDowngrader), or a downgrader's own error. Safe for concurrent use.
+// replaced by their downgrade_to, following chains.
+//
+// Unknown fields follow one rule at every depth: they are newer than
+// anything this binary knows, so a message whose track the cap holds below
+// this binary's version of it loses them; when the cap covers this
+// binary's version of the track, they pass through untouched (as do those
+// of messages in unversioned packages).
+//
+// Tracks absent from cap are uncapped, and a cap at or above the schema's
+// version is nothing to do. Other errors: invalid options in the message's
+// types (wrapping ErrSchema, see CheckMessage), a cap in another major
+// version (ErrAcrossMajors), a CUSTOM field with no downgrader
+// (ErrNoDowngrader), or a downgrader's own error. It runs on the default
+// engine (see Default); safe for concurrent use.
 func Downgrade(msg proto.Message, cap Manifest) (proto.Message, error) {
-	return DowngradeObserved(msg, cap, nil)
+	return defaultEngine.downgradeMessage(msg, cap, nil)
 }
 
 // DowngradeObserved is Downgrade that reports every change to obs (nil: none).
 func DowngradeObserved(msg proto.Message, cap Manifest, obs Observer) (proto.Message, error) {
-	return downgradeMessage(msg, cap, obs)
+	return defaultEngine.downgradeMessage(msg, cap, obs)
 }
 
 // FillDefaults sets, in place, the declared default of every unpopulated
@@ -47,9 +54,9 @@ func DowngradeObserved(msg proto.Message, cap Manifest, obs Observer) (proto.Mes
 // this schema's version, after its defaults are filled. Tracks absent from
 // sender are taken as known to the sender. Errors: invalid options
 // (ErrSchema), a sender in another major (ErrAcrossMajors), an upgrader's
-// error.
+// error. It runs on the default engine.
 func FillDefaults(msg proto.Message, sender Manifest) error {
-	return FillDefaultsObserved(msg, sender, nil)
+	return defaultEngine.fillMessage(msg, sender, nil)
 }
 
 // MayFill reports whether FillDefaults could change, or fail on, a message
@@ -60,20 +67,13 @@ func FillDefaults(msg proto.Message, sender Manifest) error {
 // A client that knows its peer runs at least its cap uses it to skip
 // collecting the peer's version when no answer could need defaults.
 func MayFill(md protoreflect.MessageDescriptor, sender Manifest) bool {
-	p := planFor(md)
-	if p.err != nil {
-		return true
-	}
-	if t, _ := p.acrossMajors(sender); t != nil {
-		return true
-	}
-	return fillNeeded(p, sender, !upgraders.empty())
+	return defaultEngine.MayFill(md, sender)
 }
 
 // FillDefaultsObserved is FillDefaults that reports every change to obs
 // (nil: none).
 func FillDefaultsObserved(msg proto.Message, sender Manifest, obs Observer) error {
-	return fillMessage(msg, sender, obs)
+	return defaultEngine.fillMessage(msg, sender, obs)
 }
 
 // Observer is told what Downgrade and FillDefaults change. Implementations
@@ -88,30 +88,36 @@ type Observer interface {
 	DefaultFilled(fd protoreflect.FieldDescriptor)
 }
 
-// Downgrader rewrites m (a copy being built, never the caller's input) so it
-// conforms to cap; see RegisterDowngrader.
-type Downgrader func(m protoreflect.Message, cap Manifest) error
-
-// Upgrader completes m from an older sender; see RegisterUpgrader.
-type Upgrader func(m protoreflect.Message, sender Manifest) error
-
-// RegisterDowngrader registers fn for messages named name (generated and
-// dynamic alike). It is called when cap is below the since of a populated
-// ON_DOWNGRADE_CUSTOM field of the message, once per message, on a private
-// deep copy of it (never the caller's input), before the engine clears the
-// fields newer than the cap; the engine then downgrades what fn left.
-// Registering twice for one name replaces the hook; a nil fn removes it.
-// Safe for concurrent use.
+// RegisterDowngrader registers fn on the default engine for messages named
+// name (generated and dynamic alike). It is called when cap is below the
+// since of a populated ON_DOWNGRADE_CUSTOM field of the message, once per
+// message, on a private deep copy of it (never the caller's input), before
+// the engine clears the fields newer than the cap; the engine then
+// downgrades what fn left. Registering twice for one name replaces the
+// hook; a nil fn removes it. Safe for concurrent use. Engines built with
+// New take their hooks from WithDowngrader.
 func RegisterDowngrader(name protoreflect.FullName, fn func(m protoreflect.Message, cap Manifest) error) {
-	downgraders.set(name, fn, fn == nil)
+	defaultEngine.downgraders.set(name, fn, fn == nil)
 }
 
-// RegisterUpgrader registers fn for messages named name. It is called by
-// FillDefaults on a present message, in place and after its defaults are
-// filled, when the sender's version of its track is below this schema's
-// version of it. A nil fn removes the hook. Safe for concurrent use.
+// RegisterUpgrader registers fn on the default engine for messages named
+// name. It is called by FillDefaults on a present message, in place and
+// after its defaults are filled, when the sender's version of its track is
+// below this schema's version of it. A nil fn removes the hook. Safe for
+// concurrent use.
 func RegisterUpgrader(name protoreflect.FullName, fn func(m protoreflect.Message, sender Manifest) error) {
-	upgraders.set(name, fn, fn == nil)
+	defaultEngine.upgraders.set(name, fn, fn == nil)
+}
+
+// CheckMessage compiles the plan of md on the default engine and returns
+// every invalid rollpin option in md and the types it reaches (bad version
+// text, a since above its package's version or in an unversioned package,
+// conflicting package declarations, an unknown or newer downgrade_to, an
+// unparsable default), each naming the element, joined with errors.Join;
+// nil when all are valid. Every error wraps ErrSchema. It never panics on
+// bad options.
+func CheckMessage(md protoreflect.MessageDescriptor) error {
+	return defaultEngine.planFor(md).err
 }
 
 // OwnManifest returns the manifest of the descriptors linked into this

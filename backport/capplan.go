@@ -3,8 +3,6 @@ package backport
 import (
 	"slices"
 	"sync/atomic"
-
-	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // A capPlan is a plan specialised to one cap: every decision that depends
@@ -28,8 +26,7 @@ type capPlan struct {
 
 // capOp is one field Downgrade looks at under the cap.
 type capOp struct {
-	fp  *fieldPlan
-	idx int // index in p.dg and in goLayout.dg
+	fp *fieldPlan
 	// drop: the field is newer than the cap (it is cleared, or rejected).
 	drop bool
 	// sub is the capPlan of the field's message type (its elements or
@@ -37,37 +34,8 @@ type capOp struct {
 	sub *capPlan
 	// ecv is the cap's version of an enum field's track.
 	ecv Version
-	// direct says how a generated message's Go field can be handled
-	// without protoreflect (when its layout has the field).
-	direct directKind
-}
-
-type directKind uint8
-
-const (
-	directNone    directKind = iota
-	directEnum               // a singular, non-oneof enum field: an int32
-	directMessage            // a singular, non-oneof message field: a pointer
-)
-
-// directOf returns how fd's Go field can be read and written directly.
-func directOf(fd protoreflect.FieldDescriptor) directKind {
-	if fd.IsList() || fd.IsMap() {
-		return directNone
-	}
-	if od := fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
-		return directNone
-	}
-	switch fd.Kind() {
-	case protoreflect.EnumKind:
-		if fd.HasPresence() {
-			return directNone // a *int32 in proto2 and for proto3 optional
-		}
-		return directEnum
-	case protoreflect.MessageKind:
-		return directMessage
-	}
-	return directNone
+	// single: a singular message field with sub (not a list or map).
+	single bool
 }
 
 // buildCapPlan compiles p (and, through memo, every plan it reaches,
@@ -84,39 +52,46 @@ func buildCapPlan(p *plan, cap Manifest, memo map[*plan]*capPlan) *capPlan {
 	if cp.capped {
 		for _, fp := range p.custom {
 			if cp.cv.Less(fp.since) {
-				cp.custom = append(cp.custom, capOp{fp: fp, idx: slices.Index(p.dg, fp), drop: true})
+				cp.custom = append(cp.custom, capOp{fp: fp, drop: true})
 			}
 		}
 		cp.dropUnknown = cp.cv.Less(p.version)
 	}
-	for i, fp := range p.dg {
+	for _, fp := range p.dg {
 		switch {
 		case fp.hasSince && cp.capped && cp.cv.Less(fp.since):
-			cp.ops = append(cp.ops, capOp{fp: fp, idx: i, drop: true})
+			cp.ops = append(cp.ops, capOp{fp: fp, drop: true})
 		case fp.msg != nil:
 			if subtreeNeeds(fp.msg, cap) {
-				cp.ops = append(cp.ops, capOp{fp: fp, idx: i, sub: buildCapPlan(fp.msg, cap, memo), direct: directOf(fp.fd)})
+				cp.ops = append(cp.ops, capOp{fp: fp, sub: buildCapPlan(fp.msg, cap, memo), single: !fp.fd.IsList() && !fp.fd.IsMap()})
 			}
 		case fp.enum != nil:
 			ep := fp.enum
 			if ecv, ok := cap.Get(ep.track); ok && ep.hasMax && ecv.Less(ep.max) {
-				cp.ops = append(cp.ops, capOp{fp: fp, idx: i, ecv: ecv, direct: directOf(fp.fd)})
+				cp.ops = append(cp.ops, capOp{fp: fp, ecv: ecv})
 			}
 		}
 	}
 	return cp
 }
 
-// subtreeNeeds reports whether some track of p's subtree is capped below
-// the highest since it holds.
+// subtreeNeeds reports whether Downgrade must visit p's subtree under cap:
+// some track of it is capped below the highest since it holds, or below
+// the binary's version of a track that messages of the subtree belong to
+// (their unknown fields are dropped).
 func subtreeNeeds(p *plan, cap Manifest) bool {
 	for i := range p.th {
 		t := &p.th[i]
-		if cv, ok := cap.Get(t.track); ok && t.hasMax && cv.Less(t.max) {
+		if cv, ok := cap.Get(t.track); ok && t.needs(cv) {
 			return true
 		}
 	}
 	return false
+}
+
+// needs reports whether a cap at cv on t's track requires a visit.
+func (t *threshold) needs(cv Version) bool {
+	return (t.hasMax && cv.Less(t.max)) || (t.hasMsg && cv.Less(t.schema))
 }
 
 // capKey is the cap's version of one track of a root plan's th: the part of

@@ -1,4 +1,4 @@
-package backport
+package backport_test
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/rollpin/rollpin/backport"
 )
 
 // TestConcurrent compiles plans and downgrades and fills shared inputs
@@ -27,7 +29,7 @@ func TestConcurrent(t *testing.T) {
 			Field: []*descriptorpb.FieldDescriptorProto{field("x", 1, tString, fieldOpts(t, sinceOnly("1.2"), encUnknown)), msgField("self", 2, ".conc.v1.M", nil)},
 		}}))
 	md := findMessage(t, files, "conc.v1.M")
-	caps := []Manifest{mustCap(t, svcCap13), mustCap(t, typesCap21), mustCap(t, "rollpin.testpb.svc.v1=1.1,conc.v1=1.1")}
+	caps := []backport.Manifest{mustCap(t, svcCap13), mustCap(t, typesCap21), mustCap(t, "rollpin.testpb.svc.v1=1.1,conc.v1=1.1")}
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
@@ -35,24 +37,24 @@ func TestConcurrent(t *testing.T) {
 			defer wg.Done()
 			for i, in := range inputs {
 				cap := caps[(i+g)%len(caps)]
-				if _, err := Downgrade(in, cap); err != nil {
-					var re *RejectError
+				if _, err := backport.Downgrade(in, cap); err != nil {
+					var re *backport.RejectError
 					if !asReject(err, &re) {
 						t.Errorf("Downgrade: %v", err)
 						return
 					}
 				}
 				c := proto.Clone(in)
-				if err := FillDefaults(c, cap); err != nil {
+				if err := backport.FillDefaults(c, cap); err != nil {
 					t.Errorf("FillDefaults: %v", err)
 					return
 				}
-				if err := CheckMessage(md); err != nil {
+				if err := backport.CheckMessage(md); err != nil {
 					t.Errorf("CheckMessage: %v", err)
 					return
 				}
 				if g == 0 && i%10 == 0 {
-					RegisterUpgrader("conc.v1.M", nil)
+					backport.RegisterUpgrader("conc.v1.M", nil)
 				}
 			}
 		}()
@@ -60,4 +62,4 @@ func TestConcurrent(t *testing.T) {
 	wg.Wait()
 }
 
-func asReject(err error, re **RejectError) bool { return errors.As(err, re) }
+func asReject(err error, re **backport.RejectError) bool { return errors.As(err, re) }

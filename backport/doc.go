@@ -42,7 +42,16 @@
 // A package's declaration may sit in any of its files. For descriptors
 // linked into the binary, protoregistry.GlobalFiles finds it; for
 // descriptors built at run time, files reachable through imports are
-// searched, and RegisterFiles adds a registry to search.
+// searched, and an engine built with New(WithFiles(files)) searches files.
+//
+// # Engines
+//
+// An Engine holds a descriptor resolver, a plan cache and hooks. The
+// package-level functions use the default engine (Default), which reads
+// protoregistry.GlobalFiles and holds the hooks registered with
+// RegisterDowngrader and RegisterUpgrader. A proxy serving descriptor sets
+// read at run time builds its own with New(WithFiles(files),
+// WithDowngrader(...)) and drops it, with its plans, when it reloads them.
 //
 // # Plans
 //
@@ -63,15 +72,39 @@
 // answers from the plan alone whether FillDefaults could do anything for a
 // sender.
 //
-// # Copies
+// # Annotation rules
 //
-// Downgrade copies only the messages on the path to a change and shares
-// every unchanged sub-message, list and map with its input. For generated
-// messages it reads presence, enums, sub-messages, oneofs and repeated
-// message fields and copies the Go struct directly (after checking its
-// layout), as hand-written code would; other messages go through
-// protoreflect. Treat
-// the input and the output as read-only afterwards.
+// What an annotation may say is decided in one place: the rules listed by
+// Rules, applied by the plan compiler and by CheckAnnotations, which package
+// compat, pindctl check and buf-plugin-rollpin report. Every schema error is
+// a *Violation naming the file, the element and the Rule.
+//
+// # Copies and generated code
+//
+// For message types generated with protoc-gen-go-rollpin, the engine runs
+// the generated code: plain Go that copies only the messages, lists and
+// maps on the path to a change and shares every unchanged sub-message, list
+// and map with its input, as hand-written code would. Treat the input and
+// the output as read-only afterwards. The engine uses generated code only
+// when it covers the schema the engine compiles from the descriptors (the
+// code of every message in the subtree was generated from the same
+// annotations); WithGeneratedCode(false) turns it off.
+//
+// Everything else (dynamicpb, proxies, packages generated without the
+// plugin) goes through protoreflect. Copying a message field by field
+// through protoreflect costs more than proto.Clone copying a whole tree, so
+// that path first checks, reading only, whether anything must change, then
+// clones the message once and downgrades the clone in place. No unsafe
+// code and no protobuf internals are involved on either path.
+//
+// # Unknown fields
+//
+// Unknown fields are newer than anything this binary knows. One rule holds
+// at every depth: when the cap is below this binary's version of a track,
+// every message of that track loses its unknown fields; when the cap covers
+// the binary's version, they pass through untouched, as do those of
+// messages of unversioned packages. A message that has nothing else to
+// change and no unknown fields is returned as it is, without allocating.
 //
 // # Hooks
 //

@@ -3,8 +3,6 @@ package backport
 import (
 	"fmt"
 	"strconv"
-	"sync/atomic"
-	"unsafe"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -14,12 +12,12 @@ import (
 
 // downgrader carries one Downgrade call.
 type downgrader struct {
-	cap   Manifest
-	obs   Observer
-	arena arena // see messageList
+	e   *Engine
+	cap Manifest
+	obs Observer
 }
 
-func downgradeMessage(msg proto.Message, cap Manifest, obs Observer) (proto.Message, error) {
+func (e *Engine) downgradeMessage(msg proto.Message, cap Manifest, obs Observer) (proto.Message, error) {
 	if msg == nil {
 		return nil, nil
 	}
@@ -27,321 +25,326 @@ func downgradeMessage(msg proto.Message, cap Manifest, obs Observer) (proto.Mess
 	if !m.IsValid() {
 		return msg, nil
 	}
-	p := planFor(m.Descriptor())
+	p := e.planFor(m.Descriptor())
 	if p.err != nil {
 		return nil, fmt.Errorf("backport: cannot downgrade %s: %w", p.desc.FullName(), p.err)
 	}
-	// key is the cap restricted to the tracks this message reaches: what
-	// the capPlan depends on.
-	var keyBuf [8]capKey
-	key := keyBuf[:0]
-	need := false
-	for i := range p.th {
-		t := &p.th[i]
-		cv, ok := cap.Get(t.track)
-		key = append(key, capKey{cv, ok})
-		if !ok {
-			continue
-		}
-		if cv.Major != t.schema.Major {
-			return nil, fmt.Errorf("%w: %s: track %s is %s in this schema and %s in the cap",
-				ErrAcrossMajors, p.desc.FullName(), t.track, t.schema, cv)
-		}
-		if t.hasMax && cv.Less(t.max) {
-			need = true
-		}
+	dec := p.decide(cap)
+	if dec.err != nil {
+		return nil, dec.err
 	}
-	if !need {
+	if !dec.need {
 		return msg, nil
 	}
-	cp := p.capPlanFor(key, cap)
+	if p.gen != nil && e.generated {
+		g := newGen(e, cap)
+		var held *heldEvents
+		if obs != nil {
+			held = &heldEvents{}
+			g.obs = held
+		}
+		out, err := p.gen.downgrade(msg, g)
+		g.release()
+		if err != nil {
+			return nil, err
+		}
+		if held != nil {
+			held.replay(obs)
+		}
+		return out, nil
+	}
+	cp := dec.cp
+	if cp == nil {
+		cp = p.capPlanFor(dec.key, cap)
+	}
 	// Events are held back until the whole tree is done: a Downgrade that
 	// ends in an error reports nothing (nothing was sent).
 	var held *heldEvents
-	d := &downgrader{cap: cap}
+	d := &downgrader{e: e, cap: cap}
 	if obs != nil {
 		held = &heldEvents{}
 		d.obs = held
 	}
-	out, changed, err := d.message(cp, m)
+	out, err := d.root(cp, m)
 	if err != nil {
 		return nil, err
 	}
 	if held != nil {
 		held.replay(obs)
 	}
-	if !changed {
-		return msg, nil
-	}
-	return out.Interface(), nil
+	return out, nil
 }
 
-// message downgrades m, whose subtree needs work. It returns m itself and
-// changed=false when nothing had to change, and otherwise a new message that
-// shares every unchanged field (and sub-tree) with m.
-func (d *downgrader) message(cp *capPlan, m protoreflect.Message) (protoreflect.Message, bool, error) {
-	return d.messageIn(cp, m, cp.p.layoutFor(m))
+// capDecision is what a root plan decided for one cap: whether Downgrade
+// has anything to do, the cap's versions of the plan's tracks (the key of
+// its capPlan), and that capPlan once built. Manifests are immutable, so a
+// decision is reused while the same Manifest value (the same storage) comes
+// back, as it does for every call under one pin.
+type capDecision struct {
+	id   *Entry // the cap's storage; nil for an empty cap
+	n    int
+	need bool
+	err  error
+	key  []capKey
+	cp   *capPlan
 }
 
-// messageIn is message for a caller that already knows m's Go layout (nil
-// when m is not a generated message of the open struct API).
-func (d *downgrader) messageIn(cp *capPlan, m protoreflect.Message, layout *goLayout) (protoreflect.Message, bool, error) {
-	p := cp.p
-	w := working{m: m}
-	if layout != nil {
-		w.ptr = msgPtr(m)
-	}
+// capDecisions are the decisions for the last caps seen, newest first.
+type capDecisions [4]*capDecision
 
-	// Custom downgraders run first, on a private deep copy, so that
-	// nothing they do can reach the input.
-	for i := range cp.custom {
-		fp := cp.custom[i].fp
-		if !present(layout, &cp.custom[i], w.ptr, m) {
+// decide returns p's decision for cap, from a recent one when cap is the
+// same Manifest.
+func (p *plan) decide(cap Manifest) *capDecision {
+	var id *Entry
+	if len(cap.entries) > 0 {
+		id = &cap.entries[0]
+	}
+	recent := p.lastCaps.Load()
+	if recent != nil {
+		for _, d := range recent {
+			if d != nil && d.id == id && d.n == len(cap.entries) {
+				return d
+			}
+		}
+	}
+	d := &capDecision{id: id, n: len(cap.entries)}
+	// key is the cap restricted to the tracks this message reaches: what
+	// the capPlan depends on.
+	d.key = make([]capKey, 0, len(p.th))
+	for i := range p.th {
+		t := &p.th[i]
+		cv, ok := cap.Get(t.track)
+		d.key = append(d.key, capKey{cv, ok})
+		if !ok {
 			continue
 		}
-		hook, ok := downgraders.get(p.desc.FullName())
+		if cv.Major != t.schema.Major {
+			d.err = fmt.Errorf("%w: %s: track %s is %s in this schema and %s in the cap",
+				ErrAcrossMajors, p.desc.FullName(), t.track, t.schema, cv)
+			return d
+		}
+		if t.needs(cv) {
+			d.need = true
+		}
+	}
+	if d.need {
+		d.cp = p.capPlanFor(d.key, cap)
+	}
+	var next capDecisions
+	next[0] = d
+	if recent != nil {
+		copy(next[1:], recent[:])
+	}
+	p.lastCaps.Store(&next)
+	return d
+}
+
+// root downgrades m through protoreflect. Copying a message field by field
+// through protoreflect costs more than proto.Clone copies a whole tree
+// (every Set of a scalar boxes it), so the protoreflect path first checks,
+// reading only, whether anything in m must change; if so it clones m once
+// and downgrades the clone in place. Generated code (generated.go) copies
+// only the path to each change instead.
+func (d *downgrader) root(cp *capPlan, m protoreflect.Message) (proto.Message, error) {
+	change, err := d.probe(cp, m)
+	if err != nil || !change {
+		if err != nil {
+			return nil, err
+		}
+		return m.Interface(), nil
+	}
+	c := proto.Clone(m.Interface())
+	if err := d.inPlace(cp, c.ProtoReflect()); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// probe reports whether Downgrade must change m (whose capPlan is cp):
+// a populated field newer than the cap (dropped, rejected or handed to a
+// downgrader), an enum value newer than the cap, or unknown fields to drop,
+// anywhere in m. It only reads, and stops at the first finding; a value
+// that cannot be sent is reported by inPlace.
+func (d *downgrader) probe(cp *capPlan, m protoreflect.Message) (bool, error) {
+	if cp.dropUnknown && len(m.GetUnknown()) > 0 {
+		return true, nil
+	}
+	for i := range cp.ops {
+		op := &cp.ops[i]
+		fd := op.fp.fd
+		if !m.Has(fd) {
+			continue
+		}
+		if op.drop {
+			return true, nil
+		}
+		v := m.Get(fd)
+		switch {
+		case fd.IsList():
+			l := v.List()
+			for j, n := 0, l.Len(); j < n; j++ {
+				if c, err := d.probeSingle(op, l.Get(j)); c || err != nil {
+					return c, err
+				}
+			}
+		case fd.IsMap():
+			if c, err := d.probeMap(op, v.Map()); c || err != nil {
+				return c, err
+			}
+		default:
+			if c, err := d.probeSingle(op, v); c || err != nil {
+				return c, err
+			}
+		}
+	}
+	return false, nil
+}
+
+// probeMap is probe for the values of map field op.
+func (d *downgrader) probeMap(op *capOp, mp protoreflect.Map) (bool, error) {
+	// The closure escapes: give it its own downgrader so that the
+	// caller's stays on the stack.
+	hd := &downgrader{e: d.e, cap: d.cap, obs: d.obs}
+	var change bool
+	var err error
+	mp.Range(func(_ protoreflect.MapKey, ev protoreflect.Value) bool {
+		change, err = hd.probeSingle(op, ev)
+		return !change && err == nil
+	})
+	return change, err
+}
+
+func (d *downgrader) probeSingle(op *capOp, v protoreflect.Value) (bool, error) {
+	if op.sub != nil {
+		return d.probe(op.sub, v.Message())
+	}
+	return op.enumNewer(v.Enum()), nil
+}
+
+// enumNewer reports whether enum value n of op's field is newer than the
+// cap.
+func (op *capOp) enumNewer(n protoreflect.EnumNumber) bool {
+	vp := op.fp.enum.lookup(n)
+	return vp != nil && op.ecv.Less(vp.since)
+}
+
+// inPlace downgrades m, a private copy, in place.
+func (d *downgrader) inPlace(cp *capPlan, m protoreflect.Message) error {
+	p := cp.p
+	// The downgrader runs first, before the engine clears anything.
+	for i := range cp.custom {
+		fp := cp.custom[i].fp
+		if !m.Has(fp.fd) {
+			continue
+		}
+		hook, ok := d.e.downgraders.get(p.desc.FullName())
 		if !ok {
-			return nil, false, fmt.Errorf("%w for %s: field %s (since %s %s) is set and the cap is %s",
+			return fmt.Errorf("%w for %s: field %s (since %s %s) is set and the cap is %s",
 				ErrNoDowngrader, p.desc.FullName(), fp.fd.Name(), p.track, fp.since, cp.cv)
 		}
-		w.m, w.owned = proto.Clone(m.Interface()).ProtoReflect(), true
-		if err := hook(w.m, d.cap); err != nil {
-			return nil, false, fmt.Errorf("backport: downgrader for %s: %w", p.desc.FullName(), err)
-		}
-		if layout != nil {
-			w.ptr = msgPtr(w.m)
+		if err := hook(m, d.cap); err != nil {
+			return fmt.Errorf("backport: downgrader for %s: %w", p.desc.FullName(), err)
 		}
 		break
 	}
-
 	for i := range cp.ops {
 		op := &cp.ops[i]
 		fp := op.fp
 		fd := fp.fd
-		gf := op.goField(layout)
-		if gf != nil {
-			if !gf.has(w.ptr) {
-				continue
+		if op.single {
+			// A singular message field: Get answers presence too.
+			if sm := m.Get(fd).Message(); sm.IsValid() {
+				if err := d.inPlace(op.sub, sm); err != nil {
+					return prefixErr(err, string(fd.Name()))
+				}
 			}
-		} else if !w.m.Has(fd) {
+			continue
+		}
+		if !m.Has(fd) {
 			continue
 		}
 		if op.drop {
 			if fp.action == rollpinv1.OnDowngrade_ON_DOWNGRADE_REJECT {
-				return nil, false, &RejectError{
+				return &RejectError{
 					Path: string(fd.Name()), Field: fd.FullName(), Track: p.track, Since: fp.since, Cap: cp.cv,
 				}
 			}
-			w.own(d, layout)
-			if gf != nil {
-				gf.clear(w.ptr)
-			} else {
-				w.m.Clear(fd)
-			}
+			m.Clear(fd)
 			if d.obs != nil {
 				d.obs.FieldDropped(fd)
 			}
 			continue
 		}
-		if gf != nil && op.direct != directNone {
-			addr := unsafe.Add(w.ptr, gf.off)
-			switch op.direct {
-			case directEnum:
-				from := protoreflect.EnumNumber(*(*int32)(addr))
-				n, err := d.enum(op, from)
+		v := m.Get(fd)
+		var err error
+		switch {
+		case fd.IsList():
+			l := v.List()
+			for j, n := 0, l.Len(); j < n && err == nil; j++ {
+				if op.sub != nil {
+					err = d.inPlace(op.sub, l.Get(j).Message())
+				} else if n, changed, e := d.enumIn(op, l.Get(j).Enum()); changed {
+					l.Set(j, protoreflect.ValueOfEnum(n))
+				} else {
+					err = e
+				}
 				if err != nil {
-					return nil, false, prefixErr(err, string(fd.Name()))
-				}
-				if n != from {
-					w.own(d, layout)
-					*(*int32)(unsafe.Add(w.ptr, gf.off)) = int32(n)
-				}
-				continue
-			case directMessage:
-				ep := *(*unsafe.Pointer)(addr)
-				el := op.sub.p.layout.Load()
-				if el != nil && el.ok && el.ptrType == gf.typ && atomic.LoadPointer((*unsafe.Pointer)(ep)) != nil {
-					nm, changed, err := d.messageIn(op.sub, messageAt(ep), el)
-					if err != nil {
-						return nil, false, prefixErr(err, string(fd.Name()))
-					}
-					if changed {
-						w.own(d, layout)
-						*(*unsafe.Pointer)(unsafe.Add(w.ptr, gf.off)) = msgPtr(nm)
-					}
-					continue
+					err = prefixErr(err, "["+strconv.Itoa(j)+"]")
 				}
 			}
-		}
-		if layout != nil && op.sub != nil && fd.IsList() {
-			if f, ok := layout.lists[fd.Number()]; ok {
-				nl, err := d.messageList(op, f, w.m)
-				if err != nil {
-					return nil, false, prefixErr(err, string(fd.Name()))
-				}
-				if nl != nil {
-					w.own(d, layout)
-					layout.setList(w.m, f, nl)
-				}
-				continue
+		case fd.IsMap():
+			err = d.inPlaceMap(op, v.Map())
+		default:
+			if op.sub != nil {
+				err = d.inPlace(op.sub, v.Message())
+			} else if n, changed, e := d.enumIn(op, v.Enum()); changed {
+				m.Set(fd, protoreflect.ValueOfEnum(n))
+			} else {
+				err = e
 			}
 		}
-		v, changed, err := d.value(op, w.m, w.m.Get(fd))
 		if err != nil {
-			return nil, false, prefixErr(err, string(fd.Name()))
-		}
-		if changed {
-			w.own(d, layout)
-			if od := fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
-				// A copied oneof may share its wrapper with the input:
-				// clear it so that Set allocates a new one.
-				w.m.Clear(fd)
-			}
-			w.m.Set(fd, v)
+			return prefixErr(err, string(fd.Name()))
 		}
 	}
-
-	// Unknown fields are newer than anything this schema knows: drop them
-	// from a message whose track is capped below this schema.
-	if cp.dropUnknown && len(w.m.GetUnknown()) > 0 {
-		w.own(d, layout)
-		w.m.SetUnknown(nil)
-	}
-	return w.m, w.owned, nil
-}
-
-// working is the message messageIn builds: its input until something has
-// to change, then a shallow copy that it owns.
-type working struct {
-	m     protoreflect.Message
-	ptr   unsafe.Pointer // m's Go struct, when the layout is known
-	owned bool
-}
-
-// own makes w.m a copy of the input that can be changed, once.
-func (w *working) own(d *downgrader, layout *goLayout) {
-	if w.owned {
-		return
-	}
-	w.m, w.owned = d.copyMessage(layout, w.m), true
-	if layout != nil {
-		w.ptr = msgPtr(w.m)
-	}
-}
-
-// goField returns the Go field of op's field in layout, or nil when it is
-// reached through protoreflect.
-func (op *capOp) goField(layout *goLayout) *goField {
-	if layout != nil && op.idx >= 0 && layout.dg[op.idx].ptr.valid() {
-		return &layout.dg[op.idx]
+	// Unknown fields are newer than anything this binary knows: drop them
+	// from a message whose track is capped below this binary's version.
+	if cp.dropUnknown && len(m.GetUnknown()) > 0 {
+		m.SetUnknown(nil)
 	}
 	return nil
 }
 
-// present reports whether op's field is set in m (at ptr when layout is
-// not nil).
-func present(layout *goLayout, op *capOp, ptr unsafe.Pointer, m protoreflect.Message) bool {
-	if gf := op.goField(layout); gf != nil {
-		return gf.has(ptr)
-	}
-	return m.Has(op.fp.fd)
-}
-
-// copyMessage returns a shallow copy of m: through its Go layout when it is
-// a generated message, through protoreflect otherwise.
-func (d *downgrader) copyMessage(layout *goLayout, m protoreflect.Message) protoreflect.Message {
-	if layout != nil {
-		return d.copyGenerated(layout, m)
-	}
-	return shallowCopy(m)
-}
-
-// value downgrades the populated value v of field fp of parent (singular,
-// list or map). A changed list or map is a new one, built with parent's
-// NewField.
-func (d *downgrader) value(op *capOp, parent protoreflect.Message, v protoreflect.Value) (protoreflect.Value, bool, error) {
-	fd := op.fp.fd
-	switch {
-	case fd.IsList():
-		src := v.List()
-		var out protoreflect.List
-		for i, n := 0, src.Len(); i < n; i++ {
-			ev := src.Get(i)
-			nv, changed, err := d.single(op, ev)
-			if err != nil {
-				return protoreflect.Value{}, false, prefixErr(err, "["+strconv.Itoa(i)+"]")
-			}
-			if changed && out == nil {
-				out = parent.NewField(fd).List()
-				for j := 0; j < i; j++ {
-					out.Append(src.Get(j))
-				}
-			}
-			if out != nil {
-				out.Append(nv)
-			}
+// inPlaceMap downgrades the values of map field op in place.
+func (d *downgrader) inPlaceMap(op *capOp, mp protoreflect.Map) error {
+	// The closure escapes: give it its own downgrader so that the
+	// caller's stays on the stack.
+	hd := &downgrader{e: d.e, cap: d.cap, obs: d.obs}
+	var err error
+	mp.Range(func(k protoreflect.MapKey, ev protoreflect.Value) bool {
+		if op.sub != nil {
+			err = hd.inPlace(op.sub, ev.Message())
+		} else if n, changed, e := hd.enumIn(op, ev.Enum()); changed {
+			mp.Set(k, protoreflect.ValueOfEnum(n))
+		} else {
+			err = e
 		}
-		if out == nil {
-			return v, false, nil
-		}
-		return protoreflect.ValueOfList(out), true, nil
-	case fd.IsMap():
-		src := v.Map()
-		type change struct {
-			k protoreflect.MapKey
-			v protoreflect.Value
-		}
-		var changes []change
-		var err error
-		// The closure escapes: give it its own downgrader so that the
-		// caller's stays on the stack.
-		hd := &downgrader{cap: d.cap, obs: d.obs}
-		src.Range(func(k protoreflect.MapKey, ev protoreflect.Value) bool {
-			nv, changed, e := hd.single(op, ev)
-			if e != nil {
-				err = prefixErr(e, mapKeyText(k))
-				return false
-			}
-			if changed {
-				changes = append(changes, change{k, nv})
-			}
-			return true
-		})
 		if err != nil {
-			return protoreflect.Value{}, false, err
+			err = prefixErr(err, mapKeyText(k))
 		}
-		if len(changes) == 0 {
-			return v, false, nil
-		}
-		out := parent.NewField(fd).Map()
-		src.Range(func(k protoreflect.MapKey, ev protoreflect.Value) bool {
-			out.Set(k, ev)
-			return true
-		})
-		for _, c := range changes {
-			out.Set(c.k, c.v)
-		}
-		return protoreflect.ValueOfMap(out), true, nil
-	default:
-		return d.single(op, v)
-	}
+		return err == nil
+	})
+	return err
 }
 
-// single downgrades one message or enum value of the field of op.
-func (d *downgrader) single(op *capOp, v protoreflect.Value) (protoreflect.Value, bool, error) {
-	if op.sub != nil {
-		nm, changed, err := d.message(op.sub, v.Message())
-		if err != nil || !changed {
-			return v, false, err
-		}
-		return protoreflect.ValueOfMessage(nm), true, nil
+// enumIn returns what enum value from of op's field becomes, and whether
+// it changes.
+func (d *downgrader) enumIn(op *capOp, from protoreflect.EnumNumber) (protoreflect.EnumNumber, bool, error) {
+	if !op.enumNewer(from) {
+		return from, false, nil
 	}
-	from := v.Enum()
 	n, err := d.enum(op, from)
-	if err != nil || n == from {
-		return v, false, err
-	}
-	return protoreflect.ValueOfEnum(n), true, nil
+	return n, err == nil && n != from, err
 }
 
 // enum returns the value that enum value from of op's field becomes under
@@ -367,20 +370,6 @@ func (d *downgrader) enum(op *capOp, from protoreflect.EnumNumber) (protoreflect
 		d.obs.EnumDowngraded(fp.fd, vals.ByNumber(from), vals.ByNumber(n))
 	}
 	return n, nil
-}
-
-// shallowCopy returns a new message of m's type holding m's populated fields
-// and unknown fields; messages, lists and maps are shared, not cloned.
-func shallowCopy(m protoreflect.Message) protoreflect.Message {
-	n := m.Type().New()
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		n.Set(fd, v)
-		return true
-	})
-	if u := m.GetUnknown(); len(u) > 0 {
-		n.SetUnknown(u)
-	}
-	return n
 }
 
 // heldEvents records what one Downgrade call would report, to be replayed to

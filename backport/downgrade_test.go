@@ -1,4 +1,4 @@
-package backport
+package backport_test
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/rollpin/rollpin/backport"
 	"github.com/rollpin/rollpin/backport/backporttest"
 	"github.com/rollpin/rollpin/backport/backporttest/plainpb"
 	"github.com/rollpin/rollpin/backport/backporttest/svcpb"
@@ -41,7 +42,7 @@ type downgradeCase struct {
 	want proto.Message
 	// wantReject is the expected RejectError (Path, Since, Cap, Track,
 	// EnumValue are compared).
-	wantReject *RejectError
+	wantReject *backport.RejectError
 	wantErr    error
 }
 
@@ -105,13 +106,13 @@ func downgradeCases() []downgradeCase {
 			name:       "enum value without downgrade_to is rejected",
 			in:         &svcpb.Volume{Items: []*svcpb.Item{{}, {Color: typespb.Color_COLOR_ULTRAVIOLET}}},
 			cap:        typesCap22,
-			wantReject: &RejectError{Path: "items[1].color", EnumValue: "rollpin.testpb.types.v1.COLOR_ULTRAVIOLET", Track: "rollpin.testpb.types.v1", Since: Version{2, 3}, Cap: Version{2, 2}},
+			wantReject: &backport.RejectError{Path: "items[1].color", EnumValue: "rollpin.testpb.types.v1.COLOR_ULTRAVIOLET", Track: "rollpin.testpb.types.v1", Since: backport.Version{2, 3}, Cap: backport.Version{2, 2}},
 		},
 		{
 			name:       "enum rejected in a map value",
 			in:         &svcpb.Volume{Colors: map[string]typespb.Color{"k": typespb.Color_COLOR_ULTRAVIOLET}},
 			cap:        typesCap22,
-			wantReject: &RejectError{Path: `colors["k"]`, EnumValue: "rollpin.testpb.types.v1.COLOR_ULTRAVIOLET", Track: "rollpin.testpb.types.v1", Since: Version{2, 3}, Cap: Version{2, 2}},
+			wantReject: &backport.RejectError{Path: `colors["k"]`, EnumValue: "rollpin.testpb.types.v1.COLOR_ULTRAVIOLET", Track: "rollpin.testpb.types.v1", Since: backport.Version{2, 3}, Cap: backport.Version{2, 2}},
 		},
 		{
 			name: "cyclic type",
@@ -127,7 +128,7 @@ func downgradeCases() []downgradeCase {
 			name:       "REJECT field set",
 			in:         &svcpb.Volume{Spec: &svcpb.Spec{Encryption: &svcpb.Encryption{KeyId: "k"}}},
 			cap:        svcCap13,
-			wantReject: &RejectError{Path: "spec.encryption", Track: "rollpin.testpb.svc.v1", Since: Version{1, 4}, Cap: Version{1, 3}},
+			wantReject: &backport.RejectError{Path: "spec.encryption", Track: "rollpin.testpb.svc.v1", Since: backport.Version{1, 4}, Cap: backport.Version{1, 3}},
 		},
 		{
 			name: "REJECT field unset is fine",
@@ -138,7 +139,7 @@ func downgradeCases() []downgradeCase {
 			name:       "oneof member with REJECT",
 			in:         &svcpb.Volume{Source: &svcpb.Volume_CloneOf{CloneOf: &svcpb.Encryption{}}},
 			cap:        svcCap13,
-			wantReject: &RejectError{Path: "clone_of", Track: "rollpin.testpb.svc.v1", Since: Version{1, 4}, Cap: Version{1, 3}},
+			wantReject: &backport.RejectError{Path: "clone_of", Track: "rollpin.testpb.svc.v1", Since: backport.Version{1, 4}, Cap: backport.Version{1, 3}},
 		},
 		{
 			name: "oneof member dropped",
@@ -194,7 +195,7 @@ func downgradeCases() []downgradeCase {
 			name:    "across majors",
 			in:      &svcpb.Volume{Name: "v"},
 			cap:     "rollpin.testpb.types.v1=1.9",
-			wantErr: ErrAcrossMajors,
+			wantErr: backport.ErrAcrossMajors,
 		},
 		{
 			name: "only the capped track is downgraded",
@@ -220,17 +221,17 @@ func TestDowngrade(t *testing.T) {
 				t.Run(tc.name, func(t *testing.T) {
 					in := w.in(t, tc.in)
 					before := proto.Clone(in)
-					out, err := Downgrade(in, mustCap(t, tc.cap))
+					out, err := w.eng().Downgrade(in, mustCap(t, tc.cap))
 					if !proto.Equal(in, before) {
 						t.Fatalf("Downgrade mutated its input:\n got %v\nwant %v", in, before)
 					}
 					switch {
 					case tc.wantReject != nil:
-						var re *RejectError
+						var re *backport.RejectError
 						if !errors.As(err, &re) {
 							t.Fatalf("Downgrade() error = %v, want *RejectError", err)
 						}
-						got := RejectError{Path: re.Path, EnumValue: re.EnumValue, Track: re.Track, Since: re.Since, Cap: re.Cap}
+						got := backport.RejectError{Path: re.Path, EnumValue: re.EnumValue, Track: re.Track, Since: re.Since, Cap: re.Cap}
 						if got != *tc.wantReject {
 							t.Errorf("Downgrade() RejectError = %+v, want %+v", got, *tc.wantReject)
 						}
@@ -259,8 +260,8 @@ func TestDowngrade(t *testing.T) {
 					if len(out.ProtoReflect().GetUnknown()) != 0 {
 						t.Errorf("Downgrade() kept unknown fields %x", out.ProtoReflect().GetUnknown())
 					}
-					if again, err := Downgrade(out, mustCap(t, tc.cap)); err != nil || again != out {
-						t.Errorf("Downgrade(Downgrade(x)) = %v, %v; want the same message back", again, err)
+					if again, err := w.eng().Downgrade(out, mustCap(t, tc.cap)); err != nil || again != out {
+						t.Errorf("Downgrade(w.eng().Downgrade(x)) = %v, %v; want the same message back", again, err)
 					}
 				})
 			}
@@ -268,28 +269,26 @@ func TestDowngrade(t *testing.T) {
 	}
 }
 
-// TestDowngradeSharesUnchangedSubtrees: only what changes is copied.
-func TestDowngradeSharesUnchangedSubtrees(t *testing.T) {
+// TestDowngradeReflectOwnsItsCopy: the protoreflect path clones a message
+// that must change once and downgrades the clone in place, so the result
+// shares nothing with the input that a later change could reach.
+func TestDowngradeReflectOwnsItsCopy(t *testing.T) {
 	in := &svcpb.Volume{
-		Zone:   "z",
-		Spec:   &svcpb.Spec{SizeGb: 1},
-		Label:  &typespb.Label{Key: "k"},
-		Items:  []*svcpb.Item{{Name: "a"}, {Name: "b", Tag: "t"}},
-		ByName: map[string]*svcpb.Item{"a": {Name: "a"}},
+		Zone:  "z",
+		Spec:  &svcpb.Spec{SizeGb: 1},
+		Items: []*svcpb.Item{{Name: "a"}, {Name: "b", Tag: "t"}},
 	}
-	out, err := Downgrade(in, mustCap(t, svcCap13))
+	out, err := backport.New(backport.WithGeneratedCode(false)).Downgrade(in, mustCap(t, svcCap13))
 	if err != nil {
 		t.Fatal(err)
 	}
 	v := out.(*svcpb.Volume)
-	if v == in || v.Zone != "" {
-		t.Fatalf("Downgrade() = %v, want a copy without zone", v)
+	if v == in || v.Zone != "" || v.Items[1].Tag != "" || in.Items[1].Tag != "t" {
+		t.Fatalf("Downgrade() = %v from %v, want a copy without zone and tag", v, in)
 	}
-	if v.Spec != in.Spec || v.Label != in.Label || v.ByName["a"] != in.ByName["a"] {
-		t.Errorf("unchanged sub-messages were copied")
-	}
-	if v.Items[0] != in.Items[0] || v.Items[1] == in.Items[1] {
-		t.Errorf("Items: unchanged element copied or changed element shared")
+	v.Spec.SizeGb = 2
+	if in.Spec.SizeGb != 1 {
+		t.Errorf("the result shares Spec with the input")
 	}
 }
 
@@ -324,7 +323,7 @@ func TestDowngradeObserved(t *testing.T) {
 			in := w.in(t, &svcpb.Volume{Zone: "z", Kind: svcpb.Kind_KIND_NVME, Items: []*svcpb.Item{{Tag: "a"}, {Tag: "b"}},
 				Palette: []typespb.Color{typespb.Color_COLOR_INFRARED}})
 			var obs countingObserver
-			if _, err := DowngradeObserved(in, mustCap(t, svcCap13+",rollpin.testpb.types.v1=2.1"), &obs); err != nil {
+			if _, err := w.eng().DowngradeObserved(in, mustCap(t, svcCap13+",rollpin.testpb.types.v1=2.1"), &obs); err != nil {
 				t.Fatal(err)
 			}
 			wantDropped := []string{"rollpin.testpb.svc.v1.Item.tag", "rollpin.testpb.svc.v1.Item.tag", "rollpin.testpb.svc.v1.Volume.zone"}
@@ -348,8 +347,8 @@ func TestDowngradeObservedRejectReportsNothing(t *testing.T) {
 			in := w.in(t, &svcpb.Volume{Zone: "z", Kind: svcpb.Kind_KIND_NVME,
 				Spec: &svcpb.Spec{Encryption: &svcpb.Encryption{KeyId: "k"}}})
 			var obs countingObserver
-			_, err := DowngradeObserved(in, mustCap(t, svcCap13), &obs)
-			var re *RejectError
+			_, err := w.eng().DowngradeObserved(in, mustCap(t, svcCap13), &obs)
+			var re *backport.RejectError
 			if !errors.As(err, &re) {
 				t.Fatalf("DowngradeObserved() error = %v, want *RejectError", err)
 			}
@@ -372,8 +371,8 @@ func TestDowngradeNoDowngrader(t *testing.T) {
 	md := findMessage(t, files, "nohook.v1.M")
 	m := newDynamic(md)
 	m.Set(md.Fields().ByName("x"), protoreflect.ValueOfString("v"))
-	_, err := Downgrade(m, mustCap(t, "nohook.v1=1.0"))
-	if !errors.Is(err, ErrNoDowngrader) || !strings.Contains(err.Error(), "nohook.v1.M") {
+	_, err := backport.Downgrade(m, mustCap(t, "nohook.v1=1.0"))
+	if !errors.Is(err, backport.ErrNoDowngrader) || !strings.Contains(err.Error(), "nohook.v1.M") {
 		t.Errorf("Downgrade() error = %v, want ErrNoDowngrader naming nohook.v1.M", err)
 	}
 }
@@ -385,26 +384,26 @@ func TestDowngradeInvalidSchema(t *testing.T) {
 			Field: []*descriptorpbField{field("x", 1, tString, fieldOpts(t, sinceOnly("9.9"), encGenerated))},
 		}}))
 	m := newDynamic(findMessage(t, files, "inv.v1.M"))
-	if _, err := Downgrade(m, mustCap(t, "inv.v1=1.0")); !errors.Is(err, ErrSchema) || !strings.Contains(err.Error(), "inv.v1.M.x") {
+	if _, err := backport.Downgrade(m, mustCap(t, "inv.v1=1.0")); !errors.Is(err, backport.ErrSchema) || !strings.Contains(err.Error(), "inv.v1.M.x") {
 		t.Errorf("Downgrade() error = %v, want ErrSchema naming inv.v1.M.x", err)
 	}
-	if err := FillDefaults(m, mustCap(t, "inv.v1=1.0")); !errors.Is(err, ErrSchema) {
+	if err := backport.FillDefaults(m, mustCap(t, "inv.v1=1.0")); !errors.Is(err, backport.ErrSchema) {
 		t.Errorf("FillDefaults() error = %v, want ErrSchema", err)
 	}
 }
 
 func TestDowngradeNilAndEmpty(t *testing.T) {
-	if out, err := Downgrade(nil, mustCap(t, svcCap12)); out != nil || err != nil {
+	if out, err := backport.Downgrade(nil, mustCap(t, svcCap12)); out != nil || err != nil {
 		t.Errorf("Downgrade(nil) = %v, %v", out, err)
 	}
 	var v *svcpb.Volume
-	if out, err := Downgrade(v, mustCap(t, svcCap12)); out != proto.Message(v) || err != nil {
+	if out, err := backport.Downgrade(v, mustCap(t, svcCap12)); out != proto.Message(v) || err != nil {
 		t.Errorf("Downgrade(typed nil) = %v, %v", out, err)
 	}
-	if err := FillDefaults(v, mustCap(t, svcCap12)); err != nil {
+	if err := backport.FillDefaults(v, mustCap(t, svcCap12)); err != nil {
 		t.Errorf("FillDefaults(typed nil) = %v", err)
 	}
-	var re *RejectError
+	var re *backport.RejectError
 	if re.Error() == "" {
 		t.Errorf("nil RejectError has an empty message")
 	}
@@ -415,33 +414,35 @@ func TestDowngradeNilAndEmpty(t *testing.T) {
 // tracks, and a cap that was evicted is compiled again with the same result.
 func TestCapPlanCacheBounded(t *testing.T) {
 	req := backporttest.NewBenchRequest()
-	p := planFor(req.ProtoReflect().Descriptor())
+	// The protoreflect path keeps capPlans; generated code needs none.
+	e := backport.New(backport.WithGeneratedCode(false))
+	md := req.ProtoReflect().Descriptor()
 	first := mustCap(t, backporttest.BenchCapText)
-	want, err := Downgrade(req, first)
+	want, err := e.Downgrade(req, first)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Tracks the message does not reach do not make a new entry.
-	before := len(p.caps.Load().entries)
-	if _, err := Downgrade(req, mustCap(t, backporttest.BenchCapText+",zzz.unrelated.v1=9.9")); err != nil {
+	before := backport.CapCacheLen(e, md)
+	if _, err := e.Downgrade(req, mustCap(t, backporttest.BenchCapText+",zzz.unrelated.v1=9.9")); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(p.caps.Load().entries); n != before {
+	if n := backport.CapCacheLen(e, md); n != before {
 		t.Errorf("an unrelated track added a cache entry: %d -> %d", before, n)
 	}
-	for minor := range 2 * capCacheEntries {
+	for minor := range 2 * backport.CapCacheEntries {
 		cap := mustCap(t, fmt.Sprintf("%s=1.%d,%s=2.%d", backporttest.SvcTrack, minor%4, backporttest.TypesTrack, minor))
-		if _, err := Downgrade(req, cap); err != nil {
-			var re *RejectError
+		if _, err := e.Downgrade(req, cap); err != nil {
+			var re *backport.RejectError
 			if !errors.As(err, &re) {
 				t.Fatal(err)
 			}
 		}
-		if n := len(p.caps.Load().entries); n > capCacheEntries {
-			t.Fatalf("cache holds %d entries, bound is %d", n, capCacheEntries)
+		if n := backport.CapCacheLen(e, md); n > backport.CapCacheEntries {
+			t.Fatalf("cache holds %d entries, bound is %d", n, backport.CapCacheEntries)
 		}
 	}
-	got, err := Downgrade(req, first)
+	got, err := e.Downgrade(req, first)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,12 +10,13 @@ import (
 
 // filler carries one FillDefaults call.
 type filler struct {
+	e      *Engine
 	sender Manifest
 	obs    Observer
 	hooks  bool // some upgrader is registered
 }
 
-func fillMessage(msg proto.Message, sender Manifest, obs Observer) error {
+func (e *Engine) fillMessage(msg proto.Message, sender Manifest, obs Observer) error {
 	if msg == nil {
 		return nil
 	}
@@ -23,17 +24,24 @@ func fillMessage(msg proto.Message, sender Manifest, obs Observer) error {
 	if !m.IsValid() {
 		return nil
 	}
-	p := planFor(m.Descriptor())
+	p := e.planFor(m.Descriptor())
 	if p.err != nil {
 		return fmt.Errorf("backport: cannot fill defaults of %s: %w", p.desc.FullName(), p.err)
 	}
-	f := filler{sender: sender, obs: obs, hooks: !upgraders.empty()}
+	f := filler{e: e, sender: sender, obs: obs, hooks: !e.upgraders.empty()}
 	if t, sv := p.acrossMajors(sender); t != nil {
 		return fmt.Errorf("%w: %s: track %s is %s in this schema and %s at the sender",
 			ErrAcrossMajors, p.desc.FullName(), t.track, t.schema, sv)
 	}
 	if !f.needs(p) {
 		return nil
+	}
+	if p.gen != nil && e.generated {
+		g := newGen(e, sender)
+		g.obs = obs
+		err := p.gen.fill(msg, g)
+		g.release()
+		return err
 	}
 	return f.message(p, m)
 }
@@ -102,7 +110,7 @@ func (f *filler) message(p *plan, m protoreflect.Message) error {
 		case fd.IsMap():
 			// The closure escapes: give it its own filler so that the
 			// caller's stays on the stack.
-			hf := &filler{sender: f.sender, obs: f.obs, hooks: f.hooks}
+			hf := &filler{e: f.e, sender: f.sender, obs: f.obs, hooks: f.hooks}
 			m.Get(fd).Map().Range(func(_ protoreflect.MapKey, v protoreflect.Value) bool {
 				err = hf.message(fp.msg, v.Message())
 				return err == nil
@@ -115,7 +123,7 @@ func (f *filler) message(p *plan, m protoreflect.Message) error {
 		}
 	}
 	if older && f.hooks {
-		if hook, ok := upgraders.get(p.desc.FullName()); ok {
+		if hook, ok := f.e.upgraders.get(p.desc.FullName()); ok {
 			if err := hook(m, f.sender); err != nil {
 				return fmt.Errorf("backport: upgrader for %s: %w", p.desc.FullName(), err)
 			}

@@ -1,4 +1,4 @@
-package backport
+package backport_test
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/rollpin/rollpin/backport"
 	"github.com/rollpin/rollpin/backport/backporttest/plainpb"
 	"github.com/rollpin/rollpin/backport/backporttest/svcpb"
 	"github.com/rollpin/rollpin/backport/backporttest/typespb"
@@ -79,7 +80,7 @@ func TestFillDefaults(t *testing.T) {
 			name:    "sender in another major",
 			in:      &svcpb.Volume{},
 			sender:  "rollpin.testpb.svc.v1=0.9",
-			wantErr: ErrAcrossMajors,
+			wantErr: backport.ErrAcrossMajors,
 		},
 	}
 	for _, w := range worlds {
@@ -87,7 +88,7 @@ func TestFillDefaults(t *testing.T) {
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
 					m := w.in(t, tc.in)
-					err := FillDefaults(m, mustCap(t, tc.sender))
+					err := w.eng().FillDefaults(m, mustCap(t, tc.sender))
 					if tc.wantErr != nil {
 						if !errors.Is(err, tc.wantErr) {
 							t.Fatalf("FillDefaults() error = %v, want %v", err, tc.wantErr)
@@ -112,13 +113,13 @@ func TestFillDefaults(t *testing.T) {
 func TestFillDefaultsAfterDowngrade(t *testing.T) {
 	in := &svcpb.Volume{Name: "v", Thin: false, Zone: "z", Spec: &svcpb.Spec{Thin: true, Note: "n"}}
 	cap := mustCap(t, svcCap12)
-	out, err := Downgrade(in, cap)
+	out, err := backport.Downgrade(in, cap)
 	if err != nil {
 		t.Fatal(err)
 	}
 	recv := proto.Clone(out)
 	var obs countingObserver
-	if err := FillDefaultsObserved(recv, cap, &obs); err != nil {
+	if err := backport.FillDefaultsObserved(recv, cap, &obs); err != nil {
 		t.Fatal(err)
 	}
 	want := &svcpb.Volume{Name: "v", Thin: true, Quota: &typespb.Quota{Bytes: 1024, Color: typespb.Color_COLOR_RED},
@@ -136,18 +137,19 @@ func TestFillDefaultsAfterDowngrade(t *testing.T) {
 // has below this schema, after defaults.
 func TestUpgrader(t *testing.T) {
 	calls := 0
-	RegisterUpgrader("rollpin.testpb.types.v1.Label", func(m protoreflect.Message, sender Manifest) error {
+	upgrade := func(m protoreflect.Message, sender backport.Manifest) error {
 		calls++
 		fd := m.Descriptor().Fields().ByName("value")
 		m.Set(fd, protoreflect.ValueOfString("upgraded from "+sender.String()+" color "+m.Get(m.Descriptor().Fields().ByName("color")).String()))
 		return nil
-	})
-	defer RegisterUpgrader("rollpin.testpb.types.v1.Label", nil)
+	}
 	for _, w := range worlds {
 		t.Run(w.name, func(t *testing.T) {
+			backport.SetUpgrader(w.eng(), "rollpin.testpb.types.v1.Label", upgrade)
+			defer backport.SetUpgrader(w.eng(), "rollpin.testpb.types.v1.Label", nil)
 			calls = 0
 			m := w.in(t, &svcpb.Volume{Label: &typespb.Label{Key: "k"}})
-			if err := FillDefaults(m, mustCap(t, "rollpin.testpb.types.v1=2.0")); err != nil {
+			if err := w.eng().FillDefaults(m, mustCap(t, "rollpin.testpb.types.v1=2.0")); err != nil {
 				t.Fatal(err)
 			}
 			got := toGenerated(t, m, &svcpb.Volume{}).(*svcpb.Volume)
@@ -155,10 +157,10 @@ func TestUpgrader(t *testing.T) {
 				t.Errorf("upgrader calls = %d, label = %v", calls, got.GetLabel())
 			}
 			calls = 0
-			if err := FillDefaults(w.in(t, &svcpb.Volume{Label: &typespb.Label{}}), mustCap(t, "rollpin.testpb.types.v1=2.3")); err != nil || calls != 0 {
+			if err := w.eng().FillDefaults(w.in(t, &svcpb.Volume{Label: &typespb.Label{}}), mustCap(t, "rollpin.testpb.types.v1=2.3")); err != nil || calls != 0 {
 				t.Errorf("sender at the schema version: upgrader calls = %d, err = %v; want 0, nil", calls, err)
 			}
-			if err := FillDefaults(w.in(t, &svcpb.Volume{}), mustCap(t, "rollpin.testpb.types.v1=2.0")); err != nil || calls != 0 {
+			if err := w.eng().FillDefaults(w.in(t, &svcpb.Volume{}), mustCap(t, "rollpin.testpb.types.v1=2.0")); err != nil || calls != 0 {
 				t.Errorf("absent message: upgrader calls = %d, err = %v; want 0, nil", calls, err)
 			}
 		})
@@ -181,25 +183,25 @@ func TestMayFill(t *testing.T) {
 		{"rollpin.testpb.svc.v1=1.4,rollpin.testpb.types.v1=2.0", true},  // types defaults
 		{"rollpin.testpb.svc.v1=1.9,rollpin.testpb.types.v1=2.9", false}, // newer than the schema
 	} {
-		if got := MayFill(vol, mustCap(t, c.sender)); got != c.want {
+		if got := backport.MayFill(vol, mustCap(t, c.sender)); got != c.want {
 			t.Errorf("MayFill(Volume, %q) = %v, want %v", c.sender, got, c.want)
 		}
 	}
-	if MayFill((&plainpb.Envelope{}).ProtoReflect().Descriptor(), mustCap(t, "rollpin.testpb.svc.v1=1.0")) !=
-		fillNeeded(planFor((&plainpb.Envelope{}).ProtoReflect().Descriptor()), mustCap(t, "rollpin.testpb.svc.v1=1.0"), false) {
+	if backport.MayFill((&plainpb.Envelope{}).ProtoReflect().Descriptor(), mustCap(t, "rollpin.testpb.svc.v1=1.0")) !=
+		backport.FillNeeded(backport.Default(), (&plainpb.Envelope{}).ProtoReflect().Descriptor(), mustCap(t, "rollpin.testpb.svc.v1=1.0"), false) {
 		t.Error("MayFill disagrees with the filler on Envelope")
 	}
 
 	// An upgrader makes every sender below the schema a possible change.
 	sender := mustCap(t, "rollpin.testpb.svc.v1=1.4,rollpin.testpb.types.v1=2.2")
-	if MayFill(vol, sender) {
+	if backport.MayFill(vol, sender) {
 		t.Fatalf("MayFill(Volume, %v) without upgraders = true", sender)
 	}
-	RegisterUpgrader("rollpin.testpb.types.v1.Label", func(protoreflect.Message, Manifest) error { return nil })
-	if !MayFill(vol, sender) {
+	backport.RegisterUpgrader("rollpin.testpb.types.v1.Label", func(protoreflect.Message, backport.Manifest) error { return nil })
+	if !backport.MayFill(vol, sender) {
 		t.Errorf("MayFill(Volume, %v) with an upgrader on Label = false", sender)
 	}
-	RegisterUpgrader("rollpin.testpb.types.v1.Label", nil)
+	backport.RegisterUpgrader("rollpin.testpb.types.v1.Label", nil)
 
 	r := rand.New(rand.NewPCG(7, 8))
 	for i := range 200 {
@@ -208,11 +210,11 @@ func TestMayFill(t *testing.T) {
 		populate(r, m, 4)
 		for _, c := range randomCaps {
 			cap := mustCap(t, c)
-			if MayFill(m.Descriptor(), cap) {
+			if backport.MayFill(m.Descriptor(), cap) {
 				continue
 			}
 			got := proto.Clone(m.Interface())
-			if err := FillDefaults(got, cap); err != nil {
+			if err := backport.FillDefaults(got, cap); err != nil {
 				t.Fatalf("MayFill(%s, %q) = false but FillDefaults failed: %v", m.Descriptor().FullName(), c, err)
 			}
 			if !proto.Equal(got, m.Interface()) {

@@ -1,4 +1,4 @@
-package backport
+package backport_test
 
 import (
 	"testing"

@@ -1,4 +1,4 @@
-package backport
+package backport_test
 
 import (
 	"fmt"
@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/rollpin/rollpin/backport"
 	"github.com/rollpin/rollpin/backport/backporttest/plainpb"
 	"github.com/rollpin/rollpin/backport/backporttest/svcpb"
 	"github.com/rollpin/rollpin/backport/backporttest/typespb"
@@ -23,11 +24,16 @@ import (
 
 func init() {
 	// The test API's CUSTOM fields (url, mount_options) fold into legacy.
-	RegisterDowngrader("rollpin.testpb.svc.v1.Volume", volumeDowngrader)
+	backport.RegisterDowngrader("rollpin.testpb.svc.v1.Volume", volumeDowngrader)
 }
 
+// dynEngine serves the dynamic world: its files are dynamicFiles.
+var dynEngine = sync.OnceValue(func() *backport.Engine {
+	return backport.New(backport.WithFiles(dynamicFiles()), backport.WithDowngrader("rollpin.testpb.svc.v1.Volume", volumeDowngrader))
+})
+
 // volumeDowngrader is the test API's obj_make_compatible for Volume.
-func volumeDowngrader(m protoreflect.Message, _ Manifest) error {
+func volumeDowngrader(m protoreflect.Message, _ backport.Manifest) error {
 	fields := m.Descriptor().Fields()
 	var parts []string
 	for _, name := range []protoreflect.Name{"url", "mount_options"} {
@@ -46,7 +52,7 @@ func volumeDowngrader(m protoreflect.Message, _ Manifest) error {
 // dynamicFiles are the test API's descriptors rebuilt at run time from a
 // descriptor set whose options were decoded without knowing the rollpin
 // extensions (so they are unknown fields), as a proxy reading a descriptor
-// set would see them. They are registered with RegisterFiles.
+// set would see them. dynEngine finds package declarations in them.
 var dynamicFiles = sync.OnceValue(func() *protoregistry.Files {
 	var set descriptorpb.FileDescriptorSet
 	seen := map[string]bool{}
@@ -75,7 +81,6 @@ var dynamicFiles = sync.OnceValue(func() *protoregistry.Files {
 	if err != nil {
 		panic(err)
 	}
-	RegisterFiles(files)
 	return files
 })
 
@@ -95,11 +100,15 @@ type world struct {
 	name string
 	// in converts a generated message into this world.
 	in func(t testing.TB, m proto.Message) proto.Message
+	// eng returns the engine serving this world.
+	eng func() *backport.Engine
 }
 
 var worlds = []world{
-	{name: "generated", in: func(t testing.TB, m proto.Message) proto.Message { return proto.Clone(m) }},
-	{name: "dynamic", in: toDynamic},
+	{name: "generated", in: func(t testing.TB, m proto.Message) proto.Message { return proto.Clone(m) }, eng: backport.Default},
+	{name: "dynamic", in: toDynamic, eng: dynEngine},
+	// Generated messages through the protoreflect path.
+	{name: "reflect", in: func(t testing.TB, m proto.Message) proto.Message { return proto.Clone(m) }, eng: func() *backport.Engine { return reflectEngine }},
 }
 
 func toDynamic(t testing.TB, m proto.Message) proto.Message {
@@ -136,9 +145,9 @@ func toGenerated(t testing.TB, m proto.Message, like proto.Message) proto.Messag
 	return out
 }
 
-func mustCap(t testing.TB, s string) Manifest {
+func mustCap(t testing.TB, s string) backport.Manifest {
 	t.Helper()
-	m, err := ParseManifest(s)
+	m, err := backport.ParseManifest(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,9 +157,9 @@ func mustCap(t testing.TB, s string) Manifest {
 // ---- an independent model of the rules, for the property tests ----
 
 // sinceOf reads a field's since straight from its options.
-func sinceOf(t testing.TB, fd protoreflect.FieldDescriptor) (Version, rollpinv1.OnDowngrade, bool) {
+func sinceOf(t testing.TB, fd protoreflect.FieldDescriptor) (backport.Version, rollpinv1.OnDowngrade, bool) {
 	type since struct {
-		v   Version
+		v   backport.Version
 		act rollpinv1.OnDowngrade
 		ok  bool
 	}
@@ -165,23 +174,27 @@ func sinceOf(t testing.TB, fd protoreflect.FieldDescriptor) (Version, rollpinv1.
 
 var sinceCache, trackCache sync.Map
 
-func sinceOfUncached(t testing.TB, fd protoreflect.FieldDescriptor) (Version, rollpinv1.OnDowngrade, bool) {
-	o, ok := FieldOptions(fd)
+func sinceOfUncached(t testing.TB, fd protoreflect.FieldDescriptor) (backport.Version, rollpinv1.OnDowngrade, bool) {
+	o, ok := backport.FieldOptions(fd)
 	if !ok || o.GetSince() == "" {
-		return Version{}, 0, false
+		return backport.Version{}, 0, false
 	}
-	v, err := ParseVersion(o.GetSince())
+	v, err := backport.ParseVersion(o.GetSince())
 	if err != nil {
 		t.Fatalf("%s: %v", fd.FullName(), err)
 	}
 	return v, o.GetOnDowngrade(), true
 }
 
-func capOf(t testing.TB, d protoreflect.Descriptor, cap Manifest) (Version, bool) {
+func capOf(t testing.TB, d protoreflect.Descriptor, cap backport.Manifest) (backport.Version, bool) {
 	f := d.ParentFile()
 	c, cached := trackCache.Load(f)
 	if !cached {
-		track, _, ok, err := TrackOf(d)
+		files := protoregistry.GlobalFiles
+		if g, err := dynamicFiles().FindFileByPath(f.Path()); err == nil && g == f {
+			files = dynamicFiles()
+		}
+		track, _, ok, err := backport.TrackOfIn(files, d)
 		if err != nil {
 			t.Fatalf("TrackOf(%s): %v", d.FullName(), err)
 		}
@@ -192,14 +205,14 @@ func capOf(t testing.TB, d protoreflect.Descriptor, cap Manifest) (Version, bool
 		c = track
 	}
 	if c.(string) == "" {
-		return Version{}, false
+		return backport.Version{}, false
 	}
 	return cap.Get(c.(string))
 }
 
 // newerPopulated lists every populated field and enum value in m whose
 // since is above its track's cap.
-func newerPopulated(t testing.TB, m protoreflect.Message, cap Manifest, path string) []string {
+func newerPopulated(t testing.TB, m protoreflect.Message, cap backport.Manifest, path string) []string {
 	var out []string
 	cv, capped := capOf(t, m.Descriptor(), cap)
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
@@ -216,11 +229,11 @@ func newerPopulated(t testing.TB, m protoreflect.Message, cap Manifest, path str
 				if ev == nil {
 					return
 				}
-				o, ok := EnumValueOptions(ev)
+				o, ok := backport.EnumValueOptions(ev)
 				if !ok || o.GetSince() == "" {
 					return
 				}
-				since, _ := ParseVersion(o.GetSince())
+				since, _ := backport.ParseVersion(o.GetSince())
 				if ecv, ok := capOf(t, ev, cap); ok && ecv.Less(since) {
 					out = append(out, fmt.Sprintf("%s = %s (since %s, cap %s)", p, ev.Name(), since, ecv))
 				}
@@ -247,12 +260,12 @@ func newerPopulated(t testing.TB, m protoreflect.Message, cap Manifest, path str
 
 // reference downgrades by deep clone and clearing, the way the rules read;
 // rejected reports that the rules forbid sending in.
-func reference(t testing.TB, in proto.Message, cap Manifest) (out proto.Message, rejected bool) {
+func reference(t testing.TB, in proto.Message, cap backport.Manifest) (out proto.Message, rejected bool) {
 	out = proto.Clone(in)
 	return out, refWalk(t, out.ProtoReflect(), cap)
 }
 
-func refWalk(t testing.TB, m protoreflect.Message, cap Manifest) (rejected bool) {
+func refWalk(t testing.TB, m protoreflect.Message, cap backport.Manifest) (rejected bool) {
 	cv, capped := capOf(t, m.Descriptor(), cap)
 	var fds []protoreflect.FieldDescriptor
 	m.Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
@@ -341,17 +354,17 @@ func discardUnknown(m protoreflect.Message) {
 	})
 }
 
-func refEnum(t testing.TB, ed protoreflect.EnumDescriptor, n protoreflect.EnumNumber, cap Manifest) (protoreflect.EnumNumber, bool) {
+func refEnum(t testing.TB, ed protoreflect.EnumDescriptor, n protoreflect.EnumNumber, cap backport.Manifest) (protoreflect.EnumNumber, bool) {
 	for range 10 {
 		ev := ed.Values().ByNumber(n)
 		if ev == nil {
 			return n, false
 		}
-		o, ok := EnumValueOptions(ev)
+		o, ok := backport.EnumValueOptions(ev)
 		if !ok || o.GetSince() == "" {
 			return n, false
 		}
-		since, _ := ParseVersion(o.GetSince())
+		since, _ := backport.ParseVersion(o.GetSince())
 		cv, capped := capOf(t, ev, cap)
 		if !capped || !cv.Less(since) {
 			return n, false

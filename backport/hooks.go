@@ -44,8 +44,3 @@ func (h *hookTable[F]) empty() bool {
 	cur := h.m.Load()
 	return cur == nil || len(*cur) == 0
 }
-
-var (
-	downgraders hookTable[Downgrader]
-	upgraders   hookTable[Upgrader]
-)

@@ -3,6 +3,7 @@ package backport
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 )
@@ -152,9 +153,20 @@ func (m Manifest) Len() int { return len(m.entries) }
 // IsEmpty reports whether m has no tracks.
 func (m Manifest) IsEmpty() bool { return len(m.entries) == 0 }
 
-// Entries returns the entries sorted by track. The caller must not modify the
-// returned slice.
-func (m Manifest) Entries() []Entry { return m.entries }
+// Entries returns a copy of the entries, sorted by track.
+func (m Manifest) Entries() []Entry { return slices.Clone(m.entries) }
+
+// All iterates over the tracks and their versions, sorted by track, without
+// allocating.
+func (m Manifest) All() iter.Seq2[string, Version] {
+	return func(yield func(string, Version) bool) {
+		for _, e := range m.entries {
+			if !yield(e.Track, e.Version) {
+				return
+			}
+		}
+	}
+}
 
 // Get returns the version of track and whether the track is present.
 func (m Manifest) Get(track string) (Version, bool) {

@@ -1,10 +1,12 @@
-package backport
+package backport_test
 
 import (
 	"errors"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/rollpin/rollpin/backport"
 )
 
 func TestParseManifest(t *testing.T) {
@@ -36,9 +38,9 @@ func TestParseManifest(t *testing.T) {
 		{"a=1.0=2.0", "", false},
 		{"a=1.0;b=2.0", "", false},
 	} {
-		m, err := ParseManifest(tc.in)
+		m, err := backport.ParseManifest(tc.in)
 		if !tc.ok {
-			if err == nil || !errors.Is(err, ErrBadManifest) {
+			if err == nil || !errors.Is(err, backport.ErrBadManifest) {
 				t.Errorf("ParseManifest(%q) = %q, %v; want an ErrBadManifest", tc.in, m, err)
 			}
 			continue
@@ -47,30 +49,30 @@ func TestParseManifest(t *testing.T) {
 			t.Errorf("ParseManifest(%q) = %q, %v; want %q", tc.in, m, err, tc.canon)
 		}
 	}
-	if _, err := ParseManifest("a=1.0" + strings.Repeat(",a=1.0", 20000)); !errors.Is(err, ErrBadManifest) {
+	if _, err := backport.ParseManifest("a=1.0" + strings.Repeat(",a=1.0", 20000)); !errors.Is(err, backport.ErrBadManifest) {
 		t.Errorf("ParseManifest(huge) error = %v, want ErrBadManifest", err)
 	}
 }
 
 func TestManifestOps(t *testing.T) {
-	m := func(s string) Manifest { return mustCap(t, s) }
+	m := func(s string) backport.Manifest { return mustCap(t, s) }
 	a := m("t1=1.4,t2=2.0,t3=1.0")
 	b := m("t1=1.2,t2=2.1,t4=3.0")
 
-	if got := Min(a, b).String(); got != "t1=1.2,t2=2.0,t3=1.0,t4=3.0" {
+	if got := backport.Min(a, b).String(); got != "t1=1.2,t2=2.0,t3=1.0,t4=3.0" {
 		t.Errorf("Min(a, b) = %s", got)
 	}
-	if got := Min(b, a).String(); got != "t1=1.2,t2=2.0,t3=1.0,t4=3.0" {
+	if got := backport.Min(b, a).String(); got != "t1=1.2,t2=2.0,t3=1.0,t4=3.0" {
 		t.Errorf("Min(b, a) = %s", got)
 	}
-	if got := Min(a, Manifest{}); !got.Equal(a) {
+	if got := backport.Min(a, backport.Manifest{}); !got.Equal(a) {
 		t.Errorf("Min(a, empty) = %s", got)
 	}
-	if got := Min(Manifest{}, b); !got.Equal(b) {
+	if got := backport.Min(backport.Manifest{}, b); !got.Equal(b) {
 		t.Errorf("Min(empty, b) = %s", got)
 	}
 	lower := m("t1=1.0,t2=1.0,t3=0.5")
-	if got := Min(a, lower); !got.Equal(lower) {
+	if got := backport.Min(a, lower); !got.Equal(lower) {
 		t.Errorf("Min(a, lower) = %s, want %s", got, lower)
 	}
 
@@ -91,13 +93,13 @@ func TestManifestOps(t *testing.T) {
 		}
 	}
 
-	if got := a.NewerThan(b); len(got) != 1 || got[0] != (Entry{"t1", Version{1, 4}}) {
+	if got := a.NewerThan(b); len(got) != 1 || got[0] != (backport.Entry{"t1", backport.Version{1, 4}}) {
 		t.Errorf("a.NewerThan(b) = %v", got)
 	}
 	if got := lower.NewerThan(a); got != nil {
 		t.Errorf("lower.NewerThan(a) = %v, want nil", got)
 	}
-	if v, ok := a.Get("t2"); !ok || v != (Version{2, 0}) {
+	if v, ok := a.Get("t2"); !ok || v != (backport.Version{2, 0}) {
 		t.Errorf("Get(t2) = %v, %v", v, ok)
 	}
 	if _, ok := a.Get("t9"); ok {
@@ -106,28 +108,28 @@ func TestManifestOps(t *testing.T) {
 	if got := a.Restrict("t3", "t1", "zz").String(); got != "t1=1.4,t3=1.0" {
 		t.Errorf("Restrict = %s", got)
 	}
-	w, err := a.With("t0", Version{5, 5})
+	w, err := a.With("t0", backport.Version{5, 5})
 	if err != nil || w.String() != "t0=5.5,t1=1.4,t2=2.0,t3=1.0" || a.String() != "t1=1.4,t2=2.0,t3=1.0" {
 		t.Errorf("With(t0) = %s, %v (a = %s)", w, err, a)
 	}
-	if w, _ := a.With("t2", Version{2, 7}); w.String() != "t1=1.4,t2=2.7,t3=1.0" {
+	if w, _ := a.With("t2", backport.Version{2, 7}); w.String() != "t1=1.4,t2=2.7,t3=1.0" {
 		t.Errorf("With(t2) = %s", w)
 	}
-	if _, err := a.With("bad track", Version{}); !errors.Is(err, ErrBadManifest) {
+	if _, err := a.With("bad track", backport.Version{}); !errors.Is(err, backport.ErrBadManifest) {
 		t.Errorf("With(bad) error = %v", err)
 	}
-	if _, err := NewManifest(Entry{"x", Version{}}, Entry{"x", Version{1, 0}}); !errors.Is(err, ErrBadManifest) {
+	if _, err := backport.NewManifest(backport.Entry{"x", backport.Version{}}, backport.Entry{"x", backport.Version{1, 0}}); !errors.Is(err, backport.ErrBadManifest) {
 		t.Errorf("NewManifest(duplicate) error = %v", err)
 	}
-	if a.Len() != 3 || a.IsEmpty() || !(Manifest{}).IsEmpty() {
+	if a.Len() != 3 || a.IsEmpty() || !(backport.Manifest{}).IsEmpty() {
 		t.Errorf("Len/IsEmpty wrong")
 	}
 	// Many tracks: Get switches to binary search.
-	var es []Entry
+	var es []backport.Entry
 	for _, c := range "abcdefghijklmnop" {
-		es = append(es, Entry{Track: "t" + string(c), Version: Version{1, uint32(c)}})
+		es = append(es, backport.Entry{Track: "t" + string(c), Version: backport.Version{1, uint32(c)}})
 	}
-	big := MustManifest(es...)
+	big := backport.MustManifest(es...)
 	for _, e := range es {
 		if v, ok := big.Get(e.Track); !ok || v != e.Version {
 			t.Errorf("big.Get(%s) = %v, %v", e.Track, v, ok)
@@ -146,15 +148,15 @@ func FuzzParseManifest(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		m, err := ParseManifest(s)
+		m, err := backport.ParseManifest(s)
 		if err != nil {
-			if !errors.Is(err, ErrBadManifest) {
+			if !errors.Is(err, backport.ErrBadManifest) {
 				t.Fatalf("ParseManifest(%q) error %v does not wrap ErrBadManifest", s, err)
 			}
 			return
 		}
 		text := m.String()
-		back, err := ParseManifest(text)
+		back, err := backport.ParseManifest(text)
 		if err != nil || !back.Equal(m) || back.String() != text {
 			t.Fatalf("ParseManifest(%q).String() = %q does not round-trip: %q, %v", s, text, back, err)
 		}
@@ -164,7 +166,7 @@ func FuzzParseManifest(f *testing.F) {
 				t.Fatalf("ParseManifest(%q) entries not strictly sorted: %v", s, es)
 			}
 		}
-		if !Min(m, m).Equal(m) || !m.Covers(m) {
+		if !backport.Min(m, m).Equal(m) || !m.Covers(m) {
 			t.Fatalf("Min/Covers not reflexive on %q", text)
 		}
 	})

@@ -2,19 +2,10 @@ package backport
 
 import (
 	"errors"
-	"fmt"
-	"math"
 	"sort"
-	"strconv"
-	"sync"
 	"sync/atomic"
-	"unicode/utf8"
-	"unsafe"
 
-	"google.golang.org/protobuf/encoding/prototext"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/dynamicpb"
 
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
@@ -44,8 +35,11 @@ type plan struct {
 	errs     []error     // invalid options of this message's own fields
 	err      error       // every invalid option in the subtree; nil when valid
 
-	layout layoutSlot // Go layout of the last generated type seen (golayout.go)
-	caps   capSlot    // capPlans of the last caps Downgrade saw at this root (capplan.go)
+	caps capSlot        // capPlans of the last caps Downgrade saw at this root (capplan.go)
+	gen  *generatedCode // generated code covering the subtree (generated.go); nil: none
+	// lastCaps are the decisions for the last caps Downgrade saw at this
+	// root (downgrade.go).
+	lastCaps atomic.Pointer[capDecisions]
 }
 
 // threshold summarises one track over a subtree.
@@ -61,6 +55,9 @@ type threshold struct {
 	// hasFill): a sender at or above it needs no defaults.
 	fillMax Version
 	hasFill bool
+	// hasMsg: the subtree holds a message of the track, whose unknown
+	// fields Downgrade drops when the cap is below schema.
+	hasMsg bool
 }
 
 type fieldPlan struct {
@@ -104,57 +101,30 @@ func (ep *enumPlan) lookup(n protoreflect.EnumNumber) *enumValuePlan {
 	return nil
 }
 
-// plans is the process-wide plan cache: a copy-on-write map read with one
-// atomic load; writers serialise on mu and publish a new map.
-var plans struct {
-	mu sync.Mutex
-	m  atomic.Pointer[map[protoreflect.MessageDescriptor]*plan]
-}
-
-// planSlots is a direct-mapped cache in front of plans, indexed by the
-// descriptor's address: a hit costs one atomic load and a comparison of the
-// descriptor interface's two machine words (type and data) with the
-// plan's, which for the pointer descriptors protobuf uses is interface
-// equality. Descriptors of other kinds, and slots shared by two hot types,
-// fall through to the map.
-var planSlots [512]atomic.Pointer[plan]
-
-type descWords [2]unsafe.Pointer
-
-func wordsOf(md protoreflect.MessageDescriptor) descWords {
-	return *(*descWords)(unsafe.Pointer(&md))
-}
-
-func slotOf(w descWords) *atomic.Pointer[plan] {
-	h := uintptr(w[1])
-	h ^= h >> 13
-	return &planSlots[(h>>4)%uintptr(len(planSlots))]
-}
-
 // planFor returns the compiled plan of md, compiling it (and everything it
-// reaches) on first use.
-func planFor(md protoreflect.MessageDescriptor) *plan {
-	w := wordsOf(md)
-	slot := slotOf(w)
-	if p := slot.Load(); p != nil && wordsOf(p.desc) == w {
+// reaches) on first use. Plans live in a copy-on-write map read with one
+// atomic load, behind a one-entry cache of the last plan returned.
+func (e *Engine) planFor(md protoreflect.MessageDescriptor) *plan {
+	if p := e.plans.last.Load(); p != nil && p.desc == md {
 		return p
 	}
-	if mp := plans.m.Load(); mp != nil {
+	if mp := e.plans.m.Load(); mp != nil {
 		if p := (*mp)[md]; p != nil {
-			slot.Store(p)
+			e.plans.last.Store(p)
 			return p
 		}
 	}
-	plans.mu.Lock()
-	defer plans.mu.Unlock()
+	e.plans.mu.Lock()
+	defer e.plans.mu.Unlock()
 	var old map[protoreflect.MessageDescriptor]*plan
-	if mp := plans.m.Load(); mp != nil {
+	if mp := e.plans.m.Load(); mp != nil {
 		old = *mp
 		if p := old[md]; p != nil {
 			return p
 		}
 	}
 	b := &builder{
+		e:      e,
 		old:    old,
 		new:    map[protoreflect.MessageDescriptor]*plan{},
 		enums:  map[protoreflect.EnumDescriptor]*enumPlan{},
@@ -162,6 +132,7 @@ func planFor(md protoreflect.MessageDescriptor) *plan {
 	}
 	p := b.message(md)
 	b.finish()
+	b.attachGenerated()
 	next := make(map[protoreflect.MessageDescriptor]*plan, len(old)+len(b.new))
 	for k, v := range old {
 		next[k] = v
@@ -169,7 +140,7 @@ func planFor(md protoreflect.MessageDescriptor) *plan {
 	for k, v := range b.new {
 		next[k] = v
 	}
-	plans.m.Store(&next)
+	e.plans.m.Store(&next)
 	return p
 }
 
@@ -184,6 +155,7 @@ type trackInfo struct {
 // has no plan yet. A plan is entered in new before its fields are compiled,
 // so that cyclic types find it (a placeholder) instead of recursing forever.
 type builder struct {
+	e      *Engine
 	old    map[protoreflect.MessageDescriptor]*plan
 	new    map[protoreflect.MessageDescriptor]*plan
 	order  []*plan
@@ -195,7 +167,7 @@ func (b *builder) track(f protoreflect.FileDescriptor) trackInfo {
 	if ti, ok := b.tracks[f]; ok {
 		return ti
 	}
-	t, v, ok, err := trackOfFile(nil, f)
+	t, v, ok, err := trackOfFile(b.e.registryHolding(f), f)
 	ti := trackInfo{track: t, version: v, versioned: ok, err: err}
 	b.tracks[f] = ti
 	return ti
@@ -246,146 +218,18 @@ func (b *builder) message(md protoreflect.MessageDescriptor) *plan {
 	return p
 }
 
-// fieldOptions reads and validates the (rollpin.v1.field) option of fp.fd.
+// fieldOptions reads the (rollpin.v1.field) option of fp.fd, validated by
+// the annotation rules (rules.go).
 func (b *builder) fieldOptions(p *plan, ti trackInfo, fp *fieldPlan) {
-	fd := fp.fd
-	o, present, err := resolveOption[*rollpinv1.FieldOptions](fd.Options(), rollpinv1.E_Field)
-	if err != nil {
-		p.errs = append(p.errs, fmt.Errorf("%w: field %s: %w", ErrSchema, fd.FullName(), err))
+	a, vs := checkField(fp.fd, ti)
+	for _, v := range vs {
+		p.errs = append(p.errs, v)
+	}
+	if !a.hasSince {
 		return
 	}
-	if !present {
-		return
-	}
-	bad := func(format string, args ...any) {
-		p.errs = append(p.errs, fmt.Errorf("%w: field %s: "+format, append([]any{ErrSchema, fd.FullName()}, args...)...))
-	}
-	if o.GetSince() == "" {
-		if o.GetOnDowngrade() != rollpinv1.OnDowngrade_ON_DOWNGRADE_UNSPECIFIED {
-			bad("on_downgrade %s without since", o.GetOnDowngrade())
-		}
-		if o.GetDefault() != "" {
-			bad("default %q without since", o.GetDefault())
-		}
-		return
-	}
-	since, err := ParseVersion(o.GetSince())
-	if err != nil {
-		bad("since: %w", err)
-		return
-	}
-	if ti.err != nil {
-		return // the package declaration is reported once, by the message
-	}
-	if !ti.versioned {
-		bad("since %s, but package %s declares no (rollpin.v1.api) version", since, fd.ParentFile().Package())
-		return
-	}
-	if ti.version.Less(since) {
-		bad("since %s is above the package version %s", since, ti.version)
-		return
-	}
-	switch a := o.GetOnDowngrade(); a {
-	case rollpinv1.OnDowngrade_ON_DOWNGRADE_UNSPECIFIED, rollpinv1.OnDowngrade_ON_DOWNGRADE_DROP,
-		rollpinv1.OnDowngrade_ON_DOWNGRADE_REJECT, rollpinv1.OnDowngrade_ON_DOWNGRADE_CUSTOM:
-		fp.action = a
-	default:
-		bad("unknown on_downgrade value %d", int32(a))
-		return
-	}
-	fp.hasSince, fp.since = true, since
-	if text := o.GetDefault(); text != "" {
-		v, msg, err := parseDefault(fd, text)
-		if err != nil {
-			bad("default %q: %w", text, err)
-			return
-		}
-		fp.hasDefault, fp.defVal, fp.defMsg = true, v, msg
-	}
-}
-
-// parseDefault parses a field's declared default: scalar text, an enum value
-// name, or protobuf text format for a message.
-func parseDefault(fd protoreflect.FieldDescriptor, text string) (protoreflect.Value, []byte, error) {
-	if fd.IsList() || fd.IsMap() {
-		return protoreflect.Value{}, nil, errors.New("defaults are supported on singular fields only")
-	}
-	switch fd.Kind() {
-	case protoreflect.BoolKind:
-		v, err := strconv.ParseBool(text)
-		if err != nil || (text != "true" && text != "false") {
-			return protoreflect.Value{}, nil, errors.New(`want "true" or "false"`)
-		}
-		return protoreflect.ValueOfBool(v), nil, nil
-	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
-		v, err := strconv.ParseInt(text, 10, 32)
-		if err != nil {
-			return protoreflect.Value{}, nil, fmt.Errorf("not a 32-bit integer: %w", err)
-		}
-		return protoreflect.ValueOfInt32(int32(v)), nil, nil
-	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
-		v, err := strconv.ParseInt(text, 10, 64)
-		if err != nil {
-			return protoreflect.Value{}, nil, fmt.Errorf("not a 64-bit integer: %w", err)
-		}
-		return protoreflect.ValueOfInt64(v), nil, nil
-	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
-		v, err := strconv.ParseUint(text, 10, 32)
-		if err != nil {
-			return protoreflect.Value{}, nil, fmt.Errorf("not an unsigned 32-bit integer: %w", err)
-		}
-		return protoreflect.ValueOfUint32(uint32(v)), nil, nil
-	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-		v, err := strconv.ParseUint(text, 10, 64)
-		if err != nil {
-			return protoreflect.Value{}, nil, fmt.Errorf("not an unsigned 64-bit integer: %w", err)
-		}
-		return protoreflect.ValueOfUint64(v), nil, nil
-	case protoreflect.FloatKind:
-		v, err := strconv.ParseFloat(text, 32)
-		if err != nil {
-			return protoreflect.Value{}, nil, fmt.Errorf("not a float: %w", err)
-		}
-		return protoreflect.ValueOfFloat32(float32(v)), nil, nil
-	case protoreflect.DoubleKind:
-		v, err := strconv.ParseFloat(text, 64)
-		if err != nil || math.IsInf(v, 0) && !isInfText(text) {
-			return protoreflect.Value{}, nil, fmt.Errorf("not a double: %w", err)
-		}
-		return protoreflect.ValueOfFloat64(v), nil, nil
-	case protoreflect.StringKind:
-		if !utf8.ValidString(text) {
-			return protoreflect.Value{}, nil, errors.New("not valid UTF-8")
-		}
-		return protoreflect.ValueOfString(text), nil, nil
-	case protoreflect.BytesKind:
-		return protoreflect.ValueOfBytes([]byte(text)), nil, nil
-	case protoreflect.EnumKind:
-		ev := fd.Enum().Values().ByName(protoreflect.Name(text))
-		if ev == nil {
-			return protoreflect.Value{}, nil, fmt.Errorf("enum %s has no value named %q", fd.Enum().FullName(), text)
-		}
-		return protoreflect.ValueOfEnum(ev.Number()), nil, nil
-	case protoreflect.MessageKind, protoreflect.GroupKind:
-		m := dynamicpb.NewMessage(fd.Message())
-		if err := prototext.Unmarshal([]byte(text), m); err != nil {
-			return protoreflect.Value{}, nil, fmt.Errorf("not %s in protobuf text format: %w", fd.Message().FullName(), err)
-		}
-		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
-		if err != nil {
-			return protoreflect.Value{}, nil, err
-		}
-		return protoreflect.Value{}, b, nil
-	}
-	return protoreflect.Value{}, nil, fmt.Errorf("unsupported kind %s", fd.Kind())
-}
-
-func isInfText(s string) bool {
-	switch s {
-	case "inf", "+inf", "-inf", "Inf", "+Inf", "-Inf", "infinity", "-infinity", "Infinity", "-Infinity":
-		return true
-	}
-	return false
+	fp.hasSince, fp.since, fp.action = true, a.since, a.action
+	fp.hasDefault, fp.defVal, fp.defMsg = a.hasDefault, a.defVal, a.defMsg
 }
 
 func (b *builder) enum(ed protoreflect.EnumDescriptor) *enumPlan {
@@ -404,58 +248,15 @@ func (b *builder) enum(ed protoreflect.EnumDescriptor) *enumPlan {
 	vals := ed.Values()
 	for i := 0; i < vals.Len(); i++ {
 		ev := vals.Get(i)
-		o, present, err := resolveOption[*rollpinv1.EnumValueOptions](ev.Options(), rollpinv1.E_EnumValue)
-		bad := func(format string, args ...any) {
-			ep.errs = append(ep.errs, fmt.Errorf("%w: enum value %s: "+format, append([]any{ErrSchema, ev.FullName()}, args...)...))
+		a, vs := checkEnumValue(ev, ti)
+		for _, v := range vs {
+			ep.errs = append(ep.errs, v)
 		}
-		if err != nil {
-			bad("%w", err)
+		if !a.hasSince {
 			continue
 		}
-		if !present {
-			continue
-		}
-		if o.GetSince() == "" {
-			if o.GetDowngradeTo() != "" {
-				bad("downgrade_to %q without since", o.GetDowngradeTo())
-			}
-			continue
-		}
-		since, err := ParseVersion(o.GetSince())
-		if err != nil {
-			bad("since: %w", err)
-			continue
-		}
-		if ti.err != nil {
-			continue
-		}
-		if !ti.versioned {
-			bad("since %s, but package %s declares no (rollpin.v1.api) version", since, ed.ParentFile().Package())
-			continue
-		}
-		if ti.version.Less(since) {
-			bad("since %s is above the package version %s", since, ti.version)
-			continue
-		}
-		vp := enumValuePlan{num: ev.Number(), desc: ev, since: since}
-		if to := o.GetDowngradeTo(); to != "" {
-			tv := vals.ByName(protoreflect.Name(to))
-			if tv == nil {
-				bad("downgrade_to %q: enum %s has no such value", to, ed.FullName())
-				continue
-			}
-			if tv.Number() == ev.Number() {
-				bad("downgrade_to %q names the value itself", to)
-				continue
-			}
-			if to, ok := EnumValueOptions(tv); ok && to.GetSince() != "" {
-				if ts, err := ParseVersion(to.GetSince()); err == nil && !ts.Less(since) {
-					bad("downgrade_to %s was added in %s, not before this value's %s", tv.Name(), ts, since)
-					continue
-				}
-			}
-			vp.hasTo, vp.to = true, tv.Number()
-		}
+		since := a.since
+		vp := enumValuePlan{num: ev.Number(), desc: ev, since: since, hasTo: a.hasTo, to: a.to}
 		if dup := ep.lookup(vp.num); dup != nil {
 			continue // an alias (allow_alias) of a value already planned
 		}
@@ -474,7 +275,7 @@ func (b *builder) enum(ed protoreflect.EnumDescriptor) *enumPlan {
 func (b *builder) finish() {
 	for _, p := range b.order {
 		if p.track != "" {
-			t := threshold{track: p.track, schema: p.version}
+			t := threshold{track: p.track, schema: p.version, hasMsg: true}
 			for _, fp := range p.all {
 				if !fp.hasSince {
 					continue
@@ -515,7 +316,7 @@ func (b *builder) finish() {
 	for _, p := range b.order {
 		p.err = subtreeErrors(p)
 		for _, fp := range p.all {
-			if fp.hasSince || (fp.msg != nil && fp.msg.hasMax()) || (fp.enum != nil && fp.enum.hasMax) {
+			if fp.hasSince || (fp.msg != nil && fp.msg.mayChange()) || (fp.enum != nil && fp.enum.hasMax) {
 				p.dg = append(p.dg, fp)
 			}
 			if (fp.hasSince && fp.hasDefault) || (fp.msg != nil && len(fp.msg.th) > 0) {
@@ -525,9 +326,11 @@ func (b *builder) finish() {
 	}
 }
 
-func (p *plan) hasMax() bool {
+// mayChange reports whether some cap can make Downgrade change p's
+// subtree: it holds a since, or a message of a track (unknown fields).
+func (p *plan) mayChange() bool {
 	for i := range p.th {
-		if p.th[i].hasMax {
+		if p.th[i].hasMax || p.th[i].hasMsg {
 			return true
 		}
 	}
@@ -557,6 +360,10 @@ func mergeThresholdChanged(ts []threshold, t threshold) ([]threshold, bool) {
 	}
 	if t.hasFill && (!e.hasFill || e.fillMax.Less(t.fillMax)) {
 		e.fillMax, e.hasFill = t.fillMax, true
+		grew = true
+	}
+	if t.hasMsg && !e.hasMsg {
+		e.hasMsg = true
 		grew = true
 	}
 	return ts, grew
@@ -596,14 +403,4 @@ func subtreeErrors(p *plan) error {
 	}
 	walk(p)
 	return errors.Join(errs...)
-}
-
-// CheckMessage compiles the plan of md and returns every invalid rollpin
-// option in md and the types it reaches (bad version text, a since above its
-// package's version or in an unversioned package, conflicting package
-// declarations, an unknown or newer downgrade_to, an unparsable default),
-// each naming the element, joined with errors.Join; nil when all are valid.
-// Every error wraps ErrSchema. It never panics on bad options.
-func CheckMessage(md protoreflect.MessageDescriptor) error {
-	return planFor(md).err
 }

@@ -1,4 +1,4 @@
-package backport
+package backport_test
 
 import (
 	"errors"
@@ -11,21 +11,22 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rollpin/rollpin/backport"
 	"github.com/rollpin/rollpin/backport/backporttest/svcpb"
 )
 
 // checkDowngradeInvariants runs Downgrade(in, cap) and checks every
 // property the engine promises against the independent model in
 // helpers_test.go. It reports whether Downgrade rejected in.
-func checkDowngradeInvariants(t *testing.T, in proto.Message, cap Manifest, label string) bool {
+func checkDowngradeInvariants(t *testing.T, e *backport.Engine, in proto.Message, cap backport.Manifest, label string) bool {
 	t.Helper()
 	before := proto.Clone(in)
-	out, err := Downgrade(in, cap)
+	out, err := e.Downgrade(in, cap)
 	if !proto.Equal(in, before) {
 		t.Fatalf("%s: Downgrade mutated its input", label)
 	}
 	ref, refRejected := reference(t, in, cap)
-	var re *RejectError
+	var re *backport.RejectError
 	if errors.As(err, &re) {
 		if !refRejected {
 			t.Fatalf("%s: Downgrade rejected (%v) but the rules allow sending %v", label, err, in)
@@ -55,7 +56,7 @@ func checkDowngradeInvariants(t *testing.T, in proto.Message, cap Manifest, labe
 	if proto.Equal(inCmp, refCmp) && proto.Equal(inCmp, in) && out != in {
 		t.Fatalf("%s: nothing was newer than the cap but Downgrade returned a new message", label)
 	}
-	again, err := Downgrade(out, cap)
+	again, err := e.Downgrade(out, cap)
 	if err != nil || again != out {
 		t.Fatalf("%s: Downgrade is not idempotent: %v, %v", label, again, err)
 	}
@@ -83,9 +84,9 @@ func TestDowngradeProperties(t *testing.T) {
 				for _, c := range randomCaps {
 					cap := mustCap(t, c)
 					label := fmt.Sprintf("message %d (%s) cap %q", i, gen.Descriptor().Name(), c)
-					if checkDowngradeInvariants(t, in, cap, label) {
+					if checkDowngradeInvariants(t, w.eng(), in, cap, label) {
 						rejected++
-					} else if out, _ := Downgrade(in, cap); out == in {
+					} else if out, _ := w.eng().Downgrade(in, cap); out == in {
 						same++
 					}
 				}
@@ -126,7 +127,7 @@ func FuzzDowngrade(f *testing.F) {
 			return
 		}
 		for _, c := range caps {
-			checkDowngradeInvariants(t, in, mustCap(t, c), "cap "+c)
+			checkDowngradeInvariants(t, backport.Default(), in, mustCap(t, c), "cap "+c)
 		}
 	})
 }

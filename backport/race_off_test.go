@@ -1,5 +1,5 @@
 //go:build !race
 
-package backport
+package backport_test
 
 const raceEnabled = false

@@ -1,6 +1,6 @@
 //go:build race
 
-package backport
+package backport_test
 
 // raceEnabled shortens the property tests under the race detector, which
 // slows the engine's reflection tenfold.

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -19,31 +18,6 @@ import (
 // the package version, unknown downgrade_to, unparsable default).
 var ErrSchema = errors.New("backport: invalid rollpin option")
 
-// extraFiles holds registries added with RegisterFiles, consulted for files
-// that are not part of protoregistry.GlobalFiles.
-var extraFiles struct {
-	mu    sync.RWMutex
-	files []*protoregistry.Files
-}
-
-// RegisterFiles makes the engine (Downgrade, FillDefaults, TrackOf,
-// CheckMessage) find package declarations among files for descriptors that
-// are not linked into the binary (dynamicpb, descriptor sets read at run
-// time). It is needed only when a package declares (rollpin.v1.api) in a
-// file that the descriptor's own file does not import; files reachable
-// through imports are always searched. Register before the first Downgrade
-// of such a descriptor: plans are compiled once. Safe for concurrent use.
-func RegisterFiles(files *protoregistry.Files) {
-	if files == nil {
-		return
-	}
-	extraFiles.mu.Lock()
-	defer extraFiles.mu.Unlock()
-	if !slices.Contains(extraFiles.files, files) {
-		extraFiles.files = append(extraFiles.files, files)
-	}
-}
-
 // TrackOf returns the track a descriptor (message, enum, field, enum value,
 // service, method, file) belongs to: the proto package of its file, when a
 // file of that package declares option (rollpin.v1.api). v is the declared
@@ -51,12 +25,16 @@ func RegisterFiles(files *protoregistry.Files) {
 //
 // The declaration may sit in any file of the package. TrackOf looks in, in
 // order: the descriptor's own file; protoregistry.GlobalFiles when it holds
-// this very file; every registry passed to RegisterFiles that holds it; and
-// otherwise the files reachable from it through imports. Use TrackOfIn to
+// this very file; and otherwise the files reachable from it through
+// imports. Use TrackOfIn to
 // name the registry explicitly. Declarations that disagree, or version text
 // that does not parse, are an error wrapping ErrSchema.
 func TrackOf(d protoreflect.Descriptor) (track string, v Version, ok bool, err error) {
-	return trackOfFile(nil, d.ParentFile())
+	f := d.ParentFile()
+	if f == nil {
+		return "", Version{}, false, nil
+	}
+	return trackOfFile(defaultEngine.registryHolding(f), f)
 }
 
 // TrackOfIn is TrackOf that finds the package's declarations in files (all
@@ -69,8 +47,8 @@ func TrackOfIn(files *protoregistry.Files, d protoreflect.Descriptor) (track str
 	return trackOfFile(files, d.ParentFile())
 }
 
-// trackOfFile resolves the track of f. files nil means: the search order of
-// TrackOf.
+// trackOfFile resolves the track of f from the files of its package in
+// files; files nil means: from the files reachable from f through imports.
 func trackOfFile(files *protoregistry.Files, f protoreflect.FileDescriptor) (string, Version, bool, error) {
 	if f == nil {
 		return "", Version{}, false, nil
@@ -88,9 +66,6 @@ func trackOfFile(files *protoregistry.Files, f protoreflect.FileDescriptor) (str
 		}
 	}
 	add(f)
-	if files == nil {
-		files = registryHolding(f)
-	}
 	if files != nil {
 		files.RangeFilesByPackage(pkg, func(g protoreflect.FileDescriptor) bool {
 			add(g)
@@ -100,22 +75,6 @@ func trackOfFile(files *protoregistry.Files, f protoreflect.FileDescriptor) (str
 		walkImports(f, add)
 	}
 	return decideTrack(pkg, decls)
-}
-
-// registryHolding returns the registry that holds exactly f (same
-// descriptor), or nil.
-func registryHolding(f protoreflect.FileDescriptor) *protoregistry.Files {
-	if g, err := protoregistry.GlobalFiles.FindFileByPath(f.Path()); err == nil && g == f {
-		return protoregistry.GlobalFiles
-	}
-	extraFiles.mu.RLock()
-	defer extraFiles.mu.RUnlock()
-	for _, r := range extraFiles.files {
-		if g, err := r.FindFileByPath(f.Path()); err == nil && g == f {
-			return r
-		}
-	}
-	return nil
 }
 
 // walkImports calls fn for every file imported by f, transitively.
@@ -143,36 +102,58 @@ type packageDecl struct {
 	err  error
 }
 
-// decideTrack turns the declarations found for pkg into its track.
+// decideTrack turns the declarations found for pkg into its track. The
+// errors are Violations: a version that is not MAJOR.MINOR, files that
+// disagree (the highest valid version, first by path, is taken as meant and
+// every other declaration is reported), a declaration without a package.
 func decideTrack(pkg protoreflect.FullName, decls []packageDecl) (string, Version, bool, error) {
 	if len(decls) == 0 {
 		return "", Version{}, false, nil
 	}
+	decls = slices.Clone(decls)
+	slices.SortStableFunc(decls, func(a, b packageDecl) int { return strings.Compare(a.file, b.file) })
 	track := string(pkg)
+	bad := func(file string, r Rule, fix, format string, args ...any) *Violation {
+		return &Violation{File: file, Element: pkg, Rule: r, Message: fmt.Sprintf(format, args...), Fix: fix}
+	}
 	var errs []error
-	var v Version
-	first := ""
-	for _, d := range decls {
+	versions := make([]Version, len(decls))
+	valid := make([]bool, len(decls))
+	ref := -1
+	for i, d := range decls {
 		if d.err != nil {
-			errs = append(errs, fmt.Errorf("%w: file %s: (rollpin.v1.api): %w", ErrSchema, d.file, d.err))
+			errs = append(errs, bad(d.file, RuleOptionDecodes, "rebuild the descriptors from the .proto source",
+				"file %s: (rollpin.v1.api) does not decode: %v", d.file, d.err))
 			continue
 		}
-		dv, err := ParseVersion(d.text)
+		v, err := ParseVersion(d.text)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%w: file %s: (rollpin.v1.api).version: %w", ErrSchema, d.file, err))
+			errs = append(errs, bad(d.file, RuleVersionSyntax,
+				`write the version as MAJOR.MINOR, e.g. option (rollpin.v1.api) = {version: "1.0"};`,
+				"file %s: (rollpin.v1.api).version %q is not MAJOR.MINOR", d.file, d.text))
 			continue
 		}
-		if first == "" {
-			v, first = dv, d.file
-			continue
+		versions[i], valid[i] = v, true
+		if ref < 0 || versions[ref].Less(v) {
+			ref = i
 		}
-		if dv != v {
-			errs = append(errs, fmt.Errorf("%w: package %s: file %s declares version %s but file %s declares %s",
-				ErrSchema, pkg, first, v, d.file, dv))
+	}
+	for i, d := range decls {
+		if valid[i] && ref >= 0 && versions[i] != versions[ref] {
+			errs = append(errs, bad(d.file, RuleAPIAgree,
+				fmt.Sprintf("declare the same version in every file of the package (or in one file only): %q", versions[ref].String()),
+				"package %s: file %s declares version %s but file %s declares %s", pkg, decls[ref].file, versions[ref], d.file, versions[i]))
 		}
 	}
 	if track == "" {
-		errs = append(errs, fmt.Errorf("%w: file %s declares (rollpin.v1.api) without a package", ErrSchema, decls[0].file))
+		errs = append(errs, bad(decls[0].file, RuleAPIPackage, "declare a package in the file, or remove (rollpin.v1.api)",
+			"file %s declares (rollpin.v1.api) without a package", decls[0].file))
+	} else if err := checkTrack(track); err != nil {
+		errs = append(errs, bad(decls[0].file, RuleAPIPackage, "use a shorter package name", "package %s cannot be a track: %v", pkg, err))
+	}
+	var v Version
+	if ref >= 0 {
+		v = versions[ref]
 	}
 	if len(errs) > 0 {
 		return track, v, false, errors.Join(errs...)
@@ -183,32 +164,31 @@ func decideTrack(pkg protoreflect.FullName, decls []packageDecl) (string, Versio
 // MethodSince returns the since of a method's (rollpin.v1.method) option and
 // the track of its service. ok is false when the method has no since. A since
 // that does not parse, one on a method of an unversioned package, or one
-// above the package version is an error wrapping ErrSchema.
+// above the package version is an error wrapping ErrSchema (Violations).
 func MethodSince(md protoreflect.MethodDescriptor) (since Version, track string, ok bool, err error) {
-	o, present, rerr := resolveOption[*rollpinv1.MethodOptions](md.Options(), rollpinv1.E_Method)
-	if rerr != nil {
-		return Version{}, "", false, fmt.Errorf("%w: method %s: %w", ErrSchema, md.FullName(), rerr)
+	return defaultEngine.MethodSince(md)
+}
+
+// MethodSince is the package-level MethodSince on e (package declarations
+// are found through e's files).
+func (e *Engine) MethodSince(md protoreflect.MethodDescriptor) (since Version, track string, ok bool, err error) {
+	var pv Version
+	var versioned bool
+	if f := md.ParentFile(); f != nil {
+		track, pv, versioned, err = trackOfFile(e.registryHolding(f), f)
 	}
-	track, pv, versioned, err := TrackOf(md)
+	since, ok, vs := checkMethod(md, trackInfo{track: track, version: pv, versioned: versioned, err: err})
+	if len(vs) > 0 {
+		errs := make([]error, len(vs))
+		for i, v := range vs {
+			errs[i] = v
+		}
+		return Version{}, track, false, errors.Join(errs...)
+	}
 	if err != nil {
 		return Version{}, track, false, err
 	}
-	if !present || o.GetSince() == "" {
-		return Version{}, track, false, nil
-	}
-	since, err = ParseVersion(o.GetSince())
-	if err != nil {
-		return Version{}, track, false, fmt.Errorf("%w: method %s: since: %w", ErrSchema, md.FullName(), err)
-	}
-	if !versioned {
-		return Version{}, "", false, fmt.Errorf("%w: method %s: since %s, but package %s declares no (rollpin.v1.api) version",
-			ErrSchema, md.FullName(), since, md.ParentFile().Package())
-	}
-	if pv.Less(since) {
-		return Version{}, track, false, fmt.Errorf("%w: method %s: since %s is above the package version %s",
-			ErrSchema, md.FullName(), since, pv)
-	}
-	return since, track, true, nil
+	return since, track, ok, nil
 }
 
 // ReachableTracks returns, sorted, the tracks of md and of every message and
@@ -288,10 +268,6 @@ func ManifestOfFiles(files *protoregistry.Files) (Manifest, error) {
 			continue
 		}
 		if ok {
-			if cerr := checkTrack(t); cerr != nil {
-				errs = append(errs, fmt.Errorf("%w: package %s: %v", ErrSchema, p, cerr))
-				continue
-			}
 			es = append(es, Entry{Track: t, Version: v})
 		}
 	}

@@ -1,4 +1,4 @@
-package backport
+package backport_test
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/rollpin/rollpin/backport"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
@@ -50,30 +51,30 @@ func TestOptionResolvers(t *testing.T) {
 			}}
 			files := buildFiles(t, f)
 			fd, _ := files.FindFileByPath("a.proto")
-			if o, ok := FileAPIOptions(fd); !ok || o.GetVersion() != "1.4" {
+			if o, ok := backport.FileAPIOptions(fd); !ok || o.GetVersion() != "1.4" {
 				t.Errorf("FileAPIOptions = %v, %v; want version 1.4", o, ok)
 			}
 			md := findMessage(t, files, "opt.test.v1.M")
-			if o, ok := FieldOptions(md.Fields().ByName("plain")); ok {
+			if o, ok := backport.FieldOptions(md.Fields().ByName("plain")); ok {
 				t.Errorf("FieldOptions(plain) = %v, true; want absent", o)
 			}
-			o, ok := FieldOptions(md.Fields().ByName("newer"))
+			o, ok := backport.FieldOptions(md.Fields().ByName("newer"))
 			if !ok || o.GetSince() != "1.3" || o.GetOnDowngrade() != rollpinv1.OnDowngrade_ON_DOWNGRADE_REJECT || o.GetDefault() != "x" {
 				t.Errorf("FieldOptions(newer) = %v, %v", o, ok)
 			}
 			ev := fd.Enums().ByName("E").Values().ByName("E_NEW")
-			if o, ok := EnumValueOptions(ev); !ok || o.GetSince() != "1.2" || o.GetDowngradeTo() != "E_UNSPECIFIED" {
+			if o, ok := backport.EnumValueOptions(ev); !ok || o.GetSince() != "1.2" || o.GetDowngradeTo() != "E_UNSPECIFIED" {
 				t.Errorf("EnumValueOptions = %v, %v", o, ok)
 			}
 			method := fd.Services().ByName("S").Methods().ByName("Call")
-			if o, ok := MethodOptions(method); !ok || o.GetSince() != "1.1" {
+			if o, ok := backport.MethodOptions(method); !ok || o.GetSince() != "1.1" {
 				t.Errorf("MethodOptions = %v, %v", o, ok)
 			}
-			since, track, ok, err := MethodSince(method)
-			if err != nil || !ok || track != "opt.test.v1" || since != (Version{1, 1}) {
+			since, track, ok, err := backport.MethodSince(method)
+			if err != nil || !ok || track != "opt.test.v1" || since != (backport.Version{1, 1}) {
 				t.Errorf("MethodSince = %v, %q, %v, %v; want 1.1, opt.test.v1, true, nil", since, track, ok, err)
 			}
-			if err := CheckMessage(md); err != nil {
+			if err := backport.CheckMessage(md); err != nil {
 				t.Errorf("CheckMessage = %v, want nil", err)
 			}
 		})
@@ -89,23 +90,26 @@ func TestTrackOfDeclarationInAnotherFile(t *testing.T) {
 	files := buildFiles(t, decl, other, unrelated)
 	md := findMessage(t, files, "split.v1.M")
 
-	track, v, ok, err := TrackOfIn(files, md)
-	if err != nil || !ok || track != "split.v1" || v != (Version{2, 1}) {
+	track, v, ok, err := backport.TrackOfIn(files, md)
+	if err != nil || !ok || track != "split.v1" || v != (backport.Version{2, 1}) {
 		t.Errorf("TrackOfIn = %q, %v, %v, %v; want split.v1, 2.1, true, nil", track, v, ok, err)
 	}
 	// Without the registry the declaring file is out of reach...
-	if _, _, ok, err := TrackOf(md); ok || err != nil {
-		t.Errorf("TrackOf before RegisterFiles = ok %v, err %v; want unversioned", ok, err)
+	if _, _, ok, err := backport.TrackOf(md); ok || err != nil {
+		t.Errorf("TrackOf without the registry = ok %v, err %v; want unversioned", ok, err)
 	}
-	// ...until the registry is registered.
-	RegisterFiles(files)
-	if track, v, ok, err := TrackOf(md); err != nil || !ok || track != "split.v1" || v != (Version{2, 1}) {
-		t.Errorf("TrackOf after RegisterFiles = %q, %v, %v, %v", track, v, ok, err)
+	// ...and an engine built on the registry finds it, without changing
+	// what the default engine sees.
+	if err := backport.New(backport.WithFiles(files)).CheckMessage(md); err != nil {
+		t.Errorf("CheckMessage on an engine with the files = %v", err)
 	}
-	if _, _, ok, err := TrackOfIn(files, findMessage(t, files, "plain.v1.P")); ok || err != nil {
+	if _, _, ok, _ := backport.TrackOf(md); ok {
+		t.Errorf("TrackOf after New(WithFiles) = versioned; engines must not register files globally")
+	}
+	if _, _, ok, err := backport.TrackOfIn(files, findMessage(t, files, "plain.v1.P")); ok || err != nil {
 		t.Errorf("TrackOfIn(plain) = ok %v, err %v; want unversioned, nil", ok, err)
 	}
-	m, err := ManifestOfFiles(files)
+	m, err := backport.ManifestOfFiles(files)
 	if err != nil || m.String() != "split.v1=2.1" {
 		t.Errorf("ManifestOfFiles = %q, %v; want split.v1=2.1", m, err)
 	}
@@ -117,7 +121,7 @@ func TestTrackOfImportedDeclaration(t *testing.T) {
 	decl := file("imp/decl.proto", "imp.v1", fileOpts(t, "1.7", encDynamic), nil, nil)
 	other := file("imp/other.proto", "imp.v1", nil, []string{"imp/decl.proto"}, []*descriptorpb.DescriptorProto{{Name: proto.String("M")}})
 	files := buildFiles(t, decl, other)
-	if track, v, ok, err := TrackOf(findMessage(t, files, "imp.v1.M")); err != nil || !ok || track != "imp.v1" || v != (Version{1, 7}) {
+	if track, v, ok, err := backport.TrackOf(findMessage(t, files, "imp.v1.M")); err != nil || !ok || track != "imp.v1" || v != (backport.Version{1, 7}) {
 		t.Errorf("TrackOf = %q, %v, %v, %v; want imp.v1 1.7", track, v, ok, err)
 	}
 }
@@ -130,11 +134,11 @@ func TestManifestOfFilesConflicts(t *testing.T) {
 		file("c/d.proto", "good.v1", fileOpts(t, "3.0", encGenerated), nil, nil),
 		file("c/e.proto", "good.v1", fileOpts(t, "3.0", encUnknown), nil, nil),
 	)
-	m, err := ManifestOfFiles(files)
+	m, err := backport.ManifestOfFiles(files)
 	if m.String() != "good.v1=3.0" {
 		t.Errorf("ManifestOfFiles manifest = %q, want good.v1=3.0", m)
 	}
-	if !errors.Is(err, ErrSchema) {
+	if !errors.Is(err, backport.ErrSchema) {
 		t.Fatalf("ManifestOfFiles err = %v, want ErrSchema", err)
 	}
 	for _, want := range []string{"c/a.proto", "c/b.proto", "1.2", "1.3", "c/c.proto", `"one.two"`} {
@@ -142,11 +146,11 @@ func TestManifestOfFilesConflicts(t *testing.T) {
 			t.Errorf("ManifestOfFiles err = %q, want it to mention %s", err, want)
 		}
 	}
-	if got := ManifestOf(files); !got.Equal(m) {
+	if got := backport.ManifestOf(files); !got.Equal(m) {
 		t.Errorf("ManifestOf = %q, want %q", got, m)
 	}
-	_, _, ok, err := TrackOfIn(files, findMessage(t, files, "conf.v1.M"))
-	if ok || !errors.Is(err, ErrSchema) {
+	_, _, ok, err := backport.TrackOfIn(files, findMessage(t, files, "conf.v1.M"))
+	if ok || !errors.Is(err, backport.ErrSchema) {
 		t.Errorf("TrackOfIn(conflicting) = ok %v, err %v; want an ErrSchema", ok, err)
 	}
 }
@@ -171,16 +175,16 @@ func TestReachableTracksCycles(t *testing.T) {
 			},
 		}})
 	files := buildFiles(t, types, enums, svc, plain)
-	got := ReachableTracks(findMessage(t, files, "rt.plain.v1.Wrap"))
+	got := backport.ReachableTracks(findMessage(t, files, "rt.plain.v1.Wrap"))
 	want := []string{"rt.enums.v1", "rt.svc.v1", "rt.types.v1"}
 	if !slices.Equal(got, want) {
 		t.Errorf("ReachableTracks(Wrap) = %v, want %v", got, want)
 	}
-	if got := ReachableTracks(findMessage(t, files, "rt.types.v1.T")); !slices.Equal(got, []string{"rt.types.v1"}) {
+	if got := backport.ReachableTracks(findMessage(t, files, "rt.types.v1.T")); !slices.Equal(got, []string{"rt.types.v1"}) {
 		t.Errorf("ReachableTracks(T) = %v", got)
 	}
 	md := findMessage(t, files, "rt.svc.v1.Node")
-	if err := CheckMessage(md); err != nil {
+	if err := backport.CheckMessage(md); err != nil {
 		t.Errorf("CheckMessage(Node) = %v", err)
 	}
 	var _ protoreflect.MessageDescriptor = md
@@ -228,8 +232,8 @@ func TestCheckMessageInvalid(t *testing.T) {
 	}})
 	files := buildFiles(t, bad, unversioned)
 
-	err := CheckMessage(findMessage(t, files, "bad.v1.Bad"))
-	if !errors.Is(err, ErrSchema) {
+	err := backport.CheckMessage(findMessage(t, files, "bad.v1.Bad"))
+	if !errors.Is(err, backport.ErrSchema) {
 		t.Fatalf("CheckMessage(Bad) = %v, want ErrSchema", err)
 	}
 	msg := err.Error()
@@ -250,7 +254,7 @@ func TestCheckMessageInvalid(t *testing.T) {
 	if strings.Contains(msg, "bad.v1.Bad.ok") {
 		t.Errorf("CheckMessage(Bad) reports the valid field ok:\n%s", msg)
 	}
-	if err := CheckMessage(findMessage(t, files, "plain.bad.v1.P")); err == nil || !strings.Contains(err.Error(), "plain.bad.v1.P.x") {
+	if err := backport.CheckMessage(findMessage(t, files, "plain.bad.v1.P")); err == nil || !strings.Contains(err.Error(), "plain.bad.v1.P.x") {
 		t.Errorf("CheckMessage(P) = %v, want an error naming plain.bad.v1.P.x", err)
 	}
 }

@@ -159,6 +159,18 @@ service SnapshotService {
 			want: []got{{volumePath, "acme.volume.v1.Volume.name", compat.RuleBadDefault}},
 		},
 		{
+			// The engine refuses the message: lint must too.
+			name: "on_downgrade on a field without since",
+			curEdits: []string{"string name = 2;\n  string pool", `string name = 2 [(rollpin.v1.field) = {on_downgrade: ON_DOWNGRADE_REJECT}];
+  string pool`},
+			want: []got{{volumePath, "acme.volume.v1.Volume.name", compat.Rule("ROLLPIN_ON_DOWNGRADE_VALID")}},
+		},
+		{
+			name:     "downgrade_to on an enum value without since",
+			curEdits: []string{`VOLUME_TYPE_HDD = 1;`, `VOLUME_TYPE_HDD = 1 [(rollpin.v1.enum_value) = {downgrade_to: "VOLUME_TYPE_UNSPECIFIED"}];`},
+			want:     []got{{volumePath, "acme.volume.v1.VOLUME_TYPE_HDD", compat.RuleBadDowngradeTo}},
+		},
+		{
 			name:     "message default in text format",
 			curEdits: []string{`{since: "1.4", on_downgrade: ON_DOWNGRADE_REJECT}`, `{since: "1.4", on_downgrade: ON_DOWNGRADE_REJECT, default: "key_id: 'k1'"}`},
 		},

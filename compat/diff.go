@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
-
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -116,10 +115,12 @@ func CheckFiles(prev, cur *protoregistry.Files) []Finding {
 // Diff applies the rules in DiffRules: what changed between the previous
 // release and the current one. Added fields, enum values and methods of a
 // track that existed (with a valid api version) in prev must carry a since
-// above prev's track version, and the track version must rise; existing
-// elements keep their since, number and type; methods keep their request and
-// response types; an element may disappear only once it was deprecated in
-// prev, and a field's or enum value's number must then be reserved. Elements
+// above prev's track version and in the current major, and the track
+// version must rise; a track's declaration is never dropped; existing
+// elements keep their since, default, number, name, JSON name, oneof and
+// type; methods keep their request and response types; an element may
+// disappear only once it was deprecated in prev, and a field's or enum
+// value's number must then be reserved. Elements
 // of a new message, enum or service count as added. Findings are sorted by
 // file, element and rule.
 func Diff(prev, cur *protoregistry.Files) []Finding {
@@ -244,6 +245,27 @@ func (d *differ) addedInNew(desc protoreflect.Descriptor, since string, fix func
 // judged against the new version); when it went backwards, that alone is
 // reported.
 func (d *differ) finish() {
+	for _, pkg := range sortedTrackNames(d.prev.tracks) {
+		if _, kept := d.cur.tracks[pkg]; kept {
+			continue
+		}
+		pt := d.prev.tracks[pkg]
+		for _, f := range d.cur.files {
+			if string(f.Package()) != pkg {
+				continue
+			}
+			fix := "restore the declaration in one file of the package"
+			if pt.valid {
+				fix = fmt.Sprintf(`restore option (rollpin.v1.api) = {version: %q}; (or higher) in one file of the package`, pt.version.String())
+			}
+			d.out = append(d.out, Finding{
+				File: f.Path(), Element: protoreflect.FullName(pkg), Rule: RuleAPIDropped,
+				Message: fmt.Sprintf("package %s declared api version %s in the previous release and declares none now: its fields are no longer downgraded and its additions go unchecked", pkg, pt.text),
+				Fix:     fix,
+			})
+			break
+		}
+	}
 	for _, pkg := range sortedTrackNames(d.cur.tracks) {
 		ct, pt := d.cur.tracks[pkg], d.prev.tracks[pkg]
 		if !ct.versioned() || !pt.versioned() {
@@ -289,9 +311,14 @@ func (d *differ) checkAdded(e addedElem, pt, ct *track) {
 	if err != nil {
 		return // reported by Lint
 	}
-	if !pt.version.Less(v) {
+	switch {
+	case !pt.version.Less(v):
 		d.add(e.desc, false, RuleSinceNotNew, e.fix(ct.version.String()),
 			"since %s is not above the previous release's %s %s: an old peer would be sent it", v, pt.name, pt.version)
+	case v.Major < ct.version.Major:
+		d.add(e.desc, false, RuleSinceOldMajor, e.fix(ct.version.String()),
+			"since %s is in major %d, but %s moved to %s in this release: no %d.x release ever had it",
+			v, v.Major, ct.name, ct.version, v.Major)
 	}
 }
 
@@ -359,7 +386,23 @@ func (d *differ) fields(pm, cm protoreflect.MessageDescriptor) {
 		if why := retyped(pf, cf); why != "" {
 			d.add(cf, false, RuleRetyped, "restore the previous type; add a new field for the new type", "%s", why)
 		}
+		switch {
+		case pf.Name() != cf.Name():
+			d.add(cf, false, RuleNumberReused,
+				fmt.Sprintf("restore %s = %d; add %s under a new number (with since), and reserve %d and %q only once %s is removed",
+					pf.Name(), pf.Number(), cf.Name(), pf.Number(), pf.Name(), pf.Name()),
+				"field %d was %s in the previous release and is %s now: an old peer's %s is read as %s, and JSON and text peers use the other name",
+				pf.Number(), pf.Name(), cf.Name(), pf.Name(), cf.Name())
+		case pf.JSONName() != cf.JSONName():
+			d.add(cf, false, RuleJSONName, fmt.Sprintf("restore json_name %q", pf.JSONName()),
+				"JSON name changed from %q to %q: JSON peers of the previous release send and expect %q", pf.JSONName(), cf.JSONName(), pf.JSONName())
+		}
+		if po, co := realOneof(pf), realOneof(cf); po != co {
+			d.add(cf, false, RuleSameOneof, "restore the field's place; add a new field (with since) where you want it",
+				"%s: an old peer would %s", oneofMove(po, co), oneofHarm(po, co))
+		}
 		d.sinceChanged(cf, d.fieldSince(pf), d.fieldSince(cf))
+		d.defaultChanged(pf, cf)
 	}
 	for i := 0; i < cm.Fields().Len(); i++ {
 		cf := cm.Fields().Get(i)
@@ -375,7 +418,12 @@ func (d *differ) values(pe, ce protoreflect.EnumDescriptor) {
 		cv := ce.Values().ByName(pv.Name())
 		if cv == nil {
 			if cur := ce.Values().ByNumber(pv.Number()); cur != nil {
-				// Renamed: same wire value, compatible.
+				// Renamed: the same on the wire, but JSON and text peers
+				// send and expect the old name.
+				d.add(cur, false, RuleEnumValueName,
+					fmt.Sprintf("keep %s as an alias of %s (option allow_alias = true;), or restore the name", pv.Name(), cur.Name()),
+					"enum value %d was %s in the previous release: JSON and text peers of that release send and expect %s",
+					pv.Number(), pv.Name(), pv.Name())
 				d.sinceChanged(cur, d.valueSince(pv), d.valueSince(cur))
 				continue
 			}
@@ -439,6 +487,84 @@ func (d *differ) methods(ps, cs protoreflect.ServiceDescriptor) {
 	}
 }
 
+// realOneof returns the name of the oneof fd belongs to ("" for none; the
+// synthetic oneof of a proto3 optional field counts as none: presence
+// changes are wire and JSON compatible).
+func realOneof(fd protoreflect.FieldDescriptor) protoreflect.Name {
+	if od := fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
+		return od.Name()
+	}
+	return ""
+}
+
+func oneofMove(from, to protoreflect.Name) string {
+	switch {
+	case from == "":
+		return fmt.Sprintf("moved into oneof %s", to)
+	case to == "":
+		return fmt.Sprintf("moved out of oneof %s", from)
+	}
+	return fmt.Sprintf("moved from oneof %s to oneof %s", from, to)
+}
+
+func oneofHarm(from, to protoreflect.Name) string {
+	if from == "" {
+		return "set it next to another member, and the receiver keeps only one of them"
+	}
+	return "clear it when it sets another member of the oneof, or the receiver keeps both"
+}
+
+// defaultChanged reports a changed default on a field that has a since in
+// both releases (a default without since is a lint finding). Defaults are
+// compared as values, so "1.5" and "1.50" are the same double.
+func (d *differ) defaultChanged(pf, cf protoreflect.FieldDescriptor) {
+	po, co := fieldOptions(pf), fieldOptions(cf)
+	if po.GetSince() == "" || co.GetSince() == "" {
+		return
+	}
+	pd, cd := po.GetDefault(), co.GetDefault()
+	if pd == cd || sameDefault(pf, cf, pd, cd) {
+		return
+	}
+	show := func(s string) string {
+		if s == "" {
+			return "none"
+		}
+		return fmt.Sprintf("%q", s)
+	}
+	fix := fmt.Sprintf("restore default: %q", pd)
+	if pd == "" {
+		fix = "remove the default"
+	}
+	d.add(cf, false, RuleDefaultChanged,
+		fix+fmt.Sprintf("; if the change is meant, allow %s for this release", RuleDefaultChanged),
+		"default changed from %s to %s: receivers of the two releases fill a request from a sender before %s differently",
+		show(pd), show(cd), po.GetSince())
+}
+
+func sameDefault(pf, cf protoreflect.FieldDescriptor, pd, cd string) bool {
+	if pd == "" || cd == "" {
+		return false
+	}
+	pv, perr := backport.ParseDefault(pf, pd)
+	cv, cerr := backport.ParseDefault(cf, cd)
+	if perr != nil || cerr != nil {
+		return false
+	}
+	if pf.Message() != nil || cf.Message() != nil {
+		if pf.Message() == nil || cf.Message() == nil {
+			return false
+		}
+		pb, err1 := proto.MarshalOptions{Deterministic: true}.Marshal(pv.Message().Interface())
+		cb, err2 := proto.MarshalOptions{Deterministic: true}.Marshal(cv.Message().Interface())
+		return err1 == nil && err2 == nil && string(pb) == string(cb)
+	}
+	if pf.Kind() != cf.Kind() {
+		return false
+	}
+	return pv.Equal(cv)
+}
+
 func streaming(md protoreflect.MethodDescriptor) string {
 	switch {
 	case md.IsStreamingClient() && md.IsStreamingServer():
@@ -469,6 +595,9 @@ func retyped(pf, cf protoreflect.FieldDescriptor) string {
 	if p, c := desc(pf), desc(cf); p != c {
 		return fmt.Sprintf("type changed from %s to %s", p, c)
 	}
+	if (pf.Cardinality() == protoreflect.Required) != (cf.Cardinality() == protoreflect.Required) {
+		return fmt.Sprintf("cardinality changed from %s to %s", pf.Cardinality(), cf.Cardinality())
+	}
 	return ""
 }
 
@@ -495,7 +624,7 @@ func deprecated(desc protoreflect.Descriptor) bool {
 		return o.GetDeprecated()
 	}
 	// dynamicpb options: read the field by name.
-	m := opts.(proto.Message).ProtoReflect()
+	m := opts.ProtoReflect()
 	if fd := m.Descriptor().Fields().ByName("deprecated"); fd != nil && m.Has(fd) {
 		return m.Get(fd).Bool()
 	}

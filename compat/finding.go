@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/rollpin/rollpin/backport"
 )
 
 // Rule identifies one compatibility rule. Rule values are stable: they appear
@@ -13,22 +15,30 @@ import (
 type Rule string
 
 // Rules about one schema on its own (reported by Lint and by Check on the
-// current schema).
+// current schema). They are package backport's annotation rules, the ones
+// the engine compiles plans with.
 const (
 	// RuleBadVersion: an api version or a since is not MAJOR.MINOR.
-	RuleBadVersion Rule = "ROLLPIN_VERSION_SYNTAX"
+	RuleBadVersion = Rule(backport.RuleVersionSyntax)
 	// RuleAPIMismatch: files of one package declare different api versions.
-	RuleAPIMismatch Rule = "ROLLPIN_API_VERSION_AGREE"
+	RuleAPIMismatch = Rule(backport.RuleAPIAgree)
+	// RuleAPIPackage: (rollpin.v1.api) in a file whose package cannot be a
+	// track.
+	RuleAPIPackage = Rule(backport.RuleAPIPackage)
 	// RuleSinceAboveAPI: a since is above its package's api version.
-	RuleSinceAboveAPI Rule = "ROLLPIN_SINCE_NOT_ABOVE_API"
+	RuleSinceAboveAPI = Rule(backport.RuleSinceNotAboveAPI)
 	// RuleSinceWithoutAPI: a since in a package that declares no api version.
-	RuleSinceWithoutAPI Rule = "ROLLPIN_SINCE_NEEDS_API"
+	RuleSinceWithoutAPI = Rule(backport.RuleSinceNeedsAPI)
+	// RuleBadOnDowngrade: an on_downgrade without since, or an unknown value.
+	RuleBadOnDowngrade = Rule(backport.RuleOnDowngradeValid)
 	// RuleBadDefault: a default that does not parse for its field, or that
 	// can never apply.
-	RuleBadDefault Rule = "ROLLPIN_DEFAULT_VALID"
+	RuleBadDefault = Rule(backport.RuleDefaultValid)
 	// RuleBadDowngradeTo: a downgrade_to that names no older value of the
-	// same enum.
-	RuleBadDowngradeTo Rule = "ROLLPIN_DOWNGRADE_TO_VALID"
+	// same enum, or sits on a value without since.
+	RuleBadDowngradeTo = Rule(backport.RuleDowngradeToValid)
+	// RuleOptionDecodes: the bytes of a rollpin option do not decode.
+	RuleOptionDecodes = Rule(backport.RuleOptionDecodes)
 )
 
 // Rules comparing the current schema with the previous release (reported by
@@ -60,19 +70,48 @@ const (
 	// RuleMethodType: a method's request or response type, or its streaming,
 	// changed.
 	RuleMethodType Rule = "ROLLPIN_METHOD_TYPE_UNCHANGED"
+	// RuleNumberReused: a field number of the previous release now holds a
+	// field with another name (a reuse, or a rename that changes the JSON
+	// and text names).
+	RuleNumberReused Rule = "ROLLPIN_FIELD_NUMBER_NOT_REUSED"
+	// RuleEnumValueName: an enum value number of the previous release now
+	// has another name and the old name is not kept as an alias (JSON peers
+	// send names).
+	RuleEnumValueName Rule = "ROLLPIN_ENUM_VALUE_SAME_NAME"
+	// RuleSameOneof: a field moved into, out of, or between oneofs (an old
+	// peer would let two members be set, or clear one when another is set).
+	RuleSameOneof Rule = "ROLLPIN_FIELD_SAME_ONEOF"
+	// RuleJSONName: a field's JSON name changed.
+	RuleJSONName Rule = "ROLLPIN_FIELD_SAME_JSON_NAME"
+	// RuleAPIDropped: a package that declared (rollpin.v1.api) in the
+	// previous release no longer does.
+	RuleAPIDropped Rule = "ROLLPIN_API_VERSION_KEPT"
+	// RuleDefaultChanged: the default of an existing field changed, so
+	// receivers of the two releases read the same old request differently.
+	// Allow it on purpose where that is intended.
+	RuleDefaultChanged Rule = "ROLLPIN_DEFAULT_UNCHANGED"
+	// RuleSinceOldMajor: an added element's since lies in an older major
+	// than the track's new version.
+	RuleSinceOldMajor Rule = "ROLLPIN_SINCE_IN_CURRENT_MAJOR"
 )
 
-// LintRules lists the rules Lint applies, in a stable order.
-var LintRules = []Rule{
-	RuleBadVersion, RuleAPIMismatch, RuleSinceAboveAPI, RuleSinceWithoutAPI,
-	RuleBadDefault, RuleBadDowngradeTo,
-}
+// LintRules lists the rules Lint applies, in a stable order: backport's
+// annotation rules.
+var LintRules = func() []Rule {
+	var out []Rule
+	for _, r := range backport.Rules() {
+		out = append(out, Rule(r))
+	}
+	return out
+}()
 
 // DiffRules lists the rules Diff applies, in a stable order.
 var DiffRules = []Rule{
 	RuleSinceMissing, RuleSinceNotNew, RuleAPIBackwards, RuleAPINotRaised,
 	RuleSinceChanged, RuleRemoved, RuleNotReserved, RuleRenumbered,
-	RuleRetyped, RuleMethodType,
+	RuleRetyped, RuleMethodType, RuleNumberReused, RuleEnumValueName,
+	RuleSameOneof, RuleJSONName, RuleAPIDropped, RuleDefaultChanged,
+	RuleSinceOldMajor,
 }
 
 // Finding is one broken rule.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -82,6 +83,8 @@ func withHeaders(ctx context.Context, s *capState) context.Context {
 }
 
 // fill sets defaults in a response sent by a server whose headers are hdr.
+// Without rollpin-version (or with an empty one) nothing is known about the
+// server and nothing is filled; several values of it are an error.
 func (c *clientCore) fill(m *method, hdr metadata.MD, reply any) error {
 	vs := hdr[HeaderVersion]
 	if len(vs) == 0 {
@@ -91,6 +94,12 @@ func (c *clientCore) fill(m *method, hdr metadata.MD, reply any) error {
 	if !ok {
 		return nil
 	}
+	if len(vs) > 1 {
+		// Which version answered is not knowable; picking one could leave
+		// defaults unfilled.
+		return status.Errorf(codes.Internal, "rollpin: the server of %s sent %d values of the %s header; a rollpin server sends one (a proxy must not append to it)",
+			m.full, len(vs), HeaderVersion)
+	}
 	srv, err := c.headers.parse(vs[0])
 	if err != nil {
 		return status.Errorf(codes.Internal, "rollpin: the server of %s sent a malformed %s header %s: %v", m.full, HeaderVersion, quote(vs[0]), err)
@@ -98,7 +107,7 @@ func (c *clientCore) fill(m *method, hdr metadata.MD, reply any) error {
 	if srv.Covers(m.own) {
 		return nil
 	}
-	if err := backport.FillDefaultsObserved(msg, srv, c.obs); err != nil {
+	if err := c.eng.FillDefaultsObserved(msg, srv, c.obs); err != nil {
 		return c.fillError(m, "the response", srv, err)
 	}
 	return nil
@@ -118,7 +127,7 @@ func (c *clientCore) downgraded(m *method, s *capState) {
 // server that answers runs at least the cap on every capped track (it
 // refuses requests newer than itself), so on those tracks only fields with
 // defaults newer than the cap can need filling.
-func (s *capState) responseMayNeedFill(reply any) bool {
+func (s *capState) responseMayNeedFill(eng *backport.Engine, reply any) bool {
 	if !s.serverMayBeOlder {
 		return false
 	}
@@ -129,31 +138,18 @@ func (s *capState) responseMayNeedFill(reply any) bool {
 	if !ok {
 		return false
 	}
-	return backport.MayFill(pm.ProtoReflect().Descriptor(), s.restricted)
+	return eng.MayFill(pm.ProtoReflect().Descriptor(), s.restricted)
 }
 
-// headerCapture receives a unary call's response headers: the header, the
-// option pointing at it and room for the caller's options. They are pooled:
-// a unary call is over when its invoker returns, and nothing in grpc-go
-// keeps call options past that.
+// headerCapture receives one unary call's response headers: the header,
+// the option pointing at it and room for the caller's options, in one
+// allocation. It belongs to its call alone: interceptors below may keep the
+// options or write the header after the call returned (hedging, retries),
+// so it is never reused.
 type headerCapture struct {
 	hdr metadata.MD
 	opt grpc.HeaderCallOption
 	buf [4]grpc.CallOption
-}
-
-var headerCaptures = sync.Pool{New: func() any {
-	hc := &headerCapture{}
-	hc.opt.HeaderAddr = &hc.hdr
-	return hc
-}}
-
-// release clears hc (so that the pool holds no header or caller option) and
-// returns it to the pool.
-func (hc *headerCapture) release() {
-	hc.hdr = nil
-	clear(hc.buf[:])
-	headerCaptures.Put(hc)
 }
 
 // UnaryClientInterceptor returns a client interceptor that caps every call
@@ -181,11 +177,11 @@ func UnaryClientInterceptor(pins PinSource, opts ...Option) grpc.UnaryClientInte
 			}
 		}
 		ctx = withHeaders(ctx, s)
-		if !s.responseMayNeedFill(reply) {
+		if !s.responseMayNeedFill(c.eng, reply) {
 			return invoker(ctx, m.full, req, reply, cc, callOpts...)
 		}
-		hc := headerCaptures.Get().(*headerCapture)
-		defer hc.release()
+		hc := &headerCapture{}
+		hc.opt.HeaderAddr = &hc.hdr
 		all := append(append(hc.buf[:0], callOpts...), &hc.opt)
 		if err := invoker(ctx, m.full, req, reply, cc, all...); err != nil {
 			return err
@@ -197,7 +193,11 @@ func UnaryClientInterceptor(pins PinSource, opts ...Option) grpc.UnaryClientInte
 // StreamClientInterceptor returns the streaming counterpart of
 // UnaryClientInterceptor: the method check happens before the stream is
 // opened, every sent message is downgraded and every received message gets
-// defaults filled from the server's rollpin-version header.
+// defaults filled from the server's rollpin-version header. A message it
+// refuses (SendMsg) or cannot complete (RecvMsg) aborts the stream, as
+// grpc.ClientStream promises for any error: the call is cancelled, so the
+// server's handler ends, and every later SendMsg or RecvMsg returns the
+// refusal.
 func StreamClientInterceptor(pins PinSource, opts ...Option) grpc.StreamClientInterceptor {
 	c := newClientCore(pins, opts)
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, fullMethod string, streamer grpc.Streamer, callOpts ...grpc.CallOption) (grpc.ClientStream, error) {
@@ -211,30 +211,61 @@ func StreamClientInterceptor(pins PinSource, opts ...Option) grpc.StreamClientIn
 		if s.below {
 			c.downgraded(m, s)
 		}
-		cs, err := streamer(withHeaders(ctx, s), desc, cc, m.full, callOpts...)
-		if err != nil || (!s.below && !s.serverMayBeOlder) {
-			return cs, err
+		if !s.below && !s.serverMayBeOlder {
+			return streamer(withHeaders(ctx, s), desc, cc, m.full, callOpts...)
 		}
-		return &clientStream{ClientStream: cs, c: c, m: m, s: s}, nil
+		// The wrapper may refuse a message: it needs a way to abort.
+		ctx, cancel := context.WithCancel(withHeaders(ctx, s))
+		cs, err := streamer(ctx, desc, cc, m.full, callOpts...)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		return &clientStream{ClientStream: cs, c: c, m: m, s: s, cancel: cancel, serverStreams: desc.ServerStreams}, nil
 	}
 }
 
 // clientStream downgrades sent messages and fills defaults in received ones.
+// SendMsg and RecvMsg may run on two goroutines at once (grpc-go allows it):
+// what they share is the atomic refusal and the cancel function.
 type clientStream struct {
 	grpc.ClientStream
 	c *clientCore
 	m *method
 	s *capState
 
-	hdr     metadata.MD // server headers, read after the first message
+	cancel        context.CancelFunc // aborts the call
+	serverStreams bool               // false: the first received message ends the call
+	refused       atomic.Pointer[error]
+
+	hdr     metadata.MD // server headers, read after the first message (RecvMsg only)
 	haveHdr bool
 }
 
+// abort records err as the reason the stream ended, cancels the call and
+// returns err. The first refusal wins.
+func (cs *clientStream) abort(err error) error {
+	cs.refused.CompareAndSwap(nil, &err)
+	cs.cancel()
+	return *cs.refused.Load()
+}
+
+// refusal returns the error that aborted the stream, or nil.
+func (cs *clientStream) refusal() error {
+	if p := cs.refused.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 func (cs *clientStream) SendMsg(msg any) error {
+	if err := cs.refusal(); err != nil {
+		return err
+	}
 	if cs.s.below {
 		out, err := cs.c.downgradeMsg(cs.m, "the request", cs.s.restricted, msg)
 		if err != nil {
-			return err
+			return cs.abort(err)
 		}
 		msg = out
 	}
@@ -243,7 +274,18 @@ func (cs *clientStream) SendMsg(msg any) error {
 
 func (cs *clientStream) RecvMsg(msg any) error {
 	if err := cs.ClientStream.RecvMsg(msg); err != nil {
+		// The call is over (io.EOF included); if rollpin aborted it, the
+		// refusal says why better than the cancellation does.
+		cs.cancel()
+		if r := cs.refusal(); r != nil {
+			return r
+		}
 		return err
+	}
+	if !cs.serverStreams {
+		// grpc-go finishes a call without server streaming on its one
+		// response: release the context now.
+		cs.cancel()
 	}
 	if !cs.s.serverMayBeOlder {
 		return nil
@@ -255,7 +297,10 @@ func (cs *clientStream) RecvMsg(msg any) error {
 		}
 		cs.hdr, cs.haveHdr = hdr, true
 	}
-	return cs.c.fill(cs.m, cs.hdr, msg)
+	if err := cs.c.fill(cs.m, cs.hdr, msg); err != nil {
+		return cs.abort(err)
+	}
+	return nil
 }
 
 // defaultCore serves CanSend without options.

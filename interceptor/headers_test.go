@@ -3,11 +3,15 @@ package interceptor
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/types/descriptorpb"
 
 	_ "github.com/rollpin/rollpin/interceptor/internal/testapi/current/rollpin/itest/v1"
 )
@@ -71,6 +75,9 @@ func FuzzIncomingHeaders(f *testing.F) {
 		{"rollpin.itest.v1=4294967296.0", ""},
 		{"=", ","},
 		{"rollpin.itest.v1=1.2", "garbage"},
+		{"rollpin.itest.v1=1.2\nrollpin.itest.v1=1.0", ""},
+		{"", "rollpin.itest.v1=1.1"},
+		{"other.v1=1.0", "rollpin.itest.v1=1.1\nrollpin.itest.v1=1.1"},
 	} {
 		f.Add(seed[0], seed[1])
 	}
@@ -79,15 +86,20 @@ func FuzzIncomingHeaders(f *testing.F) {
 	if m == nil {
 		f.Fatal("test method not found")
 	}
+	// A newline in an input separates repeated values of one header.
 	f.Fuzz(func(t *testing.T, version, cap string) {
 		md := metadata.MD{}
 		if version != "" {
-			md[HeaderVersion] = []string{version}
+			md[HeaderVersion] = strings.Split(version, "\n")
 		}
 		if cap != "" {
-			md[HeaderCap] = []string{cap}
+			md[HeaderCap] = strings.Split(cap, "\n")
 		}
 		p, err := c.incoming(metadata.NewIncomingContext(context.Background(), md), m)
+		repeated := len(md[HeaderVersion]) > 1 || len(md[HeaderCap]) > 1
+		if repeated && status.Code(err) != codes.InvalidArgument {
+			t.Errorf("incoming(%q, %q) = %v, want INVALID_ARGUMENT for a repeated header", version, cap, err)
+		}
 		switch status.Code(err) {
 		case codes.OK:
 			if !c.own.Covers(p.sent) {
@@ -143,5 +155,52 @@ func TestIncomingRemembersOnePair(t *testing.T) {
 	// One allocation: grpc-go's copy of the version header value.
 	if n := testing.AllocsPerRun(100, func() { _, _ = c.incoming(ctx, m) }); n > 1 {
 		t.Errorf("incoming with the remembered pair: %v allocs, want at most 1", n)
+	}
+	// The caller's own version, and a cap alone: the same, by the header rules.
+	for _, md := range []metadata.MD{
+		{HeaderVersion: {m.ownHeader}},
+		{HeaderCap: {"rollpin.itest.v1=1.1"}},
+	} {
+		ctx := metadata.NewIncomingContext(context.Background(), md)
+		if _, err := c.incoming(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if n := testing.AllocsPerRun(100, func() { _, _ = c.incoming(ctx, m) }); n > 1 {
+			t.Errorf("incoming(%v): %v allocs, want at most 1", md, n)
+		}
+	}
+}
+
+// TestMethodWithoutTracksNeedsNoHeader: a method whose messages reach no
+// versioned track cannot be misread, so the server accepts its requests
+// with or without (empty) headers, even under NoHeadersReject.
+func TestMethodWithoutTracksNeedsNoHeader(t *testing.T) {
+	fdp := &descriptorpb.FileDescriptorProto{
+		Name:        proto.String("plain/v1/plain.proto"),
+		Package:     proto.String("plain.v1"),
+		Syntax:      proto.String("proto3"),
+		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("M")}},
+		Service: []*descriptorpb.ServiceDescriptorProto{{
+			Name:   proto.String("S"),
+			Method: []*descriptorpb.MethodDescriptorProto{{Name: proto.String("Do"), InputType: proto.String(".plain.v1.M"), OutputType: proto.String(".plain.v1.M")}},
+		}},
+	}
+	files, err := protodesc.NewFiles(&descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{fdp}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCore(evaluateOptions([]Option{WithFiles(files), WithNoHeaders(NoHeadersReject)}))
+	m := c.method("/plain.v1.S/Do")
+	if m == nil || !m.own.IsEmpty() {
+		t.Fatalf("method = %+v, want a method without tracks", m)
+	}
+	for _, md := range []metadata.MD{
+		{},
+		{HeaderVersion: {""}},
+		{HeaderVersion: {"other.v1=1.0"}},
+	} {
+		if _, err := c.incoming(metadata.NewIncomingContext(context.Background(), md), m); err != nil {
+			t.Errorf("incoming(%v) = %v, want accepted", md, err)
+		}
 	}
 }

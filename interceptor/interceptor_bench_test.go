@@ -3,6 +3,7 @@ package interceptor_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -178,6 +179,33 @@ func BenchmarkBidi(b *testing.B) {
 	}
 }
 
+// BenchmarkStreamCall measures whole short streams of the itest API: a
+// server-streaming call answered with one message, read to its end (stream
+// set-up and tear-down included).
+func BenchmarkStreamCall(b *testing.B) {
+	w := workloads(b)[0]
+	for _, mode := range benchModes {
+		b.Run("req=itest/net=bufconn/mode="+mode.name, func(b *testing.B) {
+			cli := itestv1.NewVolumeServiceClient(benchConn(b, w, bufNet, mode.rollpin, mode.pin(w)))
+			req := benchRequest()
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				st, err := cli.Watch(ctx, req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := st.Recv(); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := st.Recv(); err != io.EOF {
+					b.Fatalf("second Recv = %v, want EOF", err)
+				}
+			}
+		})
+	}
+}
+
 // benchServer answers without recording anything.
 type benchServer struct {
 	itestv1.UnimplementedVolumeServiceServer
@@ -186,6 +214,10 @@ type benchServer struct {
 
 func (s *benchServer) Create(context.Context, *itestv1.CreateRequest) (*itestv1.Volume, error) {
 	return s.vol, nil
+}
+
+func (s *benchServer) Watch(_ *itestv1.CreateRequest, st grpc.ServerStreamingServer[itestv1.Volume]) error {
+	return st.Send(s.vol)
 }
 
 func (s *benchServer) Sync(st grpc.BidiStreamingServer[itestv1.CreateRequest, itestv1.Volume]) error {

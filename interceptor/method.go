@@ -25,6 +25,7 @@ type method struct {
 	hasSince bool
 
 	own       backport.Manifest // own manifest restricted to the reachable tracks
+	tracks    []string          // the tracks of own, sorted
 	ownHeader string            // own.String()
 	ownMD     metadata.MD       // rollpin-version: ownHeader (shared, never mutated)
 
@@ -68,6 +69,7 @@ type core struct {
 	o   *options
 	own backport.Manifest
 	obs backport.Observer // o.reporter as an Observer, nil when none
+	eng *backport.Engine  // finds package declarations in o.files
 
 	mu      sync.Mutex
 	methods atomic.Pointer[map[string]*method] // copy-on-write
@@ -75,13 +77,14 @@ type core struct {
 }
 
 func newCore(o *options) *core {
-	c := &core{o: o}
+	c := &core{o: o, eng: backport.Default()}
 	if o.files == protoregistry.GlobalFiles {
 		c.own = backport.OwnManifest()
 	} else {
-		// The engine must find the package declarations of descriptors
-		// that are not linked into the binary.
-		backport.RegisterFiles(o.files)
+		// An engine of its own finds the package declarations of
+		// descriptors that are not linked into the binary; nothing is
+		// registered globally.
+		c.eng = backport.New(backport.WithFiles(o.files))
 		c.own = backport.ManifestOf(o.files)
 	}
 	if o.reporter != nil {
@@ -155,8 +158,9 @@ func (c *core) build(fullMethod string, withFallback bool) *method {
 		return nil
 	}
 	m := &method{full: fullMethod, service: service, desc: md}
-	m.since, m.track, m.hasSince, m.err = backport.MethodSince(md)
+	m.since, m.track, m.hasSince, m.err = c.eng.MethodSince(md)
 	m.own = c.own.Restrict(reachableTracks(md)...)
+	m.tracks = trackNames(m.own)
 	m.ownHeader = m.own.String()
 	m.ownMD = metadata.MD{HeaderVersion: {m.ownHeader}}
 	if fb, ok := c.o.fallbacks[fullMethod]; ok && withFallback {
@@ -183,7 +187,7 @@ func (m *method) capFor(cap backport.Manifest) *capState {
 		return s
 	}
 	s := &capState{cap: cap}
-	s.restricted = cap.Restrict(trackNames(m.own)...)
+	s.restricted = cap.Restrict(m.tracks...)
 	s.below = !s.restricted.Covers(m.own)
 	s.uncapped = s.restricted.Len() < m.own.Len()
 	s.serverMayBeOlder = s.below || s.uncapped

@@ -21,14 +21,17 @@ const (
 )
 
 // NoHeadersPolicy says what a server interceptor does with a request that
-// carries no rollpin-version header (a client without rollpin interceptors).
+// proves no version: no rollpin-version or rollpin-cap header naming one of
+// the method's tracks (a client without rollpin interceptors); see the
+// package doc, Wire protocol.
 type NoHeadersPolicy int
 
 const (
 	// NoHeadersAsOwn treats the request as sent at the server's own version
 	// (the default): nothing is filled, responses are not downgraded.
 	NoHeadersAsOwn NoHeadersPolicy = iota
-	// NoHeadersReject refuses the request with FAILED_PRECONDITION.
+	// NoHeadersReject refuses the request with FAILED_PRECONDITION, reason
+	// RefusalMissingHeader.
 	NoHeadersReject
 )
 
@@ -62,9 +65,9 @@ func evaluateOptions(opts []Option) *options {
 
 // WithFiles sets where method descriptors and the own manifest come from
 // (default protoregistry.GlobalFiles). Proxies and tests serving dynamicpb
-// messages pass the files describing them. The files are also registered
-// with backport.RegisterFiles so that the engine finds their package
-// declarations.
+// messages pass the files describing them. The interceptor then downgrades
+// and fills with a backport.Engine of its own that finds package
+// declarations in files (nothing is registered globally).
 func WithFiles(files *protoregistry.Files) Option {
 	return func(o *options) {
 		if files != nil {
@@ -79,8 +82,8 @@ func WithUnknownService(p UnknownServicePolicy) Option {
 	return func(o *options) { o.unknownService = p }
 }
 
-// WithNoHeaders sets the server's policy for requests without rollpin
-// headers (default NoHeadersAsOwn).
+// WithNoHeaders sets the server's policy for requests that prove no version
+// (default NoHeadersAsOwn).
 func WithNoHeaders(p NoHeadersPolicy) Option {
 	return func(o *options) { o.noHeaders = p }
 }

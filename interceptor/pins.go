@@ -8,7 +8,7 @@ import (
 
 // PinSource tells a client interceptor the cap of each gRPC service.
 // Implementations must be safe for concurrent use and should answer without
-// locks: Cap is called on every call. pinsvc.Client implements it.
+// locks: Cap is called on every call. pinclient.Client (package pinsvc/pinclient) implements it.
 type PinSource interface {
 	// Cap returns the current cap for a gRPC service (full name, e.g.
 	// "acme.volume.v1.VolumeService"). ok=false: the service has no pin and no

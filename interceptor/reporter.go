@@ -3,7 +3,8 @@ package interceptor
 import "github.com/rollpin/rollpin/backport"
 
 // Reason says why a call was refused; it is the "reason" label of the
-// rejected-calls metric.
+// rejected-calls metric. The refusal a caller gets names the same cause,
+// more finely, by one of the Refusal constants (see RefusalOf).
 type Reason string
 
 // Reasons for refusing a call.

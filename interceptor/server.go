@@ -2,6 +2,8 @@ package interceptor
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -10,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/rollpin/rollpin/backport"
+	"github.com/rollpin/rollpin/internal/refusal"
 )
 
 // peerCall is what the server learned from a request's rollpin headers.
@@ -20,62 +23,76 @@ type peerCall struct {
 	down   bool              // client is older than this server somewhere: downgrade responses
 }
 
-// incoming reads the rollpin headers of a request to m. The common case (the
-// caller runs this server's version, not downgraded) costs two header
-// lookups without copying the metadata, one allocation and one string
-// comparison; the outcome for the last other pair of header values is kept
-// on the method, and header values are parsed once and cached.
+// incoming reads the rollpin headers of a request to m by the rules of the
+// wire protocol (see the package doc): a repeated header is INVALID_ARGUMENT,
+// an empty header or one naming none of m's tracks is absent, a cap without
+// a version is what the request was sent at. The common case (the caller
+// runs this server's version, not downgraded) costs two header lookups
+// without copying the metadata, one allocation and one string comparison;
+// the outcome for the last other pair of header values is kept on the
+// method, and header values are parsed once and cached.
 func (c *core) incoming(ctx context.Context, m *method) (peerCall, error) {
 	vs := metadata.ValueFromIncomingContext(ctx, HeaderVersion)
-	if len(vs) == 0 {
-		if c.o.noHeaders == NoHeadersReject {
-			return peerCall{}, c.reject(m.full, ReasonNoHeaders, codes.FailedPrecondition,
-				"rollpin: the request to "+m.full+" carries no "+HeaderVersion+" header and this server rejects such requests; "+
-					"install rollpin's client interceptors in the caller")
-		}
-		return peerCall{}, nil
-	}
 	caps := metadata.ValueFromIncomingContext(ctx, HeaderCap)
-	if len(caps) == 0 && vs[0] == m.ownHeader {
+	if len(vs) == 1 && len(caps) == 0 && vs[0] == m.ownHeader {
+		// A method that reaches no track (ownHeader "") needs no header.
 		return peerCall{}, nil
 	}
-	capH := ""
-	if len(caps) > 0 {
+	if len(vs) > 1 {
+		return peerCall{}, c.repeatedHeader(m, HeaderVersion, vs)
+	}
+	if len(caps) > 1 {
+		return peerCall{}, c.repeatedHeader(m, HeaderCap, caps)
+	}
+	var version, capH string
+	if len(vs) == 1 {
+		version = vs[0]
+	}
+	if len(caps) == 1 {
 		capH = caps[0]
 	}
-	if e := m.peerCache.Load(); e != nil && e.version == vs[0] && e.cap == capH {
+	if e := m.peerCache.Load(); e != nil && e.version == version && e.cap == capH {
 		return e.p, nil
 	}
-	p, err := c.parsePeer(m, vs, caps)
-	if err == nil && len(vs[0]) <= maxCachedHeaderLen && len(capH) <= maxCachedHeaderLen {
-		m.peerCache.Store(&peerEntry{version: vs[0], cap: capH, p: p})
+	p, err := c.parsePeer(m, version, capH)
+	if err == nil && len(version) <= maxCachedHeaderLen && len(capH) <= maxCachedHeaderLen {
+		m.peerCache.Store(&peerEntry{version: version, cap: capH, p: p})
 	}
 	return p, err
 }
 
-// parsePeer checks and interprets the header values vs (rollpin-version)
-// and caps (rollpin-cap) of a request to m.
-func (c *core) parsePeer(m *method, vs, caps []string) (peerCall, error) {
-	client, err := c.headers.parse(vs[0])
+// parsePeer checks and interprets the single values version
+// (rollpin-version) and capH (rollpin-cap) of a request to m; "" is an
+// absent header.
+func (c *core) parsePeer(m *method, version, capH string) (peerCall, error) {
+	client, hasVersion, err := c.parseHeader(m, HeaderVersion, version)
 	if err != nil {
-		return peerCall{}, c.reject(m.full, ReasonMalformedHeader, codes.InvalidArgument,
-			"rollpin: malformed "+HeaderVersion+" header "+quote(vs[0])+" in the request to "+m.full+": "+err.Error()+
-				"; it must be track=MAJOR.MINOR entries joined by commas")
+		return peerCall{}, err
 	}
-	sent := client
-	if len(caps) > 0 {
-		capM, err := c.headers.parse(caps[0])
-		if err != nil {
-			return peerCall{}, c.reject(m.full, ReasonMalformedHeader, codes.InvalidArgument,
-				"rollpin: malformed "+HeaderCap+" header "+quote(caps[0])+" in the request to "+m.full+": "+err.Error()+
-					"; it must be track=MAJOR.MINOR entries joined by commas")
-		}
+	capM, hasCap, err := c.parseHeader(m, HeaderCap, capH)
+	if err != nil {
+		return peerCall{}, err
+	}
+	if m.own.IsEmpty() {
+		// Nothing in the method's messages is versioned: no header can
+		// change how a request is read.
+		return peerCall{}, nil
+	}
+	var sent backport.Manifest
+	switch {
+	case !hasVersion && !hasCap:
+		return c.noHeaders(m)
+	case !hasVersion:
+		// Sent at the cap, by a caller that proves no more than the cap:
+		// responses are shaped for the cap too.
+		sent, client = capM, capM
+	case !hasCap:
+		sent = client
+	default:
 		sent = backport.Min(client, capM)
 	}
 	if !c.own.Covers(sent) {
-		return peerCall{}, c.reject(m.full, ReasonVersionTooNew, codes.FailedPrecondition,
-			"rollpin: the request to "+m.full+" is newer than this server ("+versionTooNew(sent, c.own)+
-				"); the caller's pin for "+m.service+" is wrong: it must not exceed the oldest running instance, lower it with pindctl")
+		return peerCall{}, c.senderTooNew(m, sent)
 	}
 	return peerCall{
 		sent:   sent,
@@ -85,13 +102,54 @@ func (c *core) parsePeer(m *method, vs, caps []string) (peerCall, error) {
 	}, nil
 }
 
+// parseHeader parses the value v of header name in a request to m. ok is
+// false when the header counts as absent: empty, or naming none of m's
+// tracks.
+func (c *core) parseHeader(m *method, name, v string) (_ backport.Manifest, ok bool, _ error) {
+	if v == "" {
+		return backport.Manifest{}, false, nil
+	}
+	h, err := c.headers.parse(v)
+	if err != nil {
+		return backport.Manifest{}, false, c.reject(m, ReasonMalformedHeader, refusal.BadHeader, codes.InvalidArgument,
+			"rollpin: malformed "+name+" header "+quote(v)+" in the request to "+m.full+": "+err.Error()+
+				"; it must be track=MAJOR.MINOR entries joined by commas",
+			map[string]string{refusal.KeyHeader: name})
+	}
+	for _, t := range m.tracks {
+		if _, ok := h.Get(t); ok {
+			return h, true, nil
+		}
+	}
+	return backport.Manifest{}, false, nil
+}
+
+// noHeaders answers a request to m that proves no version.
+func (c *core) noHeaders(m *method) (peerCall, error) {
+	if c.o.noHeaders == NoHeadersReject {
+		return peerCall{}, c.reject(m, ReasonNoHeaders, refusal.MissingHeader, codes.FailedPrecondition,
+			"rollpin: the request to "+m.full+" carries no "+HeaderVersion+" header naming its track ("+strings.Join(m.tracks, ", ")+
+				") and this server rejects such requests; install rollpin's client interceptors in the caller",
+			map[string]string{refusal.KeyHeader: HeaderVersion})
+	}
+	return peerCall{}, nil
+}
+
+// repeatedHeader refuses a request to m carrying several values of header
+// name: which one the caller meant is not knowable.
+func (c *core) repeatedHeader(m *method, name string, vs []string) error {
+	return c.reject(m, ReasonMalformedHeader, refusal.BadHeader, codes.InvalidArgument, fmt.Sprintf(
+		"rollpin: the request to %s carries %d values of %s; send exactly one (a proxy must replace the header, not append to it)",
+		m.full, len(vs), name), map[string]string{refusal.KeyHeader: name})
+}
+
 // fillRequest sets the defaults of msg for a request sent at p.sent.
 func (c *core) fillRequest(m *method, p *peerCall, msg any) error {
 	pm, ok := msg.(proto.Message)
 	if !ok {
 		return nil
 	}
-	if err := backport.FillDefaultsObserved(pm, p.sent, c.obs); err != nil {
+	if err := c.eng.FillDefaultsObserved(pm, p.sent, c.obs); err != nil {
 		return c.fillError(m, "the request", p.sent, err)
 	}
 	return nil
@@ -106,7 +164,7 @@ func (c *core) downgradeMsg(m *method, what string, to backport.Manifest, msg an
 	if !ok {
 		return msg, nil
 	}
-	out, err := backport.DowngradeObserved(pm, to, c.obs)
+	out, err := c.eng.DowngradeObserved(pm, to, c.obs)
 	if err != nil {
 		return nil, c.downgradeError(m, what, to, err)
 	}

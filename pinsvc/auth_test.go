@@ -24,7 +24,7 @@ import (
 func TestWriteNeedsToken(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{AdminToken: "s3cret"})
+	ts := startServer(t, cli, WithAdminToken("s3cret"))
 	c := ts.cli
 	req := &rollpinv1.SetPinRequest{Service: testSvc, Manifest: "1.3", Force: true}
 
@@ -111,7 +111,7 @@ func (p *testPKI) issue(t testing.TB, cn string, server bool) tls.Certificate {
 func TestWriteWithClientCertificateIdentity(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	srv, err := NewServer(cli, Config{WriterIdentities: []string{"ops"}, Logger: quietLogger(), LeaseTTL: 2 * time.Second})
+	srv, err := NewServer(cli, WithWriterIdentities("ops"), WithServerLogger(quietLogger()), WithLeaseTTL(2*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

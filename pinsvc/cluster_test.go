@@ -35,7 +35,7 @@ func TestThreeMemberClusterSurvivesAMemberLoss(t *testing.T) {
 	cli := cluster.Client(t)
 	// The default lease TTL: losing the etcd leader stalls keep-alives for
 	// an election, which must stay well under half the TTL.
-	ts := startServer(t, cli, Config{LeaseTTL: DefaultLeaseTTL})
+	ts := startServer(t, cli, WithLeaseTTL(DefaultLeaseTTL))
 	c := ts.cli
 	w := watch(t, c, 0)
 	if _, err := register(t, c, "i1", "acme.volume.v1=1.0", testSvc); err != nil {

@@ -44,52 +44,26 @@ type RaiseController struct {
 	leader atomic.Bool
 }
 
-// RaiseControllerOption tunes a RaiseController.
-type RaiseControllerOption func(*RaiseController)
-
-// WithRaiseInterval sets how often the leader evaluates every service
-// (default Settle/10, at least 50ms and at most 1s).
-func WithRaiseInterval(d time.Duration) RaiseControllerOption {
-	return func(c *RaiseController) {
-		if d > 0 {
-			c.interval = d
-		}
-	}
-}
-
-// WithElectionTTL sets the TTL of the etcd session that holds leadership
-// (default: the Server's LeaseTTL). When the leading pind dies, another
-// takes over within about this long; a leader that closes resigns at once.
-func WithElectionTTL(d time.Duration) RaiseControllerOption {
-	return func(c *RaiseController) {
-		if d >= time.Second {
-			c.ttl = d
-		}
-	}
-}
-
 func init() {
 	defaultController = func(s *Server) Controller { return NewRaiseController(s) }
 }
 
 // NewRaiseController returns the automatic-raise controller of srv, with
-// srv's settle window, lease TTL (as election TTL), name and logger. Its
-// collectors are registered on srv's Config.Registerer when one is set (a
+// srv's settle window (WithSettle), raise interval (WithRaiseInterval),
+// election TTL (WithElectionTTL), name and logger. Its collectors are
+// registered on srv's Registerer (WithRegisterer) when one is set (a
 // registration failure is logged, not fatal); Metrics returns them either
 // way. Install it with srv.SetController (NewServer already installs one).
-func NewRaiseController(srv *Server, opts ...RaiseControllerOption) *RaiseController {
-	cfg := srv.Config()
+func NewRaiseController(srv *Server) *RaiseController {
+	cfg := srv.cfg
 	c := &RaiseController{
-		srv:     srv,
-		settle:  cfg.Settle,
-		ttl:     cfg.LeaseTTL,
-		name:    cfg.Name,
-		log:     srv.log,
-		metrics: NewControllerMetrics(),
-	}
-	c.interval = min(max(c.settle/10, 50*time.Millisecond), time.Second)
-	for _, o := range opts {
-		o(c)
+		srv:      srv,
+		settle:   cfg.Settle,
+		ttl:      cfg.ElectionTTL,
+		interval: cfg.RaiseInterval,
+		name:     cfg.Name,
+		log:      srv.log,
+		metrics:  NewControllerMetrics(),
 	}
 	if cfg.Registerer != nil {
 		if err := cfg.Registerer.Register(c.metrics); err != nil {

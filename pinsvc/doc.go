@@ -1,13 +1,15 @@
 // Package pinsvc implements rollpin's PinService on etcd: the server behind
-// pind, its etcd store, the auto-raise controller and the Go client that
-// serving processes use to register and to cap their calls.
+// pind, its etcd store and the auto-raise controller. The Go client that
+// serving processes use to register and to cap their calls is package
+// pinclient, which links none of this package's dependencies (etcd, zap,
+// Prometheus).
 //
 // A Server keeps the pins and live instances of every gRPC service under a
 // key prefix in etcd, follows them with one etcd watch, and serves reads and
 // streams from that in-memory state. Several Servers may share one etcd;
 // each serves the same state from its own watch.
 //
-//	srv, err := pinsvc.NewServer(etcdClient, pinsvc.Config{AdminToken: token})
+//	srv, err := pinsvc.NewServer(etcdClient, pinsvc.WithAdminToken(token))
 //	if err != nil { ... }
 //	if err := srv.Start(ctx); err != nil { ... }
 //	defer srv.Close()
@@ -16,27 +18,30 @@
 //
 // # Options and defaults
 //
-// Config's zero value works; every zero field takes its default:
+// NewServer takes functional options (Option); without any, every setting
+// has its default, documented on its With function:
 //
-//   - Prefix: DefaultPrefix, "/rollpin/";
-//   - Settle: DefaultSettle, 60s, the controller's settle window;
-//   - LeaseTTL: DefaultLeaseTTL, 10s, the TTL of the lease holding this
+//   - WithPrefix: DefaultPrefix, "/rollpin/";
+//   - WithSettle: DefaultSettle, 60s, the controller's settle window;
+//   - WithLeaseTTL: DefaultLeaseTTL, 10s, the TTL of the lease holding this
 //     Server's registrations and (by default) of the controller's election
 //     session;
-//   - HistorySize and HistoryBytes: DefaultHistorySize (1024 updates) and
-//     DefaultHistoryBytes (64 MiB) of resumable history;
-//   - Name: hostname-pid; Logger: slog.Default(); no Registerer (no metrics
-//     registered); no AdminToken or WriterIdentities (writes open).
+//   - WithHistory: DefaultHistorySize (1024 updates) and DefaultHistoryBytes
+//     (64 MiB) of resumable history;
+//   - WithName: hostname-pid; WithServerLogger: slog.Default();
+//     WithRegisterer: none (no metrics registered);
+//   - WithAdminToken, WithWriterIdentities, WithRegisterToken,
+//     WithRegisterIdentities: none (writes and registration open);
+//   - WithRaiseInterval: Settle/10, between 50ms and 1s; WithElectionTTL:
+//     the lease TTL.
 //
-// A Client reconnects after DefaultBackoffBase (200ms), doubling up to
-// DefaultBackoffMax (10s), each delay jittered to between half and all of
-// it (WithBackoff changes both). A RaiseController evaluates every
+// A RaiseController evaluates every
 // Settle/10, between 50ms and 1s (WithRaiseInterval), and campaigns with a
 // session TTL of LeaseTTL (WithElectionTTL).
 //
 // # Storage
 //
-// Keys under Config.Prefix:
+// Keys under the prefix (WithPrefix):
 //
 //	<prefix>pins/<service>              rollpinv1.Pin, binary protobuf
 //	<prefix>instances/<service>/<id>    rollpinv1.Instance, binary protobuf, on the
@@ -65,12 +70,30 @@
 //
 // Register writes one key per served service under a single etcd lease per
 // Server (O(1) keep-alives for any number of instances), in one etcd
-// transaction that compares the mod revision of every pin it read: an
-// instance whose manifest is below a pin on any track of that pin is refused
-// with FAILED_PRECONDITION, and a pin raised in between makes the
-// transaction fail and the check run again. Without a pin nothing is fenced.
-// The keys are deleted when the stream ends, and vanish with the lease when
-// the pind dies.
+// transaction that compares the mod revision of every pin it read and of
+// every instance key: an instance whose manifest is below a pin on any
+// track of that pin is refused with FAILED_PRECONDITION (reason FENCED), and
+// a pin raised in between makes the transaction fail and the check run
+// again. Without a pin nothing is fenced.
+//
+// An instance announces the track of every service it registers (its
+// manifest names the proto package of each service; INVALID_ARGUMENT
+// otherwise), and fencing checks that track even where the pin does not
+// name it yet: the instance may then not be below the live instances of the
+// service on it, whose version senders already speak. Naming the track in
+// the pin (pindctl pin set --force) is the roll-back path.
+//
+// An instance ID is owned by the Register stream that created it until its
+// lease ends: a second Register of the same ID, through this pind or
+// another, is refused with ALREADY_EXISTS (reason INSTANCE_ID_TAKEN, the
+// ErrorInfo metadata naming the holder's pind and start time) and changes
+// nothing. The keys are deleted when the stream ends, and vanish with the
+// lease when the pind dies; the ID can be claimed again after that.
+//
+// A registration lists at most MaxServicesPerInstance (64) services: one
+// etcd transaction compares two keys per service and etcd's default
+// --max-txn-ops is 128. A longer list is refused with INVALID_ARGUMENT,
+// reason TOO_MANY_SERVICES, which no retry can fix.
 //
 // # Losing etcd
 //
@@ -101,7 +124,7 @@
 // one update per etcd watch response that touched the prefix, carrying the
 // full state of each changed service and its revision. A client resuming from
 // a revision gets what happened after it from an in-memory history (the last
-// Config.HistorySize updates, at most Config.HistoryBytes); when its revision
+// WithHistory updates, at most its byte bound); when its revision
 // is older than that history (for instance after an etcd compaction or a
 // pind restart) it gets a fresh snapshot. Publishing never blocks: each
 // subscriber sends at its own pace. Pin and cap changes go out at once;
@@ -114,12 +137,40 @@
 // # Access control
 //
 // Writes (SetPin, Hold, Release, SetMode) are open when neither
-// Config.AdminToken nor Config.WriterIdentities is set — the single-machine
+// WithAdminToken nor WithWriterIdentities is set — the single-machine
 // default, where pind listens on loopback. Otherwise they need the admin
-// token as "authorization: Bearer <token>" metadata or a verified client
-// certificate whose CN, DNS SAN or URI SAN is listed; missing credentials
-// give UNAUTHENTICATED, wrong ones PERMISSION_DENIED. Reads and Register are
-// restricted only by the transport (use mTLS).
+// token as "authorization: Bearer <token>" metadata (the scheme in any
+// case) or a verified client certificate whose CN, DNS SAN or URI SAN is
+// listed; missing credentials give UNAUTHENTICATED (reason
+// CREDENTIALS_MISSING), wrong ones PERMISSION_DENIED (CREDENTIALS_REJECTED).
+//
+// Registration needs credentials as soon as the Server has any (admin
+// token, writer identities, WithRegisterToken or
+// WithRegisterIdentities). It accepts the register token or the admin
+// token as a bearer token, a writer identity, or a certificate identity
+// whose patterns in WithRegisterIdentities cover every service of the
+// request. The mapping from certificate to services:
+//
+//	identity (CN, DNS SAN or URI SAN) -> patterns
+//	"*"                every service
+//	"acme.volume.v1.*" every service whose full name starts with
+//	                   "acme.volume.v1." (the package and its sub-packages)
+//	"acme.volume.v1.VolumeService"  that service only
+//
+// pind takes it as --register-identities volume=acme.volume.v1.*,... Reads
+// (GetPins, WatchPins, ListInstances) are restricted only by the transport
+// (use mTLS).
+//
+// # Refusals
+//
+// Every refusal carries a google.rpc.ErrorInfo in domain "rollpin.dev" with
+// a stable reason: INVALID_REQUEST (INVALID_ARGUMENT: malformed input),
+// UNKNOWN_TRACK (INVALID_ARGUMENT: a pin naming a track nobody announces,
+// without --force), TOO_MANY_SERVICES, FENCED (FAILED_PRECONDITION),
+// PIN_ABOVE_FLOOR (FAILED_PRECONDITION: a raise above live instances
+// without --force), PIN_CONFLICT (ABORTED: expected_revision is stale),
+// INSTANCE_ID_TAKEN (ALREADY_EXISTS), UNKNOWN_SERVICE (NOT_FOUND),
+// CREDENTIALS_MISSING and CREDENTIALS_REJECTED.
 //
 // # The auto-raise controller
 //
@@ -152,7 +203,7 @@
 // registered after the state the decision was made on, and this pind still
 // leads; a lost race is counted and decided again on fresh state. Raises
 // are logged with their reason and recorded with Pin.updated_by
-// ControllerIdentity. Metrics (registered on Config.Registerer):
+// ControllerIdentity. Metrics (registered on WithRegisterer):
 // rollpin_pind_auto_raises_total{service,kind}, with kind "raise" or
 // "create"; rollpin_pind_auto_raise_conflicts_total;
 // rollpin_pind_controller_leader.
@@ -163,43 +214,4 @@
 // revision, instances, floor, effective cap and when this Server last saw
 // the instance set change) and Server.Subscribe signals every change, for
 // controllers of one's own.
-//
-// # The Go client
-//
-// A Client keeps the pins of every service up to date from pind and
-// implements interceptor.PinSource. Built WithRegistration it holds a
-// Register stream, and the process is a live instance (part of the floors)
-// for as long as that stream is open; otherwise it holds a WatchPins stream
-// and only follows the pins.
-//
-//	pins, err := pinsvc.NewClient([]string{"pind-0:7070", "pind-1:7070"},
-//		pinsvc.WithRegistration(pinsvc.Registration{
-//			ID:       "volume-10.0.0.7:7000",
-//			Services: pinsvc.ServicesOf(grpcServer),
-//		}),
-//		pinsvc.WithSnapshotFile("/var/lib/volume/pins.json"))
-//	if err != nil { ... }
-//	defer pins.Close()
-//	if err := pins.Start(ctx); err != nil { ... }
-//	if err := pins.WaitForSync(ctx); err != nil { ... } // fenced, or ctx ended
-//	cc, err := grpc.NewClient(target,
-//		grpc.WithChainUnaryInterceptor(interceptor.UnaryClientInterceptor(pins)))
-//
-// Client.Cap returns the effective cap of a service, Min(pin, floor), with
-// one atomic load of the current Snapshot and one map lookup: no lock and
-// no allocation on the call path. When the stream breaks the client
-// reconnects with backoff, trying the endpoints in turn, and resumes from
-// the last revision it received; meanwhile Cap keeps answering with the last
-// known pins. WaitForSync blocks until the first snapshot from pind (or a
-// fencing refusal). WithSnapshotFile saves every snapshot atomically and
-// loads it at Start, so a process restarted while pind is unreachable caps
-// its calls with the last known pins rather than none (Snapshot.Synced
-// tells the two apart).
-//
-// A registration refused because the instance is below a pin is reported
-// as a *RegistrationError that unwraps to ErrFenced (Client.Err,
-// WaitForSync, WithOnError); the client then watches the pins and registers
-// again once they no longer fence it. Refusals that retrying cannot fix
-// (INVALID_ARGUMENT, PERMISSION_DENIED, UNAUTHENTICATED) are reported the
-// same way, without ErrFenced.
 package pinsvc

@@ -24,9 +24,11 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/rollpin/rollpin/backport"
 	volumepb "github.com/rollpin/rollpin/examples/volume/v2/volumepb"
 	"github.com/rollpin/rollpin/interceptor"
 	"github.com/rollpin/rollpin/internal/etcdtest"
+	"github.com/rollpin/rollpin/pinsvc/pinclient"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
@@ -34,8 +36,8 @@ import (
 // instances from the generated code, 1.3 instances from the committed 1.3
 // descriptor set with dynamicpb messages (so they really know nothing of
 // 1.4), each behind rollpin's server interceptor and registered with pind
-// through a pinsvc.Client; load clients at 1.4 call them through rollpin's
-// client interceptor with caps from their own pinsvc.Client.
+// through a pinclient.Client; load clients at 1.4 call them through rollpin's
+// client interceptor with caps from their own pinclient.Client.
 
 const (
 	volSvc    = "acme.volume.v1.VolumeService"
@@ -122,13 +124,14 @@ type testInstance struct {
 	addr    string
 	version string
 	gs      *grpc.Server
-	pins    *Client
+	pins    *pinclient.Client
+	man     backport.Manifest // the manifest it registers
 	v14     *volume14
 }
 
 // startInstance starts an instance of version vol13 or vol14 registered
 // through endpoints. It does not wait for the registration.
-func startInstance(t testing.TB, version, id string, endpoints []string, opts ...ClientOption) *testInstance {
+func startInstance(t testing.TB, version, id string, endpoints []string, opts ...pinclient.Option) *testInstance {
 	t.Helper()
 	in := &testInstance{id: id, version: version}
 	if version == vol14 {
@@ -148,10 +151,11 @@ func startInstance(t testing.TB, version, id string, endpoints []string, opts ..
 	go in.gs.Serve(lis)
 	man := mustManifest(t, version)
 	if version == vol14 {
-		man = ManifestFor(ServicesOf(in.gs)) // the binary's own manifest
+		man = pinclient.ManifestFor(pinclient.ServicesOf(in.gs)) // the binary's own manifest
 	}
-	in.pins = newTestClient(t, endpoints, append([]ClientOption{WithRegistration(Registration{
-		ID: id, Services: ServicesOf(in.gs), Manifest: man, Build: version, Address: in.addr,
+	in.man = man
+	in.pins = newTestClient(t, endpoints, append([]pinclient.Option{pinclient.WithRegistration(pinclient.Registration{
+		ID: id, Services: pinclient.ServicesOf(in.gs), Manifest: man, Build: version, Address: in.addr,
 	})}, opts...)...)
 	t.Cleanup(in.stop)
 	return in
@@ -190,9 +194,9 @@ func (f *fleet) remove(addr string) {
 }
 
 // loadClient is a 1.4 client calling the fleet through rollpin's client
-// interceptor, with caps from its own pinsvc.Client.
+// interceptor, with caps from its own pinclient.Client.
 type loadClient struct {
-	pins  *Client
+	pins  *pinclient.Client
 	mu    sync.Mutex
 	conns map[string]*grpc.ClientConn
 	calls atomic.Int64
@@ -343,7 +347,7 @@ func TestRollingUpgrade(t *testing.T) {
 	var news []*testInstance
 	for i, old := range olds {
 		n := startInstance(t, vol14, fmt.Sprintf("new-%d", i+1), eps)
-		if got := n.pins.o.reg.Manifest.String(); got != vol14 {
+		if got := n.man.String(); got != vol14 {
 			t.Fatalf("ManifestFor(1.4 server) = %q, want %q", got, vol14)
 		}
 		waitSync(t, n.pins)
@@ -400,7 +404,7 @@ func TestRollingUpgrade(t *testing.T) {
 	wctx, wcancel := context.WithTimeout(context.Background(), waitFor)
 	defer wcancel()
 	err := late.pins.WaitForSync(wctx)
-	if !errors.Is(err, ErrFenced) || status.Code(err) != codes.FailedPrecondition {
+	if !errors.Is(err, pinclient.ErrFenced) || status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("late 1.3 registration: %v, want FAILED_PRECONDITION (ErrFenced)", err)
 	}
 	for _, want := range []string{vol14, "pindctl pin lower " + volSvc + " 1.3"} {

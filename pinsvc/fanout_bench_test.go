@@ -90,7 +90,7 @@ func benchPindFanout(b *testing.B, cluster *etcdtest.Cluster, n int) {
 	if os.Getenv("ROLLPIN_BENCH_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	srv, err := NewServer(cli, Config{Prefix: prefix, Logger: logger, LeaseTTL: 5 * time.Second})
+	srv, err := NewServer(cli, WithPrefix(prefix), WithServerLogger(logger), WithLeaseTTL(5*time.Second))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/rollpin/rollpin/internal/etcdtest"
+	"github.com/rollpin/rollpin/pinsvc/pinclient"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
@@ -123,7 +124,7 @@ func (p *cutProxy) close() {
 // startPindOn starts a pind on its own etcd client for endpoints, with a
 // health server the Server reports to, behind a real gRPC server on
 // loopback.
-func startPindOn(t testing.TB, endpoints []string, name string, cfg Config) (*testPind, *health.Server) {
+func startPindOn(t testing.TB, endpoints []string, name string, opts ...Option) (*testPind, *health.Server) {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -138,8 +139,8 @@ func startPindOn(t testing.TB, endpoints []string, name string, cfg Config) (*te
 	if err != nil {
 		t.Fatalf("etcd client: %v", err)
 	}
-	cfg.Name, cfg.Logger = name, quietLog
-	srv, err := NewServer(cli, cfg)
+	opts = append([]Option{WithName(name), WithServerLogger(quietLog)}, opts...)
+	srv, err := NewServer(cli, opts...)
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
 	}
@@ -211,10 +212,10 @@ func TestPindCutOffFromEtcd(t *testing.T) {
 	cluster := etcdtest.Start(t)
 	etcdCli := cluster.Client(t)
 	proxy := newCutProxy(t, cluster.Endpoints()[0])
-	cfg := Config{Settle: testSettle, LeaseTTL: ttl}
-	b, _ := startPindOn(t, cluster.Endpoints(), "pind-b", cfg)
+	cfg := []Option{WithSettle(testSettle), WithLeaseTTL(ttl)}
+	b, _ := startPindOn(t, cluster.Endpoints(), "pind-b", cfg...)
 	eventually(t, "pind-b leads the controller", func() bool { return controllerOf(t, b).IsLeader() })
-	a, _ := startPindOn(t, []string{proxy.endpoint()}, "pind-a", cfg)
+	a, _ := startPindOn(t, []string{proxy.endpoint()}, "pind-a", cfg...)
 	if got := healthOf(t, a); got != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("pind-a health before the cut = %v, want SERVING", got)
 	}
@@ -224,7 +225,7 @@ func TestPindCutOffFromEtcd(t *testing.T) {
 		t.Fatalf("Register(new) on pind-b: %v", err)
 	}
 	// The old instance registers through pind-a first (its first endpoint).
-	old := newTestClient(t, []string{a.addr, b.addr}, WithRegistration(Registration{
+	old := newTestClient(t, []string{a.addr, b.addr}, pinclient.WithRegistration(pinclient.Registration{
 		ID: "old", Manifest: mustManifest(t, "acme.volume.v1=1.3"), Services: []string{testSvc}, Build: "test",
 	}))
 	waitSync(t, old)
@@ -317,7 +318,7 @@ func TestLeaseGrantDoesNotBlockCloseOrOtherRegistrations(t *testing.T) {
 	cluster := etcdtest.Start(t)
 	proxy := newCutProxy(t, cluster.Endpoints()[0])
 	// A long TTL: etcd calls are bounded by half of it, far beyond the test.
-	a, _ := startPindOn(t, []string{proxy.endpoint()}, "pind-a", Config{LeaseTTL: 5 * time.Minute})
+	a, _ := startPindOn(t, []string{proxy.endpoint()}, "pind-a", WithLeaseTTL(5*time.Minute))
 	proxy.partition()
 	ac := a.admin(t)
 	req := &rollpinv1.RegisterRequest{

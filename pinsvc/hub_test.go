@@ -110,7 +110,7 @@ func TestHubHistoryIsBounded(t *testing.T) {
 func TestSlowSubscriberGetsMergedUpdate(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{})
+	ts := startServer(t, cli)
 	mustSetPin(t, ts.cli, testSvc, "1.0", true)
 	fast := watch(t, ts.cli, 0)
 
@@ -152,7 +152,7 @@ func TestSlowSubscriberGetsMergedUpdate(t *testing.T) {
 func TestCompressedAndPlainWatchersAgree(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{})
+	ts := startServer(t, cli)
 	plain := watch(t, ts.cli, 0)
 	zipped := &watcher{cond: make(chan struct{}, 1), done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -207,7 +207,7 @@ func TestWatchLoopReloadsAfterCompaction(t *testing.T) {
 	if _, err := cli.Compact(ctxT(t), rev); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := NewServer(cli, Config{Logger: quietLogger()})
+	srv, err := NewServer(cli, WithServerLogger(quietLogger()))
 	if err != nil {
 		t.Fatal(err)
 	}

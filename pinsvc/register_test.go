@@ -18,7 +18,7 @@ import (
 func TestRegisterFencing(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{})
+	ts := startServer(t, cli)
 	c := ts.cli
 
 	// No pin: anything registers.
@@ -69,7 +69,7 @@ func TestRegisterFencing(t *testing.T) {
 func TestRegisterFencingIsInTheSameTransaction(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{})
+	ts := startServer(t, cli)
 	rev := mustSetPin(t, ts.cli, testSvc, "1.3", true).GetState().GetPinRevision()
 	var calls atomic.Int32
 	ts.srv.beforeRegisterTxn = func() {
@@ -105,24 +105,26 @@ func pollUntil(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-func errorsIsConflict(err error) bool {
-	return err != nil && strings.Contains(err.Error(), ErrConflict.Error())
-}
-
-func TestRegisterReplacedByNewerStreamKeepsKey(t *testing.T) {
+// An instance that reconnects to another pind before its old stream ends
+// gets its ID back once the old stream is gone, and the old stream's cleanup
+// leaves the new registration alone.
+func TestRegisterReclaimedAfterTheOldStreamKeepsKey(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	a := startServer(t, cli, Config{Name: "a"})
-	b := startServer(t, cli, Config{Name: "b"})
+	a := startServer(t, cli, WithName("a"))
+	b := startServer(t, cli, WithName("b"))
 	cancelA, err := register(t, a.cli, "i1", "acme.volume.v1=1.3", testSvc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The instance reconnects to b before its stream on a ends.
-	if _, err := register(t, b.cli, "i1", "acme.volume.v1=1.3", testSvc); err != nil {
-		t.Fatal(err)
-	}
+	// The instance reconnects to b before its stream on a ends: refused.
+	_, err = register(t, b.cli, "i1", "acme.volume.v1=1.3", testSvc)
+	wantCode(t, "Register of i1 on b while a holds it", err, codes.AlreadyExists)
 	cancelA()
+	pollUntil(t, "i1 registered on b", func() bool {
+		_, err := register(t, b.cli, "i1", "acme.volume.v1=1.3", testSvc)
+		return err == nil
+	})
 	pollUntil(t, "a's stream gone", func() bool { return a.srv.Registrations() == 0 })
 	// A later change proves a's cleanup ran and the key survived.
 	mustSetPin(t, a.cli, testSvc, "1.3", true)
@@ -138,7 +140,7 @@ func TestRegisterReplacedByNewerStreamKeepsKey(t *testing.T) {
 func TestLostLeaseEndsRegisterStreams(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{})
+	ts := startServer(t, cli)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	st, err := ts.cli.Register(ctx, &rollpinv1.RegisterRequest{

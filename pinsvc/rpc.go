@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/rollpin/rollpin/backport"
+	"github.com/rollpin/rollpin/internal/refusal"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
@@ -25,9 +27,9 @@ func grpcError(err error) error {
 	}
 	switch {
 	case errors.Is(err, ErrConflict):
-		return status.Error(codes.Aborted, err.Error())
+		return refusal.Error(codes.Aborted, refusal.PinConflict, err.Error(), nil)
 	case errors.Is(err, ErrFenced):
-		return status.Error(codes.FailedPrecondition, err.Error())
+		return refusal.Error(codes.FailedPrecondition, refusal.Fenced, err.Error(), nil)
 	case errors.Is(err, ErrClosed):
 		return status.Error(codes.Unavailable, "pind is shutting down: retry on another pind")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -37,7 +39,14 @@ func grpcError(err error) error {
 }
 
 func notFound(service string) error {
-	return status.Errorf(codes.NotFound, "no service %s: check the name (pindctl status lists services) or pass --force to create its pin", service)
+	return unknownService(service, "check the name (pindctl status lists services) or pass --force to create its pin")
+}
+
+// unknownService is the NOT_FOUND of a service with neither a pin nor live
+// instances.
+func unknownService(service, fix string) error {
+	return refusal.Error(codes.NotFound, refusal.UnknownService, fmt.Sprintf("no service %s: %s", service, fix),
+		map[string]string{refusal.KeyService: service})
 }
 
 // GetPins returns the state of every service, or of req.service
@@ -52,7 +61,7 @@ func (s *Server) GetPins(ctx context.Context, req *rollpinv1.GetPinsRequest) (*r
 		}
 		v := st.Service(name)
 		if v == nil {
-			return nil, status.Errorf(codes.NotFound, "no service %s: check the name (pindctl status lists services)", name)
+			return nil, unknownService(name, "check the name (pindctl status lists services)")
 		}
 		resp.Services = []*rollpinv1.ServiceState{v.withRaise(raise, now)}
 		return resp, nil
@@ -114,6 +123,44 @@ func raisedEntries(next, cur backport.Manifest, hadPin bool) []backport.Entry {
 		}
 	}
 	return out
+}
+
+// checkKnownTracks refuses a pin naming a track that no live instance of
+// svc announces, that the current pin does not name and that is not the
+// service's own track: most likely a typo, which would otherwise replace the
+// pin and drop the tracks it named.
+func checkKnownTracks(svc string, next, cur backport.Manifest, view *ServiceView) error {
+	known := map[string]bool{OwnTrack(svc): true}
+	for _, e := range cur.Entries() {
+		known[e.Track] = true
+	}
+	if view != nil {
+		for _, m := range view.Manifests {
+			for _, e := range m.Entries() {
+				known[e.Track] = true
+			}
+		}
+	}
+	var unknown []string
+	for _, e := range next.Entries() {
+		if !known[e.Track] {
+			unknown = append(unknown, e.Track)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(known))
+	for t := range known {
+		if t != "" {
+			names = append(names, t)
+		}
+	}
+	slices.Sort(names)
+	return refusal.Error(codes.InvalidArgument, refusal.UnknownTrack,
+		fmt.Sprintf("pin of %s names %s, which no live instance announces and the pin does not name; known tracks: %s. Check the spelling, or pass --force to pin a track ahead of its instances",
+			svc, strings.Join(unknown, ", "), strings.Join(names, ", ")),
+		map[string]string{refusal.KeyService: svc, refusal.KeyTracks: strings.Join(unknown, ",")})
 }
 
 // blockingInstances returns the live instances of v below one of entries.
@@ -194,11 +241,17 @@ func (s *Server) SetPin(ctx context.Context, req *rollpinv1.SetPinRequest) (resp
 		if err != nil {
 			return nil, err
 		}
+		if !req.GetForce() {
+			if err := checkKnownTracks(svc, next, curMan, view); err != nil {
+				return nil, err
+			}
+		}
 		resp.Blocking = blockingInstances(view, raisedEntries(next, curMan, cur != nil))
 		if len(resp.Blocking) > 0 && !req.GetForce() && !req.GetDryRun() {
-			return nil, status.Errorf(codes.FailedPrecondition,
-				"pin %s of %s is above the floor %s: live instances %s run older versions; wait until they are replaced (pindctl status) or pass --force",
-				next, svc, view.Floor, describeInstances(resp.Blocking))
+			return nil, refusal.Error(codes.FailedPrecondition, refusal.PinAboveFloor,
+				fmt.Sprintf("pin %s of %s is above the floor %s: live instances %s run older versions; wait until they are replaced (pindctl status) or pass --force",
+					next, svc, view.Floor, describeInstances(resp.Blocking)),
+				map[string]string{refusal.KeyService: svc, refusal.KeyPin: next.String()})
 		}
 		if cur != nil && next.Equal(curMan) {
 			resp.Message = fmt.Sprintf("pin of %s is already %s: nothing to do", svc, next)
@@ -294,7 +347,7 @@ func (s *Server) modifyPin(ctx context.Context, rpc, svc string, expectedRev int
 		if cur == nil {
 			v := st.Service(svc)
 			if v == nil || len(v.Instances) == 0 {
-				return nil, status.Errorf(codes.NotFound, "no service %s: check the name (pindctl status lists services) or create its pin first (pindctl pin set --force)", svc)
+				return nil, unknownService(svc, "check the name (pindctl status lists services) or create its pin first (pindctl pin set --force)")
 			}
 			cur = &rollpinv1.Pin{Mode: rollpinv1.PinMode_PIN_MODE_AUTO, Manifest: v.Floor.String()}
 		}

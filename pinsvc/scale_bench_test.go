@@ -59,7 +59,7 @@ func benchScaleRegistrations(b *testing.B, n, perService int) {
 	c := etcdtest.Start(b)
 	// A long settle keeps the controller from raising the pins the
 	// benchmark lowers.
-	p := startPind(b, c, "pind-0", "", func(cfg *Config) { cfg.Settle, cfg.LeaseTTL = time.Hour, DefaultLeaseTTL })
+	p := startPind(b, c, "pind-0", "", WithSettle(time.Hour), WithLeaseTTL(DefaultLeaseTTL))
 	admin := p.admin(b)
 	svc := func(i int) string { return fmt.Sprintf("acme.scale.v1.Service%04d", i) }
 	svc0 := svc(0)
@@ -105,7 +105,7 @@ func benchScaleRegistrations(b *testing.B, n, perService int) {
 	finished.Add(n)
 	// At most 64 registrations in flight at once, as a fleet rolling out
 	// would; a registration pind answers UNAVAILABLE (etcd overloaded) is
-	// retried, as pinsvc.Client does.
+	// retried, as pinclient.Client does.
 	sem := make(chan struct{}, 64)
 	for i := range n {
 		go func() {

@@ -35,7 +35,7 @@ type Server struct {
 	rollpinv1.UnimplementedPinServiceServer
 
 	cli     *clientv3.Client
-	cfg     Config
+	cfg     options
 	keys    keys
 	log     *slog.Logger
 	metrics *metrics
@@ -62,14 +62,15 @@ type Server struct {
 	closeOnce sync.Once
 }
 
-// NewServer returns a Server that keeps its state under cfg.Prefix in the
-// etcd reached by cli. It does not contact etcd: Start does. cli stays owned
-// by the caller (Close does not close it).
-func NewServer(cli *clientv3.Client, cfg Config) (*Server, error) {
+// NewServer returns a Server that keeps its state under the key prefix
+// (WithPrefix) in the etcd reached by cli. It does not contact etcd: Start
+// does. cli stays owned by the caller (Close does not close it). Every
+// option has a default; see each With function.
+func NewServer(cli *clientv3.Client, opts ...Option) (*Server, error) {
 	if cli == nil {
 		return nil, errors.New("pinsvc: nil etcd client")
 	}
-	cfg, err := cfg.withDefaults()
+	cfg, err := evaluateOptions(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -93,9 +94,6 @@ func NewServer(cli *clientv3.Client, cfg Config) (*Server, error) {
 	}
 	return s, nil
 }
-
-// Config returns the configuration in effect (defaults applied).
-func (s *Server) Config() Config { return s.cfg }
 
 // SetController installs c (nil: none) as the Server's controller. Call it
 // before Start.

@@ -20,7 +20,7 @@ func ExampleNewServer() {
 		log.Fatal(err)
 	}
 	defer cli.Close()
-	srv, err := pinsvc.NewServer(cli, pinsvc.Config{AdminToken: "change-me"})
+	srv, err := pinsvc.NewServer(cli, pinsvc.WithAdminToken("change-me"))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -37,15 +37,10 @@ func quietLogger() *slog.Logger {
 
 // startServer starts a Server on cli with no controller (tests of the
 // controller live apart) and serves it over bufconn.
-func startServer(t testing.TB, cli *clientv3.Client, cfg Config) *testServer {
+func startServer(t testing.TB, cli *clientv3.Client, opts ...Option) *testServer {
 	t.Helper()
-	if cfg.Logger == nil {
-		cfg.Logger = quietLogger()
-	}
-	if cfg.LeaseTTL == 0 {
-		cfg.LeaseTTL = 4 * time.Second
-	}
-	srv, err := NewServer(cli, cfg)
+	opts = append([]Option{WithServerLogger(quietLogger()), WithLeaseTTL(4 * time.Second)}, opts...)
+	srv, err := NewServer(cli, opts...)
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
 	}
@@ -219,7 +214,7 @@ func register(t testing.TB, c rollpinv1.PinServiceClient, id, manifest string, s
 func TestRPCs(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{})
+	ts := startServer(t, cli)
 	c := ts.cli
 	w := watch(t, c, 0)
 
@@ -341,7 +336,7 @@ func TestRPCs(t *testing.T) {
 func TestRegisterEndsRemovesInstance(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{})
+	ts := startServer(t, cli)
 	cancel, err := register(t, ts.cli, "i1", "acme.volume.v1=1.3", testSvc, "acme.volume.v1.Other")
 	if err != nil {
 		t.Fatalf("Register: %v", err)

@@ -20,7 +20,7 @@ import (
 func TestRaiseRacingRegistrationSeesTheInstance(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{})
+	ts := startServer(t, cli)
 	mustSetPin(t, ts.cli, testSvc, "1.3", true)
 	if _, err := register(t, ts.cli, "new", "acme.volume.v1=1.4", testSvc); err != nil {
 		t.Fatalf("Register(new): %v", err)
@@ -49,8 +49,8 @@ func TestRaiseRacingRegistrationSeesTheInstance(t *testing.T) {
 func TestRaiseAndOldRegistrationNeverBothSucceed(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	a := startServer(t, cli, Config{Name: "a"})
-	b := startServer(t, cli, Config{Name: "b"})
+	a := startServer(t, cli, WithName("a"))
+	b := startServer(t, cli, WithName("b"))
 	mustSetPin(t, a.cli, testSvc, "1.3", true)
 	if _, err := register(t, a.cli, "new", "acme.volume.v1=1.4", testSvc); err != nil {
 		t.Fatalf("Register(new): %v", err)
@@ -99,7 +99,7 @@ func TestRaiseAndOldRegistrationNeverBothSucceed(t *testing.T) {
 func TestConcurrentPinCreatorsDoNotOverwrite(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{})
+	ts := startServer(t, cli)
 	var calls atomic.Int32
 	ts.srv.beforePinTxn = func() {
 		if calls.Add(1) == 1 {

@@ -7,9 +7,9 @@ import (
 	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/rollpin/rollpin/backport"
+	"github.com/rollpin/rollpin/internal/refusal"
 )
 
 // Input limits. They keep every etcd key and value small and every error
@@ -27,13 +27,18 @@ const (
 	MaxBuildLen = 256
 	// MaxAddressLen bounds Instance.address.
 	MaxAddressLen = 256
-	// MaxServicesPerInstance bounds RegisterRequest.services.
-	MaxServicesPerInstance = 256
+	// MaxServicesPerInstance bounds RegisterRequest.services. A
+	// registration is one etcd transaction comparing two keys per service
+	// (the pin and the instance key), and etcd holds at most 128 operations
+	// in one transaction by default (--max-txn-ops). A longer list is
+	// refused with INVALID_ARGUMENT, reason TOO_MANY_SERVICES.
+	MaxServicesPerInstance = 64
 )
 
-// invalid returns an INVALID_ARGUMENT status error.
+// invalid returns an INVALID_ARGUMENT status error with reason
+// INVALID_REQUEST.
 func invalid(format string, args ...any) error {
-	return status.Errorf(codes.InvalidArgument, format, args...)
+	return refusal.Error(codes.InvalidArgument, refusal.InvalidRequest, fmt.Sprintf(format, args...), nil)
 }
 
 // checkServiceName accepts a protobuf full name: dot-separated identifiers
@@ -92,6 +97,9 @@ func checkInstanceID(id string) error {
 	if !utf8.ValidString(id) {
 		return invalid("instance.id %q is not valid UTF-8", id)
 	}
+	if strings.Trim(id, ".") == "" {
+		return invalid("instance.id %q is only dots, a path element with a meaning of its own: give a unique id such as host:port or the pod name", id)
+	}
 	for _, r := range id {
 		if r == '/' {
 			return invalid("instance.id %q contains '/', which is not allowed", id)
@@ -129,7 +137,42 @@ func parseManifestField(field, s string) (backport.Manifest, error) {
 	if err != nil {
 		return backport.Manifest{}, invalid("%s: %v; want \"track=MAJOR.MINOR,...\", e.g. \"acme.volume.v1=1.4\"", field, err)
 	}
+	for entry := range strings.SplitSeq(s, ",") {
+		_, v, _ := strings.Cut(entry, "=")
+		if err := checkVersionText(field, v); err != nil {
+			return backport.Manifest{}, err
+		}
+	}
 	return m, nil
+}
+
+// checkVersionText refuses what backport.ParseVersion may accept but a
+// version never is written as: a number with a leading zero ("01.4"), or
+// one with a sign or spaces. Versions are compared as numbers, so "01.4"
+// and "1.4" would be the same version under two spellings.
+func checkVersionText(field, v string) error {
+	major, minor, ok := strings.Cut(v, ".")
+	if !ok {
+		return nil // ParseVersion already refused it
+	}
+	for _, n := range []string{major, minor} {
+		if len(n) > 1 && n[0] == '0' {
+			return invalid("%s: version %q has a leading zero: write %q", field, v, canonicalVersion(v))
+		}
+		for i := 0; i < len(n); i++ {
+			if n[i] < '0' || n[i] > '9' {
+				return invalid("%s: version %q is not MAJOR.MINOR in decimal digits", field, v)
+			}
+		}
+	}
+	return nil
+}
+
+func canonicalVersion(v string) string {
+	if pv, err := backport.ParseVersion(v); err == nil {
+		return pv.String()
+	}
+	return v
 }
 
 // OwnTrack returns the track of a service: its proto package, the full name
@@ -154,6 +197,9 @@ func resolvePinText(service, text string, cur backport.Manifest) (backport.Manif
 		v, err := backport.ParseVersion(text)
 		if err != nil {
 			return backport.Manifest{}, invalid("manifest %q: %v; give \"MAJOR.MINOR\" or \"track=MAJOR.MINOR,...\"", text, err)
+		}
+		if err := checkVersionText("manifest", text); err != nil {
+			return backport.Manifest{}, err
 		}
 		track := OwnTrack(service)
 		if track == "" {

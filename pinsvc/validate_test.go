@@ -16,7 +16,7 @@ import (
 func TestBadInputs(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{})
+	ts := startServer(t, cli)
 	c := ts.cli
 	mustSetPin(t, c, testSvc, "1.3", true)
 	long := strings.Repeat("a", MaxServiceNameLen+1)

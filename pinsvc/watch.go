@@ -204,12 +204,6 @@ func (h *hub) subscribe(eager bool) (<-chan struct{}, func()) {
 	}
 }
 
-func (h *hub) subscribers() int {
-	h.subsMu.Lock()
-	defer h.subsMu.Unlock()
-	return len(h.subs)
-}
-
 // outMsg is one PinUpdate and the stream messages that carry it, built once
 // and shared (read-only) by every subscriber.
 type outMsg struct {

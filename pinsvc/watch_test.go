@@ -23,7 +23,7 @@ func sawPin(svc, manifest string) func([]*rollpinv1.PinUpdate) bool {
 func TestConcurrentStaleSetPins(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{})
+	ts := startServer(t, cli)
 	c := ts.cli
 	rev := mustSetPin(t, c, testSvc, "1.0", true).GetState().GetPinRevision()
 
@@ -55,7 +55,8 @@ func TestConcurrentStaleSetPins(t *testing.T) {
 	}
 
 	// Eight operators each add their own track with read-modify-write at the
-	// revision they read, retrying when ABORTED: no change is lost.
+	// revision they read, retrying when ABORTED: no change is lost. (--force:
+	// no instance announces those tracks.)
 	w := watch(t, c, 0)
 	for i := range n {
 		wg.Add(1)
@@ -70,7 +71,7 @@ func TestConcurrentStaleSetPins(t *testing.T) {
 				s := gp.GetServices()[0]
 				m, _ := backport.ParseManifest(s.GetPin().GetManifest())
 				m, _ = m.With(fmt.Sprintf("op%d.v1", i), backport.Version{Major: 1})
-				_, err = c.SetPin(ctxT(t), &rollpinv1.SetPinRequest{Service: testSvc, Manifest: m.String(), ExpectedRevision: s.GetPinRevision()})
+				_, err = c.SetPin(ctxT(t), &rollpinv1.SetPinRequest{Service: testSvc, Manifest: m.String(), ExpectedRevision: s.GetPinRevision(), Force: true})
 				if status.Code(err) == codes.Aborted {
 					continue
 				}
@@ -98,7 +99,7 @@ func TestConcurrentStaleSetPins(t *testing.T) {
 func TestWatchResumeMissesNothing(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{})
+	ts := startServer(t, cli)
 	c := ts.cli
 	mustSetPin(t, c, testSvc, "1.0", true)
 	w := watch(t, c, 0)
@@ -135,7 +136,7 @@ func TestWatchResumeMissesNothing(t *testing.T) {
 func TestWatchCompactedRevisionGetsSnapshot(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	ts := startServer(t, cli, Config{HistorySize: 2})
+	ts := startServer(t, cli, WithHistory(2, 0))
 	c := ts.cli
 	mustSetPin(t, c, testSvc, "1.0", true)
 	w := watch(t, c, 0)
@@ -160,14 +161,14 @@ func TestWatchCompactedRevisionGetsSnapshot(t *testing.T) {
 	}
 	check(c, "1.8", "1.9")
 	// A pind started after the compaction has no history before it at all.
-	check(startServer(t, cli, Config{}).cli, "1.9", "1.10")
+	check(startServer(t, cli).cli, "1.9", "1.10")
 }
 
 func TestTwoServersServeTheSameState(t *testing.T) {
 	t.Parallel()
 	cli := etcdtest.Start(t).Client(t)
-	a := startServer(t, cli, Config{Name: "a"})
-	b := startServer(t, cli, Config{Name: "b"})
+	a := startServer(t, cli, WithName("a"))
+	b := startServer(t, cli, WithName("b"))
 	wb := watch(t, b.cli, 0)
 	mustSetPin(t, a.cli, testSvc, "1.3", true)
 	if _, err := register(t, b.cli, "i1", "acme.volume.v1=1.4", testSvc); err != nil {

@@ -78,3 +78,20 @@ func loc(startLine, startCol, endLine, endCol int) *checktest.ExpectedFileLocati
 		StartLine: startLine, StartColumn: startCol, EndLine: endLine, EndColumn: endCol,
 	}
 }
+
+// TestLintReportsEngineVerdicts: the lint rules are the engine's. An
+// on_downgrade without since (which the engine refuses) and a float default
+// out of range are findings; a double default "INF" (which the engine
+// fills) is not.
+func TestLintReportsEngineVerdicts(t *testing.T) {
+	t.Parallel()
+	checktest.CheckTest{
+		Request: &checktest.RequestSpec{Files: files("testdata/engine")},
+		Spec:    spec(),
+		ExpectedAnnotations: []checktest.ExpectedAnnotation{
+			// Lines and columns count from 0.
+			{RuleID: string(compat.RuleBadDefault), FileLocation: loc(12, 2, 12, 73)},
+			{RuleID: string(compat.RuleBadOnDowngrade), FileLocation: loc(10, 2, 10, 75)},
+		},
+	}.Run(t)
+}

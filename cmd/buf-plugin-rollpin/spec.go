@@ -25,6 +25,9 @@ var purposes = map[compat.Rule]string{
 	compat.RuleAPIMismatch:     "Checks that the files of a package that declare (rollpin.v1.api) agree on the version.",
 	compat.RuleSinceAboveAPI:   "Checks that no since is above its package's api version.",
 	compat.RuleSinceWithoutAPI: "Checks that a since appears only in a package that declares (rollpin.v1.api).",
+	compat.RuleAPIPackage:      "Checks that (rollpin.v1.api) is declared in a file whose package can be a track.",
+	compat.RuleBadOnDowngrade:  "Checks that on_downgrade is set only with a since and names a known action.",
+	compat.RuleOptionDecodes:   "Checks that every rollpin option decodes.",
 	compat.RuleBadDefault:      "Checks that every rollpin default parses for its field and has a since.",
 	compat.RuleBadDowngradeTo:  "Checks that every downgrade_to names an older value of the same enum.",
 	compat.RuleSinceMissing:    "Checks that every field, enum value and method added since the previous release has a since.",
@@ -37,6 +40,13 @@ var purposes = map[compat.Rule]string{
 	compat.RuleRenumbered:      "Checks that fields and enum values keep their numbers.",
 	compat.RuleRetyped:         "Checks that fields keep their type and cardinality.",
 	compat.RuleMethodType:      "Checks that methods keep their request and response types and streaming.",
+	compat.RuleNumberReused:    "Checks that a field number keeps its field name (no reuse by another field, no rename).",
+	compat.RuleEnumValueName:   "Checks that an enum value number keeps its name, or keeps the old name as an alias.",
+	compat.RuleSameOneof:       "Checks that fields do not move into, out of, or between oneofs.",
+	compat.RuleJSONName:        "Checks that fields keep their JSON name.",
+	compat.RuleAPIDropped:      "Checks that a package that declared (rollpin.v1.api) keeps declaring it.",
+	compat.RuleDefaultChanged:  "Checks that the default of an existing field does not change (allow it when the change is meant).",
+	compat.RuleSinceOldMajor:   "Checks that an added element's since is not in an older major than the package's new version.",
 }
 
 // spec is the plugin: one rule per compat rule. The findings of a request

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,6 +76,14 @@ func TestBinaryRestartKeepsPins(t *testing.T) {
 	defer conn.Close()
 	if _, err := rollpinv1.NewPinServiceClient(conn).SetPin(ctx, &rollpinv1.SetPinRequest{Service: svc, Manifest: "2.1", Force: true}); err != nil {
 		t.Fatalf("SetPin: %v", err)
+	}
+	// A second pind on the same data dir exits 1 at once with one line.
+	second := exec.CommandContext(ctx, bin)
+	second.Env = append(os.Environ(), env...)
+	out, err := second.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 || !strings.Contains(string(out), "pind.lock") {
+		t.Fatalf("second pind on the same --data-dir: %v, output %q; want exit status 1 and one line naming pind.lock", err, out)
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

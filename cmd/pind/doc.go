@@ -23,8 +23,33 @@
 //
 // With --tls-cert and --tls-key the gRPC port speaks TLS; adding --tls-ca
 // requires every client to present a certificate signed by it (mutual TLS).
+// Certificate, key and CA bundle are read again when their files change
+// (checked at most once a second, on a handshake), so certificates rotate
+// without a restart; a change that does not load keeps the last good one.
+//
 // Writes are open to every client unless --admin-token or
-// --writer-identities is set (see package pinsvc).
+// --writer-identities is set. Registration is open unless pind has any
+// credentials (--admin-token, --writer-identities, --register-token,
+// --register-identities); then an instance registers with the register or
+// admin token, or with a client certificate allowed to register its
+// services:
+//
+//	--register-identities volume=acme.volume.v1.*,volume=acme.types.v1.TypeService,ops=*
+//
+// maps the certificate identity (CN, DNS SAN or URI SAN) "volume" to every
+// service of package acme.volume.v1 (and its sub-packages) and to one
+// service of acme.types.v1, and "ops" to every service (see package pinsvc).
+// pind refuses to start when an identity list is given without --tls-ca
+// (nobody would have an identity), and when a token is given without TLS
+// unless --insecure-token accepts that it crosses the network in clear text.
+//
+// # Data directory
+//
+// The embedded etcd's --data-dir is locked (pind.lock, holding the pid):
+// a second pind on the same directory exits at once with status 1 and one
+// line naming the lock and the process holding it. SIGINT or SIGTERM during
+// start ends pind too. etcd's own warnings go to pind's log, with
+// component=etcd.
 //
 // # Operations
 //

@@ -13,29 +13,32 @@ import (
 
 // options are pind's settings, from flags or PIND_* environment variables.
 type options struct {
-	listen           string
-	etcdEndpoints    string
-	dataDir          string
-	embeddedClient   string
-	embeddedPeer     string
-	prefix           string
-	settle           time.Duration
-	leaseTTL         time.Duration
-	tlsCert          string
-	tlsKey           string
-	tlsCA            string
-	adminToken       string
-	writerIdentities string
-	metricsListen    string
-	etcdCert         string
-	etcdKey          string
-	etcdCA           string
-	etcdUsername     string
-	etcdPassword     string
-	logLevel         string
-	logFormat        string
-	name             string
-	shutdownTimeout  time.Duration
+	listen             string
+	etcdEndpoints      string
+	dataDir            string
+	embeddedClient     string
+	embeddedPeer       string
+	prefix             string
+	settle             time.Duration
+	leaseTTL           time.Duration
+	tlsCert            string
+	tlsKey             string
+	tlsCA              string
+	adminToken         string
+	insecureToken      bool
+	writerIdentities   string
+	registerToken      string
+	registerIdentities string
+	metricsListen      string
+	etcdCert           string
+	etcdKey            string
+	etcdCA             string
+	etcdUsername       string
+	etcdPassword       string
+	logLevel           string
+	logFormat          string
+	name               string
+	shutdownTimeout    time.Duration
 }
 
 // envName returns the environment variable of a flag: PIND_ and the flag
@@ -74,7 +77,10 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	fs.StringVar(&o.tlsKey, "tls-key", "", "gRPC server private key (PEM)")
 	fs.StringVar(&o.tlsCA, "tls-ca", "", "CA bundle (PEM) for client certificates; enables mutual TLS (every client must present a certificate)")
 	fs.StringVar(&o.adminToken, "admin-token", "", "token allowing writes (\"authorization: Bearer <token>\"); prefer the PIND_ADMIN_TOKEN variable")
-	fs.StringVar(&o.writerIdentities, "writer-identities", "", "comma-separated client-certificate identities (CN, DNS or URI SAN) allowed to write")
+	fs.StringVar(&o.writerIdentities, "writer-identities", "", "comma-separated client-certificate identities (CN, DNS or URI SAN) allowed to write; needs --tls-ca")
+	fs.StringVar(&o.registerToken, "register-token", "", "token allowing instances to register (\"authorization: Bearer <token>\"); prefer the PIND_REGISTER_TOKEN variable")
+	fs.StringVar(&o.registerIdentities, "register-identities", "", "comma-separated identity=pattern pairs: the client-certificate identity (CN, DNS or URI SAN) may register the services the pattern covers: \"*\" every service, \"pkg.*\" the services of proto package pkg and its sub-packages, else one service full name (e.g. volume=acme.volume.v1.*,volume=acme.types.v1.TypeService); needs --tls-ca")
+	fs.BoolVar(&o.insecureToken, "insecure-token", false, "accept --admin-token or --register-token without TLS (tokens then cross the network in clear text)")
 	fs.StringVar(&o.metricsListen, "metrics-listen", "", "address of the Prometheus /metrics endpoint; empty: none")
 	fs.StringVar(&o.etcdCert, "etcd-cert", "", "client certificate for etcd (PEM)")
 	fs.StringVar(&o.etcdKey, "etcd-key", "", "client key for etcd (PEM)")
@@ -109,6 +115,47 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 		}
 	})
 	return o, err
+}
+
+// parseRegisterIdentities parses --register-identities: comma-separated
+// identity=pattern pairs, an identity may appear several times.
+func parseRegisterIdentities(s string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, p := range splitList(s) {
+		id, pat, ok := strings.Cut(p, "=")
+		id, pat = strings.TrimSpace(id), strings.TrimSpace(pat)
+		if !ok || id == "" || pat == "" {
+			return nil, fmt.Errorf("--register-identities: %q is not identity=pattern (e.g. volume=acme.volume.v1.*)", p)
+		}
+		if err := checkRegisterPattern(pat); err != nil {
+			return nil, fmt.Errorf("--register-identities: %s: %w", p, err)
+		}
+		out[id] = append(out[id], pat)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// checkRegisterPattern accepts "*", "pkg.*" and a service full name.
+func checkRegisterPattern(p string) error {
+	if p == "*" {
+		return nil
+	}
+	name := strings.TrimSuffix(p, ".*")
+	for part := range strings.SplitSeq(name, ".") {
+		if part == "" {
+			return fmt.Errorf("pattern %q has an empty name component", p)
+		}
+		for i, r := range part {
+			ok := r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (i > 0 && r >= '0' && r <= '9')
+			if !ok {
+				return fmt.Errorf("pattern %q: %q is not allowed; want \"*\", \"pkg.*\" or a service full name", p, r)
+			}
+		}
+	}
+	return nil
 }
 
 func splitList(s string) []string {

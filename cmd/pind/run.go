@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -52,16 +51,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 
+	if err := checkSecurity(o); err != nil {
+		return err
+	}
+	regIDs, err := parseRegisterIdentities(o.registerIdentities)
+	if err != nil {
+		return err
+	}
 	creds, err := serverCreds(o)
 	if err != nil {
 		return err
 	}
 	endpoints := splitList(o.etcdEndpoints)
 	if len(endpoints) == 0 {
-		e, err := startEmbeddedEtcd(o)
+		e, unlock, err := startEmbeddedEtcd(ctx, o, log)
 		if err != nil {
 			return err
 		}
+		defer unlock()
 		defer func() {
 			e.Close()
 			<-e.Server.StopNotify()
@@ -77,16 +84,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := pinsvc.NewServer(cli, pinsvc.Config{
-		Prefix:           o.prefix,
-		Settle:           o.settle,
-		LeaseTTL:         o.leaseTTL,
-		AdminToken:       o.adminToken,
-		WriterIdentities: splitList(o.writerIdentities),
-		Name:             o.name,
-		Logger:           log,
-		Registerer:       reg,
-	})
+	srv, err := pinsvc.NewServer(cli,
+		pinsvc.WithPrefix(o.prefix),
+		pinsvc.WithSettle(o.settle),
+		pinsvc.WithLeaseTTL(o.leaseTTL),
+		pinsvc.WithAdminToken(o.adminToken),
+		pinsvc.WithWriterIdentities(splitList(o.writerIdentities)...),
+		pinsvc.WithRegisterToken(o.registerToken),
+		pinsvc.WithRegisterIdentities(regIDs),
+		pinsvc.WithName(o.name),
+		pinsvc.WithServerLogger(log),
+		pinsvc.WithRegisterer(reg),
+	)
 	if err != nil {
 		return err
 	}
@@ -94,6 +103,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	err = srv.Start(startCtx)
 	cancel()
 	if err != nil {
+		if ctx.Err() != nil {
+			return errors.New("interrupted while loading the state from etcd")
+		}
 		return fmt.Errorf("start: %w (is etcd reachable at %v?)", err, endpoints)
 	}
 	defer srv.Close()
@@ -179,11 +191,23 @@ func newLogger(o *options, w io.Writer) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format %q: want json or text", o.logFormat)
 }
 
-// startEmbeddedEtcd starts a single-member etcd in o.dataDir.
-func startEmbeddedEtcd(o *options) (*embed.Etcd, error) {
+// startEmbeddedEtcd starts a single-member etcd in o.dataDir, after taking
+// the data directory's lock (a second pind on the same directory fails at
+// once). etcd's own logs go to log at WARN and above. It gives up when ctx
+// ends (SIGINT, SIGTERM). unlock releases the lock once etcd has stopped.
+func startEmbeddedEtcd(ctx context.Context, o *options, log *slog.Logger) (e *embed.Etcd, unlock func(), err error) {
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create --data-dir: %w", err)
+		return nil, nil, fmt.Errorf("create --data-dir: %w", err)
 	}
+	unlock, err = lockDataDir(o.dataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			unlock()
+		}
+	}()
 	cfg := embed.NewConfig()
 	cfg.Name = "pind"
 	cfg.Dir = o.dataDir
@@ -192,21 +216,59 @@ func startEmbeddedEtcd(o *options) (*embed.Etcd, error) {
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
 	cfg.InitialCluster = "pind=" + pu.String()
-	cfg.LogLevel = "error"
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	cfg.LogLevel = "warn"
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.New(newSlogCore(log)).WithOptions(zap.IncreaseLevel(zap.WarnLevel)))
 	cfg.AutoCompactionMode = "revision"
 	cfg.AutoCompactionRetention = "10000"
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("start embedded etcd in %s: %w", o.dataDir, err)
+	type started struct {
+		e   *embed.Etcd
+		err error
 	}
+	done := make(chan started, 1)
+	go func() {
+		e, err := embed.StartEtcd(cfg)
+		done <- started{e, err}
+	}()
+	var st started
+	select {
+	case st = <-done:
+	case <-ctx.Done():
+		go func() { // etcd may still come up: stop it then
+			if st := <-done; st.e != nil {
+				st.e.Close()
+			}
+		}()
+		return nil, nil, errors.New("interrupted while starting the embedded etcd")
+	}
+	if st.err != nil {
+		return nil, nil, fmt.Errorf("start embedded etcd in %s: %w", o.dataDir, st.err)
+	}
+	e = st.e
 	select {
 	case <-e.Server.ReadyNotify():
-		return e, nil
+		return e, unlock, nil
+	case <-ctx.Done():
+		e.Close()
+		return nil, nil, errors.New("interrupted while starting the embedded etcd")
 	case <-time.After(60 * time.Second):
 		e.Close()
-		return nil, fmt.Errorf("embedded etcd in %s not ready after 60s", o.dataDir)
+		return nil, nil, fmt.Errorf("embedded etcd in %s not ready after 60s", o.dataDir)
 	}
+}
+
+// checkSecurity refuses settings that silently do not do what they say:
+// certificate identities without client certificates, and secrets sent in
+// clear text.
+func checkSecurity(o *options) error {
+	for _, f := range []struct{ name, val string }{{"--writer-identities", o.writerIdentities}, {"--register-identities", o.registerIdentities}} {
+		if f.val != "" && o.tlsCA == "" {
+			return fmt.Errorf("%s needs --tls-ca (and --tls-cert, --tls-key): without client certificates no caller has an identity", f.name)
+		}
+	}
+	if (o.adminToken != "" || o.registerToken != "") && o.tlsCert == "" && !o.insecureToken {
+		return errors.New("--admin-token and --register-token need TLS (--tls-cert, --tls-key): over plaintext the token crosses the network in clear text; pass --insecure-token to accept that")
+	}
+	return nil
 }
 
 func newEtcdClient(o *options, endpoints []string) (*clientv3.Client, error) {
@@ -218,22 +280,11 @@ func newEtcdClient(o *options, endpoints []string) (*clientv3.Client, error) {
 		Logger:      zap.NewNop(),
 	}
 	if o.etcdCert != "" || o.etcdKey != "" || o.etcdCA != "" {
-		tc := &tls.Config{MinVersion: tls.VersionTLS12}
-		if o.etcdCert != "" || o.etcdKey != "" {
-			c, err := tls.LoadX509KeyPair(o.etcdCert, o.etcdKey)
-			if err != nil {
-				return nil, fmt.Errorf("--etcd-cert/--etcd-key: %w", err)
-			}
-			tc.Certificates = []tls.Certificate{c}
+		files, err := newCertFiles(o.etcdCert, o.etcdKey, o.etcdCA)
+		if err != nil {
+			return nil, fmt.Errorf("--etcd-cert/--etcd-key/--etcd-ca: %w", err)
 		}
-		if o.etcdCA != "" {
-			pool, err := loadPool(o.etcdCA)
-			if err != nil {
-				return nil, fmt.Errorf("--etcd-ca: %w", err)
-			}
-			tc.RootCAs = pool
-		}
-		cfg.TLS = tc
+		cfg.TLS = files.clientConfig()
 	} else {
 		cfg.DialOptions = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	}
@@ -257,7 +308,8 @@ func loadPool(path string) (*x509.CertPool, error) {
 }
 
 // serverCreds returns the gRPC transport credentials: plaintext without
-// --tls-cert, TLS with it, mutual TLS with --tls-ca.
+// --tls-cert, TLS with it, mutual TLS with --tls-ca. Certificate, key and CA
+// bundle are reloaded when their files change.
 func serverCreds(o *options) (credentials.TransportCredentials, error) {
 	if o.tlsCert == "" && o.tlsKey == "" {
 		if o.tlsCA != "" {
@@ -265,18 +317,12 @@ func serverCreds(o *options) (credentials.TransportCredentials, error) {
 		}
 		return insecure.NewCredentials(), nil
 	}
-	c, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+	if o.tlsCert == "" || o.tlsKey == "" {
+		return nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	files, err := newCertFiles(o.tlsCert, o.tlsKey, o.tlsCA)
 	if err != nil {
-		return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		return nil, fmt.Errorf("--tls-cert/--tls-key/--tls-ca: %w", err)
 	}
-	tc := &tls.Config{Certificates: []tls.Certificate{c}, MinVersion: tls.VersionTLS12}
-	if o.tlsCA != "" {
-		pool, err := loadPool(o.tlsCA)
-		if err != nil {
-			return nil, fmt.Errorf("--tls-ca: %w", err)
-		}
-		tc.ClientCAs = pool
-		tc.ClientAuth = tls.RequireAndVerifyClientCert
-	}
-	return credentials.NewTLS(tc), nil
+	return credentials.NewTLS(files.serverConfig()), nil
 }

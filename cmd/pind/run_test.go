@@ -152,7 +152,7 @@ func TestEmbeddedEtcdKeepsPinsAcrossRestarts(t *testing.T) {
 func TestExternalEtcdAndToken(t *testing.T) {
 	t.Parallel()
 	c := etcdtest.Start(t)
-	d := startDaemon(t, []string{"--listen", "127.0.0.1:0", "--etcd-endpoints", strings.Join(c.Endpoints(), ","), "--lease-ttl", "2s", "--prefix", "/custom"},
+	d := startDaemon(t, []string{"--listen", "127.0.0.1:0", "--etcd-endpoints", strings.Join(c.Endpoints(), ","), "--lease-ttl", "2s", "--prefix", "/custom", "--insecure-token"},
 		map[string]string{"PIND_ADMIN_TOKEN": "tok"})
 	req := &rollpinv1.SetPinRequest{Service: svc, Manifest: "1.3", Force: true}
 	_, err := d.pins.SetPin(ctx(t), req)
@@ -181,9 +181,14 @@ func TestFlags(t *testing.T) {
 		{[]string{"extra"}, nil, "unexpected arguments"},
 		{[]string{"--tls-ca", "ca.pem"}, nil, "--tls-ca needs --tls-cert"},
 		{[]string{"--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent-key.pem"}, nil, "--tls-cert"},
+		{[]string{"--writer-identities", "ops"}, nil, "--writer-identities needs --tls-ca"},
+		{[]string{"--register-identities", "volume=acme.volume.v1.*"}, nil, "--register-identities needs --tls-ca"},
+		{[]string{"--admin-token", "tok"}, nil, "--insecure-token"},
+		{nil, map[string]string{"PIND_REGISTER_TOKEN": "tok"}, "--insecure-token"},
+		{[]string{"--register-identities", "volume", "--tls-ca", "ca.pem"}, nil, "not identity=pattern"},
 	} {
 		args := append([]string{"--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, tc.args...)
-		err := run(context.Background(), args, func(k string) string { return tc.env[k] }, io.Discard, nil)
+		err := run(ctx(t), args, func(k string) string { return tc.env[k] }, io.Discard, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("run(%q, env %v) = %v, want an error containing %q", tc.args, tc.env, err, tc.want)
 		}

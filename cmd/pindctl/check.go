@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/types/descriptorpb"
@@ -14,17 +16,26 @@ import (
 // newCheckCmd is `pindctl check`: compat's rules without buf.
 func newCheckCmd(a *app) *cobra.Command {
 	var against string
+	var allow []string
 	cmd := &cobra.Command{
 		Use:   "check [--against PREVIOUS] CURRENT",
 		Short: "Check an API's rollpin annotations against its previous release",
 		Long: `check reads the descriptors of the current build of an API (CURRENT) and of
 its previous release (--against PREVIOUS) and reports every broken rollpin
 compatibility rule, with the element and how to fix it: an added field, enum
-value or method without since, or with a since not above the previous version;
-an api version that did not rise or went back; a since, number, field type or
-method type that changed; an element removed before it was deprecated, or
-whose number is not reserved; a default or downgrade_to that does not parse.
-Without --against only the rules about CURRENT alone run.
+value or method without since, or with a since not above the previous version
+or in an older major; an api version that did not rise, went back or was
+dropped; a since, default, number, name, JSON name, oneof, field type or
+method type that changed (the wire and JSON breaks that make an old peer
+misread a message); an element removed before it was deprecated, or whose
+number is not reserved; and every annotation the engine would refuse
+(on_downgrade, default or downgrade_to without since, a default that does
+not parse, a downgrade_to that names no older value, ...). Without --against
+only the rules about CURRENT alone run.
+
+--allow RULE_ID accepts the findings of a rule for this run, for a change
+made on purpose (e.g. --allow ROLLPIN_DEFAULT_UNCHANGED when a default
+changes deliberately).
 
 Both files are FileDescriptorSets (protoc --include_imports
 --descriptor_set_out) or buf images (buf build -o FILE); binary, JSON or
@@ -50,6 +61,10 @@ Exit code 1 when a rule is broken. It does not contact pind.`,
 			if err != nil {
 				return err
 			}
+			findings, err = allowRules(findings, allow)
+			if err != nil {
+				return err
+			}
 			if err := a.printFindings(findings); err != nil {
 				return err
 			}
@@ -60,7 +75,43 @@ Exit code 1 when a rule is broken. It does not contact pind.`,
 		},
 	}
 	cmd.Flags().StringVar(&against, "against", "", "descriptor set or buf image of the previous release")
+	cmd.Flags().StringSliceVar(&allow, "allow", nil, "rule ID whose findings are accepted on purpose (repeatable)")
 	return cmd
+}
+
+// allowRules drops the findings of the allowed rules. An unknown rule ID is
+// a usage error, so that a typo cannot silence nothing.
+func allowRules(findings []compat.Finding, allow []string) ([]compat.Finding, error) {
+	if len(allow) == 0 {
+		return findings, nil
+	}
+	known := map[compat.Rule]bool{}
+	for _, r := range append(slices.Clone(compat.LintRules), compat.DiffRules...) {
+		known[r] = true
+	}
+	allowed := map[compat.Rule]bool{}
+	for _, a := range allow {
+		r := compat.Rule(strings.TrimSpace(a))
+		if !known[r] {
+			return nil, usagef("--allow %q: no such rule; rules are %s", a, ruleList())
+		}
+		allowed[r] = true
+	}
+	out := findings[:0:0]
+	for _, f := range findings {
+		if !allowed[f.Rule] {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+func ruleList() string {
+	var names []string
+	for _, r := range append(slices.Clone(compat.LintRules), compat.DiffRules...) {
+		names = append(names, string(r))
+	}
+	return strings.Join(names, ", ")
 }
 
 // findingOutput is the JSON and YAML form of a finding.

@@ -12,7 +12,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
 
@@ -93,9 +92,10 @@ func (a *app) pind() (rollpinv1.PinServiceClient, error) {
 		grpc.WithTransportCredentials(creds),
 	}
 	if a.token != "" {
-		opts = append(opts,
-			grpc.WithChainUnaryInterceptor(a.unaryToken),
-			grpc.WithChainStreamInterceptor(a.streamToken))
+		if a.tlsCA == "" && a.tlsCert == "" && !a.insecureToken {
+			return nil, &usageError{err: fmt.Errorf("--token needs TLS (--tls-ca): over plaintext the token crosses the network in clear text; pass --insecure-token to send it anyway")}
+		}
+		opts = append(opts, grpc.WithPerRPCCredentials(tokenCreds{token: a.token, requireTLS: !a.insecureToken}))
 	}
 	conn, err := grpc.NewClient(r.Scheme()+":///pind", opts...)
 	if err != nil {
@@ -106,18 +106,21 @@ func (a *app) pind() (rollpinv1.PinServiceClient, error) {
 	return a.client, nil
 }
 
-// withToken attaches the bearer token to an outgoing call.
-func (a *app) withToken(ctx context.Context) context.Context {
-	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+a.token)
+// tokenCreds sends the admin token as "authorization: Bearer <token>" on
+// every call. Unless requireTLS is false (--insecure-token), grpc refuses to
+// send it over a connection without transport security.
+type tokenCreds struct {
+	token      string
+	requireTLS bool
 }
 
-func (a *app) unaryToken(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	return invoker(a.withToken(ctx), method, req, reply, cc, opts...)
+// GetRequestMetadata implements credentials.PerRPCCredentials.
+func (c tokenCreds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + c.token}, nil
 }
 
-func (a *app) streamToken(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	return streamer(a.withToken(ctx), desc, cc, method, opts...)
-}
+// RequireTransportSecurity implements credentials.PerRPCCredentials.
+func (c tokenCreds) RequireTransportSecurity() bool { return c.requireTLS }
 
 // call returns a context bounded by --timeout for one request.
 func (a *app) call(ctx context.Context) (context.Context, context.CancelFunc) {

@@ -319,7 +319,7 @@ func TestTimeoutAndInterrupt(t *testing.T) {
 	var out, errb syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"--endpoints", p.addr, "--token", testToken, "pin", "set", "VolumeService", "1.3", "--reason", "race"},
+		done <- run(ctx, []string{"--endpoints", p.addr, "--insecure-token", "--token", testToken, "pin", "set", "VolumeService", "1.3", "--reason", "race"},
 			streams{Out: &out, Err: &errb})
 	}()
 	for p.sneak.Load() != nil { // wait until pind holds the call

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/types/descriptorpb"
@@ -12,13 +15,32 @@ import (
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
+// FuzzParseDescriptorSet: whatever parseDescriptorSet accepts is safe to
+// build files and a manifest from. The seeds are one small annotated file in
+// each accepted encoding (binary, JSON, gzip): large seeds (a real service's
+// descriptors) left the fuzzer minimising for most of its time.
 func FuzzParseDescriptorSet(f *testing.F) {
-	fds := &descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{protodesc.ToFileDescriptorProto(rollpinv1.File_rollpin_v1_pind_proto)}}
+	api := &descriptorpb.FileOptions{}
+	proto.SetExtension(api, rollpinv1.E_Api, &rollpinv1.ApiOptions{Version: "1.2"})
+	fds := &descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{{
+		Name: proto.String("a.proto"), Package: proto.String("a"), Options: api,
+		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("M")}},
+	}}}
 	b, err := proto.Marshal(fds)
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(b)
+	js, err := protojson.Marshal(fds)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(js)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(b)
+	zw.Close()
+	f.Add(gz.Bytes())
 	f.Add([]byte(`{"file":[{"name":"a.proto","package":"a"}]}`))
 	f.Add([]byte{0x1f, 0x8b, 0, 0})
 	f.Add([]byte{})

@@ -51,25 +51,21 @@ func startPind(t *testing.T) *testPind {
 // test ends or when stop is called.
 func startPindOn(t *testing.T, cli *clientv3.Client) *testPind {
 	t.Helper()
-	return startPindWith(t, cli, pinsvc.Config{AdminToken: testToken}, nil, nil)
+	return startPindWith(t, cli, []pinsvc.Option{pinsvc.WithAdminToken(testToken)}, nil, nil)
 }
 
-// startPindWith starts a pind with cfg (a long settle window, a short lease
-// and a quiet logger unless set), serving with creds (nil: plaintext); the
+// startPindWith starts a pind with opts (over a long settle window, a short
+// lease and a quiet logger), serving with creds (nil: plaintext); the
 // test's own client connects with clientCreds.
-func startPindWith(t *testing.T, cli *clientv3.Client, cfg pinsvc.Config, creds, clientCreds credentials.TransportCredentials) *testPind {
+func startPindWith(t *testing.T, cli *clientv3.Client, opts []pinsvc.Option, creds, clientCreds credentials.TransportCredentials) *testPind {
 	t.Helper()
-	if cfg.Settle == 0 {
-		cfg.Settle = time.Hour
-	}
-	if cfg.LeaseTTL == 0 {
-		cfg.LeaseTTL = 2 * time.Second
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	cfg.Name = "pind-test"
-	srv, err := pinsvc.NewServer(cli, cfg)
+	opts = append([]pinsvc.Option{
+		pinsvc.WithSettle(time.Hour),
+		pinsvc.WithLeaseTTL(2 * time.Second),
+		pinsvc.WithServerLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+	}, opts...)
+	opts = append(opts, pinsvc.WithName("pind-test"))
+	srv, err := pinsvc.NewServer(cli, opts...)
 	if err != nil {
 		t.Fatalf("pinsvc.NewServer: %v", err)
 	}
@@ -84,14 +80,14 @@ func startPindWith(t *testing.T, cli *clientv3.Client, cfg pinsvc.Config, creds,
 		t.Fatal(err)
 	}
 	p.addr = lis.Addr().String()
-	opts := []grpc.ServerOption{}
+	sopts := []grpc.ServerOption{}
 	if creds != nil {
-		opts = append(opts, grpc.Creds(creds))
+		sopts = append(sopts, grpc.Creds(creds))
 	}
 	if clientCreds == nil {
 		clientCreds = insecure.NewCredentials()
 	}
-	gs := grpc.NewServer(append(opts, grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	gs := grpc.NewServer(append(sopts, grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		if r, ok := req.(*rollpinv1.SetPinRequest); ok && r.GetReason() == "race" {
 			if fn := p.sneak.Swap(nil); fn != nil {
 				(*fn)(ctx)
@@ -124,6 +120,8 @@ func startPindWith(t *testing.T, cli *clientv3.Client, cfg pinsvc.Config, creds,
 func (p *testPind) register(t *testing.T, id, manifest, service string) (leave func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	// pind has an admin token, so registration needs credentials too.
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+testToken)
 	stream, err := p.cli.Register(ctx, &rollpinv1.RegisterRequest{
 		Instance: &rollpinv1.Instance{Id: id, Manifest: manifest, Build: "build-" + manifest[strings.IndexByte(manifest, '=')+1:], Address: id + ":9000"},
 		Services: []string{service},
@@ -196,15 +194,11 @@ func (p *testPind) state(t *testing.T, service string) *rollpinv1.ServiceState {
 	return nil
 }
 
-// adminCtx carries the admin token, for writes made behind pindctl's back.
-func adminCtx(ctx context.Context) context.Context {
-	return metadata.NewIncomingContext(ctx, metadata.Pairs("authorization", "Bearer "+testToken))
-}
-
 // ctl runs pindctl against p with the given extra environment.
 func (p *testPind) ctl(t *testing.T, env map[string]string, args ...string) result {
 	t.Helper()
-	return pindctl(t, env, append([]string{"--endpoints", p.addr}, args...)...)
+	// The test pind listens on loopback without TLS.
+	return pindctl(t, env, append([]string{"--endpoints", p.addr, "--insecure-token"}, args...)...)
 }
 
 // admin runs pindctl against p with the admin token from PINDCTL_TOKEN.

@@ -37,7 +37,9 @@ type app struct {
 	tlsCert   string
 	tlsKey    string
 	token     string
-	timeout   time.Duration
+	// insecureToken allows sending token over plaintext.
+	insecureToken bool
+	timeout       time.Duration
 
 	conn   *grpc.ClientConn
 	client rollpinv1.PinServiceClient
@@ -90,7 +92,8 @@ Exit codes: 0 done, 1 refused or failed, 2 bad flags or arguments.`,
 	f.StringVar(&a.tlsCA, "tls-ca", "", "PEM file of the CA that signed pind's certificate (enables TLS)")
 	f.StringVar(&a.tlsCert, "tls-cert", "", "PEM client certificate for mutual TLS (with --tls-key)")
 	f.StringVar(&a.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
-	f.StringVar(&a.token, "token", "", "admin token, sent as \"authorization: Bearer <token>\"")
+	f.StringVar(&a.token, "token", "", "admin token, sent as \"authorization: Bearer <token>\"; needs TLS (--tls-ca) unless --insecure-token")
+	f.BoolVar(&a.insecureToken, "insecure-token", false, "send --token over a plaintext connection (it crosses the network in clear text)")
 	f.DurationVar(&a.timeout, "timeout", 10*time.Second, "deadline of each request to pind")
 
 	root.AddCommand(

@@ -98,7 +98,7 @@ func TestMutualTLS(t *testing.T) {
 		ClientCAs:    ca.pool,
 		ClientAuth:   tls.VerifyClientCertIfGiven,
 	})
-	p := startPindWith(t, etcdtest.Start(t).Client(t), pinsvc.Config{WriterIdentities: []string{"ops"}}, serverCreds,
+	p := startPindWith(t, etcdtest.Start(t).Client(t), []pinsvc.Option{pinsvc.WithWriterIdentities("ops"), pinsvc.WithRegisterToken(testToken)}, serverCreds,
 		credentials.NewTLS(&tls.Config{RootCAs: ca.pool}))
 	p.register(t, "vol-a", "acme.volume.v1=1.3", volSvc)
 

@@ -101,7 +101,7 @@ func TestEndpointsFailOver(t *testing.T) {
 	// The first pind goes away: watch reconnects to the second and resumes.
 	p1.stop()
 	waitOutput(t, &errb, "pindctl: lost pind")
-	r := pindctl(t, map[string]string{"PINDCTL_TOKEN": testToken, "PINDCTL_ENDPOINTS": endpoints}, "pin", "set", "VolumeService", "1.3")
+	r := pindctl(t, map[string]string{"PINDCTL_TOKEN": testToken, "PINDCTL_INSECURE_TOKEN": "true", "PINDCTL_ENDPOINTS": endpoints}, "pin", "set", "VolumeService", "1.3")
 	expect(t, r, exitOK, "pin of "+volSvc+": none -> 1.3")
 	waitOutput(t, &out, "pin=-->1.3 by=admin-token")
 
@@ -114,7 +114,7 @@ func TestEndpointsFailOver(t *testing.T) {
 }
 
 func TestHoldReleaseAutoRaise(t *testing.T) {
-	p := startPindWith(t, etcdtest.Start(t).Client(t), pinsvc.Config{Settle: 300 * time.Millisecond}, nil, nil)
+	p := startPindWith(t, etcdtest.Start(t).Client(t), []pinsvc.Option{pinsvc.WithSettle(300 * time.Millisecond)}, nil, nil)
 	leaveA := p.register(t, "vol-a", "acme.volume.v1=1.3", volSvc)
 	// pind creates the pin of a new service at its floor once it settles.
 	p.waitFor(t, "the pin created at 1.3", func(r *rollpinv1.GetPinsResponse) bool {

@@ -31,7 +31,8 @@ type pind struct {
 	// client talks to the PinService, as pindctl would.
 	conn   *grpc.ClientConn
 	client rollpinv1.PinServiceClient
-	cfg    pinsvc.Config
+	// prefix is the etcd key prefix the PinService uses.
+	prefix string
 }
 
 // startPind starts etcd in dir and a PinService on 127.0.0.1.
@@ -72,11 +73,11 @@ func startPind(ctx context.Context, dir string, settle time.Duration, log *slog.
 	if err != nil {
 		return nil, fmt.Errorf("etcd client: %w", err)
 	}
-	p.cfg = pinsvc.Config{Settle: settle, LeaseTTL: 5 * time.Second, Name: "pind-demo", Logger: log}
-	if p.srv, err = pinsvc.NewServer(p.cli, p.cfg); err != nil {
+	p.prefix = pinsvc.DefaultPrefix
+	if p.srv, err = pinsvc.NewServer(p.cli, pinsvc.WithSettle(settle), pinsvc.WithLeaseTTL(5*time.Second),
+		pinsvc.WithName("pind-demo"), pinsvc.WithServerLogger(log)); err != nil {
 		return nil, err
 	}
-	p.cfg = p.srv.Config()
 	if err := p.srv.Start(ctx); err != nil {
 		return nil, err
 	}

@@ -256,7 +256,7 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 	<-tickerDone
 	r.status(ctx)
 
-	h, err := readHistory(ctx, r.pd.cli, r.pd.cfg.Prefix)
+	h, err := readHistory(ctx, r.pd.cli, r.pd.prefix)
 	if err != nil {
 		return sum, err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"time"
 
 	promclient "github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
@@ -18,12 +20,14 @@ import (
 	"github.com/rollpin/rollpin/examples/volume/v2/volumepb"
 	"github.com/rollpin/rollpin/interceptor"
 	rollpinprom "github.com/rollpin/rollpin/interceptor/prometheus"
-	"github.com/rollpin/rollpin/pinsvc"
+	"github.com/rollpin/rollpin/pinsvc/pinclient"
 )
 
 func main() {
 	pind := flag.String("pind", "127.0.0.1:7070", "pind endpoints, comma-separated")
+	flag.DurationVar(&pindWait, "wait", pindWait, "how long to wait for pind's first answer")
 	flag.Parse()
+	fmt.Fprintf(os.Stderr, "wire needs a running pind at %s: start one with `go run ./cmd/pind` (or pass -pind ADDR)\n", *pind)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
@@ -60,22 +64,24 @@ func Serve(ctx context.Context, pind []string, listen string, opts ...intercepto
 	)
 	volumepb.RegisterVolumeServiceServer(srv, volumes{})
 
-	reg, err := pinsvc.NewClient(pind, pinsvc.WithRegistration(pinsvc.Registration{
-		ID:       "wire-" + lis.Addr().String(),
-		Services: pinsvc.ServicesOf(srv), // acme.volume.v1.VolumeService
-		Address:  lis.Addr().String(),
-		Build:    "wire example",
-		// Manifest defaults to this binary's own: acme.volume.v1=1.4.
-	}))
+	reg, err := pinclient.NewClient(pind,
+		pinclient.WithInsecure(), // pind on loopback; use WithTransportCredentials otherwise
+		pinclient.WithRegistration(pinclient.Registration{
+			ID:       "wire-" + lis.Addr().String(),
+			Services: pinclient.ServicesOf(srv), // acme.volume.v1.VolumeService
+			Address:  lis.Addr().String(),
+			Build:    "wire example",
+			// Manifest defaults to this binary's own: acme.volume.v1=1.4.
+		}))
 	if err != nil {
 		lis.Close()
 		return "", nil, err
 	}
-	if err := reg.Start(ctx); err != nil {
+	if err := reg.Start(); err != nil { // runs until reg.Close
 		lis.Close()
 		return "", nil, err
 	}
-	if err := reg.WaitForSync(ctx); err != nil { // fenced: this build is below the pin
+	if err := waitForPind(ctx, reg, pind); err != nil { // fenced, or no pind
 		reg.Close()
 		lis.Close()
 		return "", nil, err
@@ -87,15 +93,15 @@ func Serve(ctx context.Context, pind []string, listen string, opts ...intercepto
 // Call creates a volume on the server at target through the rollpin client
 // interceptors, with the pins pind serves, and prints what it got.
 func Call(ctx context.Context, pind []string, target string, out io.Writer, opts ...interceptor.Option) error {
-	pins, err := pinsvc.NewClient(pind) // watches the pins of every service
+	pins, err := pinclient.NewClient(pind, pinclient.WithInsecure()) // watches the pins of every service
 	if err != nil {
 		return err
 	}
 	defer pins.Close()
-	if err := pins.Start(ctx); err != nil {
+	if err := pins.Start(); err != nil {
 		return err
 	}
-	if err := pins.WaitForSync(ctx); err != nil {
+	if err := waitForPind(ctx, pins, pind); err != nil {
 		return err
 	}
 	conn, err := grpc.NewClient(target,
@@ -133,6 +139,21 @@ func Call(ctx context.Context, pind []string, target string, out io.Writer, opts
 	}
 	fmt.Fprintf(out, "resized %s: %d MiB\n", v.GetName(), v.GetSizeMib())
 	return nil
+}
+
+// pindWait bounds the wait for pind's first answer (-wait).
+var pindWait = 10 * time.Second
+
+// waitForPind waits up to pindWait for the first pins from pind; only the
+// wait is bounded, the client keeps running after it.
+func waitForPind(ctx context.Context, pins *pinclient.Client, pind []string) error {
+	ctx, cancel := context.WithTimeout(ctx, pindWait)
+	defer cancel()
+	err := pins.WaitForSync(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("no pind answered at %s within %v: start one with `go run ./cmd/pind` or pass -pind ADDR", strings.Join(pind, ","), pindWait)
+	}
+	return err
 }
 
 // volumes is a toy VolumeService that remembers nothing.

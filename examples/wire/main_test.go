@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +25,7 @@ import (
 func startPind(t *testing.T) (string, *pinsvc.Server) {
 	t.Helper()
 	cli := etcdtest.Start(t).Client(t)
-	ps, err := pinsvc.NewServer(cli, pinsvc.Config{Settle: time.Second, LeaseTTL: 2 * time.Second})
+	ps, err := pinsvc.NewServer(cli, pinsvc.WithSettle(time.Second), pinsvc.WithLeaseTTL(2*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,5 +109,29 @@ func TestWire(t *testing.T) {
 		"ResizeVolume not available yet: FailedPrecondition\n"
 	if diff := cmp.Diff(want, out.String()); diff != "" {
 		t.Errorf("Call at 1.3 (-want +got):\n%s", diff)
+	}
+}
+
+// TestWireWithoutPindSaysSo: run without a pind, the program's first line
+// says it needs one, and it ends with the fix instead of retrying forever.
+func TestWireWithoutPindSaysSo(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "wire")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	sock := "unix://" + filepath.Join(t.TempDir(), "pind.sock") // nothing listens
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, "-pind", sock, "-wait", "300ms")
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("wire without pind: %v, want exit status 1\n%s", err, stderr.String())
+	}
+	lines := strings.Split(stderr.String(), "\n")
+	if want := "wire needs a running pind at " + sock; !strings.HasPrefix(lines[0], want) {
+		t.Errorf("first line %q, want it to start with %q", lines[0], want)
+	}
+	if !strings.Contains(stderr.String(), "start one with `go run ./cmd/pind`") {
+		t.Errorf("output does not say how to start pind:\n%s", stderr.String())
 	}
 }

@@ -34,6 +34,27 @@ const (
 	PinConflict = "PIN_CONFLICT"
 	// InvalidRequest: a request to pind is malformed (bad version, ID, manifest, ...).
 	InvalidRequest = "INVALID_REQUEST"
+	// MissingHeader: a request proves no version (no usable rollpin-version
+	// or rollpin-cap header) and the server's policy is to refuse such requests.
+	MissingHeader = "MISSING_HEADER"
+	// InstanceIDTaken: another live Register stream owns the instance ID
+	// (ALREADY_EXISTS); metadata names the holder's pind and start time.
+	InstanceIDTaken = "INSTANCE_ID_TAKEN"
+	// UnknownTrack: a pin names a track that no instance of the service
+	// announces and that the pin did not already name (INVALID_ARGUMENT).
+	UnknownTrack = "UNKNOWN_TRACK"
+	// TooManyServices: a registration lists more services than one etcd
+	// transaction holds; retrying cannot succeed (INVALID_ARGUMENT).
+	TooManyServices = "TOO_MANY_SERVICES"
+	// CredentialsMissing: the call needs credentials and carried none
+	// (UNAUTHENTICATED).
+	CredentialsMissing = "CREDENTIALS_MISSING"
+	// CredentialsRejected: the credentials presented do not allow the call
+	// (PERMISSION_DENIED).
+	CredentialsRejected = "CREDENTIALS_REJECTED"
+	// PinAboveFloor: a raise would put the pin above live instances
+	// (FAILED_PRECONDITION); metadata names the service.
+	PinAboveFloor = "PIN_ABOVE_FLOOR"
 )
 
 // Metadata keys used in ErrorInfo.Metadata.
@@ -43,6 +64,26 @@ const (
 	KeyField   = "field"
 	KeySince   = "since"
 	KeyCap     = "cap"
+	// KeyTrack names the track that since, cap and own_version are versions of.
+	KeyTrack = "track"
+	// KeyEnumValue is the full name of a refused enum value.
+	KeyEnumValue = "enum_value"
+	// KeyOwnVersion is the refusing binary's own version of the track.
+	KeyOwnVersion = "own_version"
+	// KeyHeader names the rollpin header a refusal is about.
+	KeyHeader = "header"
+	// KeyInstance names an instance ID.
+	KeyInstance = "instance"
+	// KeyHolder names the pind holding a registration.
+	KeyHolder = "holder"
+	// KeyHolderSince is when the holder registered (RFC 3339).
+	KeyHolderSince = "holder_since"
+	// KeyPin is the pin involved, as manifest text.
+	KeyPin = "pin"
+	// KeyLimit is a limit that was exceeded.
+	KeyLimit = "limit"
+	// KeyTracks lists tracks, comma-separated.
+	KeyTracks = "tracks"
 )
 
 // Error returns a status error with code, message msg and an ErrorInfo of

@@ -17,7 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/rollpin/rollpin/interceptor"
-	"github.com/rollpin/rollpin/pinsvc"
+	"github.com/rollpin/rollpin/pinsvc/pinclient"
 )
 
 // CallTimeout bounds one call; calls wait for a ready connection.
@@ -142,7 +142,7 @@ func CapText(pins interceptor.PinSource) string {
 // Conn is what a client process holds while it runs: a pins watcher, its
 // counters and its server slots dialed with the client interceptors.
 type Conn struct {
-	Pins  *pinsvc.Client
+	Pins  *pinclient.Client
 	Tally *Tally
 	Slots *Slots
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/rollpin/rollpin/backport"
-	"github.com/rollpin/rollpin/pinsvc"
+	"github.com/rollpin/rollpin/pinsvc/pinclient"
 )
 
 // Service is the full name of the example's gRPC service.
@@ -16,14 +16,14 @@ const Service = "acme.volume.v1.VolumeService"
 // Track is the example's track (its proto package).
 const Track = "acme.volume.v1"
 
-// WatchPins starts a pinsvc.Client watching the pins (the process does not
+// WatchPins starts a pinclient.Client watching the pins (the process does not
 // serve) and waits for its first snapshot. The caller closes it.
-func WatchPins(ctx context.Context, endpoints []string, log *slog.Logger) (*pinsvc.Client, error) {
-	c, err := pinsvc.NewClient(endpoints, pinsvc.WithLogger(log), pinsvc.WithBackoff(50*time.Millisecond, time.Second))
+func WatchPins(ctx context.Context, endpoints []string, log *slog.Logger) (*pinclient.Client, error) {
+	c, err := pinclient.NewClient(endpoints, pinclient.WithInsecure(), pinclient.WithLogger(log), pinclient.WithBackoff(50*time.Millisecond, time.Second))
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Start(context.WithoutCancel(ctx)); err != nil {
+	if err := c.Start(); err != nil {
 		c.Close()
 		return nil, err
 	}

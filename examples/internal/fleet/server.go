@@ -11,7 +11,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/rollpin/rollpin/interceptor"
-	"github.com/rollpin/rollpin/pinsvc"
+	"github.com/rollpin/rollpin/pinsvc/pinclient"
 )
 
 // ServerConfig configures Serve.
@@ -63,19 +63,20 @@ func Serve(ctx context.Context, cfg ServerConfig, rep *Reporter, tally *Tally, r
 	)
 	register(srv)
 
-	pins, err := pinsvc.NewClient(cfg.Pind,
-		pinsvc.WithLogger(log),
-		pinsvc.WithBackoff(50*time.Millisecond, time.Second),
-		pinsvc.WithRegistration(pinsvc.Registration{
+	pins, err := pinclient.NewClient(cfg.Pind,
+		pinclient.WithInsecure(), // pind on loopback
+		pinclient.WithLogger(log),
+		pinclient.WithBackoff(50*time.Millisecond, time.Second),
+		pinclient.WithRegistration(pinclient.Registration{
 			ID:       cfg.ID,
-			Services: pinsvc.ServicesOf(srv),
+			Services: pinclient.ServicesOf(srv),
 			Build:    "volume " + cfg.Build,
 			Address:  lis.Addr().String(),
 		}))
 	if err != nil {
 		return err
 	}
-	if err := pins.Start(context.WithoutCancel(ctx)); err != nil {
+	if err := pins.Start(); err != nil {
 		return err
 	}
 	defer pins.Close()

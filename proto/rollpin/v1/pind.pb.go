@@ -313,7 +313,16 @@ type Instance struct {
 	// When the instance registered.
 	StartedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
 	// Service the registration is for.
-	Service       string `protobuf:"bytes,6,opt,name=service,proto3" json:"service,omitempty"`
+	Service string `protobuf:"bytes,6,opt,name=service,proto3" json:"service,omitempty"`
+	// Name of the pind whose Register stream holds the instance ID. The ID
+	// belongs to that stream until its lease ends: another claim gets
+	// ALREADY_EXISTS (reason INSTANCE_ID_TAKEN). Set by pind.
+	Pind string `protobuf:"bytes,7,opt,name=pind,proto3" json:"pind,omitempty"`
+	// Hex SHA-256 of the claim the registering process sent
+	// (RegisterRequest.claim), empty when it sent none. Set by pind; it tells
+	// the owner's own failover from another claim and reveals nothing of the
+	// claim.
+	ClaimDigest   string `protobuf:"bytes,8,opt,name=claim_digest,json=claimDigest,proto3" json:"claim_digest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -386,6 +395,20 @@ func (x *Instance) GetStartedAt() *timestamppb.Timestamp {
 func (x *Instance) GetService() string {
 	if x != nil {
 		return x.Service
+	}
+	return ""
+}
+
+func (x *Instance) GetPind() string {
+	if x != nil {
+		return x.Pind
+	}
+	return ""
+}
+
+func (x *Instance) GetClaimDigest() string {
+	if x != nil {
+		return x.ClaimDigest
 	}
 	return ""
 }
@@ -899,12 +922,23 @@ func (x *WatchPinsResponse) GetUpdate() *PinUpdate {
 // RegisterRequest announces a live instance.
 type RegisterRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The instance; its service field is ignored.
+	// The instance; its service and pind fields are ignored. Its manifest
+	// names the track (proto package) of every service listed. The id is
+	// owned by this stream until the stream's lease ends: another Register
+	// of the same id gets ALREADY_EXISTS (reason INSTANCE_ID_TAKEN).
 	Instance *Instance `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
-	// Full names of the gRPC services the instance serves.
+	// Full names of the gRPC services the instance serves: at most 64 (one
+	// etcd transaction); more gets INVALID_ARGUMENT, reason TOO_MANY_SERVICES.
 	Services []string `protobuf:"bytes,2,rep,name=services,proto3" json:"services,omitempty"`
 	// Resume after this revision; 0 for a fresh snapshot.
 	StartRevision int64 `protobuf:"varint,3,opt,name=start_revision,json=startRevision,proto3" json:"start_revision,omitempty"`
+	// A secret the registering process picks once (16 random bytes or more)
+	// and sends on every Register. A Register of an id whose keys are still
+	// held by another stream succeeds when it carries the same claim: the same
+	// process, failing over from a pind cut off from etcd, takes its keys over
+	// before their lease can expire, so it never leaves the floor. Any other
+	// claim, or none, gets ALREADY_EXISTS. At most 64 bytes.
+	Claim         []byte `protobuf:"bytes,4,opt,name=claim,proto3" json:"claim,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -958,6 +992,13 @@ func (x *RegisterRequest) GetStartRevision() int64 {
 		return x.StartRevision
 	}
 	return 0
+}
+
+func (x *RegisterRequest) GetClaim() []byte {
+	if x != nil {
+		return x.Claim
+	}
+	return nil
 }
 
 // RegisterResponse carries one update to a registered instance.
@@ -1603,7 +1644,7 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"updated_by\x18\x04 \x01(\tR\tupdatedBy\x129\n" +
 	"\n" +
 	"updated_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x16\n" +
-	"\x06reason\x18\x06 \x01(\tR\x06reason\"\xbb\x01\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\"\xf2\x01\n" +
 	"\bInstance\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\bmanifest\x18\x02 \x01(\tR\bmanifest\x12\x14\n" +
@@ -1611,7 +1652,9 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\aaddress\x18\x04 \x01(\tR\aaddress\x129\n" +
 	"\n" +
 	"started_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12\x18\n" +
-	"\aservice\x18\x06 \x01(\tR\aservice\"M\n" +
+	"\aservice\x18\x06 \x01(\tR\aservice\x12\x12\n" +
+	"\x04pind\x18\a \x01(\tR\x04pind\x12!\n" +
+	"\fclaim_digest\x18\b \x01(\tR\vclaimDigest\"M\n" +
 	"\fVersionGroup\x12\x1a\n" +
 	"\bmanifest\x18\x01 \x01(\tR\bmanifest\x12!\n" +
 	"\finstance_ids\x18\x02 \x03(\tR\vinstanceIds\"\xc1\x01\n" +
@@ -1642,11 +1685,12 @@ const file_rollpin_v1_pind_proto_rawDesc = "" +
 	"\x10WatchPinsRequest\x12%\n" +
 	"\x0estart_revision\x18\x01 \x01(\x03R\rstartRevision\"B\n" +
 	"\x11WatchPinsResponse\x12-\n" +
-	"\x06update\x18\x01 \x01(\v2\x15.rollpin.v1.PinUpdateR\x06update\"\x86\x01\n" +
+	"\x06update\x18\x01 \x01(\v2\x15.rollpin.v1.PinUpdateR\x06update\"\x9c\x01\n" +
 	"\x0fRegisterRequest\x120\n" +
 	"\binstance\x18\x01 \x01(\v2\x14.rollpin.v1.InstanceR\binstance\x12\x1a\n" +
 	"\bservices\x18\x02 \x03(\tR\bservices\x12%\n" +
-	"\x0estart_revision\x18\x03 \x01(\x03R\rstartRevision\"A\n" +
+	"\x0estart_revision\x18\x03 \x01(\x03R\rstartRevision\x12\x14\n" +
+	"\x05claim\x18\x04 \x01(\fR\x05claim\"A\n" +
 	"\x10RegisterResponse\x12-\n" +
 	"\x06update\x18\x01 \x01(\v2\x15.rollpin.v1.PinUpdateR\x06update\"\xb9\x01\n" +
 	"\rSetPinRequest\x12\x18\n" +

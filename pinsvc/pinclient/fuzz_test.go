@@ -1,4 +1,4 @@
-package pinsvc
+package pinclient
 
 import (
 	"os"

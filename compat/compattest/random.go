@@ -1,4 +1,4 @@
-package compat
+package compattest
 
 import (
 	"math"
@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/rollpin/rollpin/backport"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
@@ -183,4 +184,17 @@ func (g *generator) text() string {
 		out[i] = rs[g.rng.IntN(len(rs))]
 	}
 	return string(out)
+}
+
+// fieldOptions and enumValueOptions read the rollpin options through
+// backport's resolver; a corrupt option reads as absent (the engine reports
+// it when it compiles a plan, and RoundTrip surfaces that error).
+func fieldOptions(fd protoreflect.FieldDescriptor) *rollpinv1.FieldOptions {
+	o, _ := backport.FieldOptions(fd)
+	return o
+}
+
+func enumValueOptions(vd protoreflect.EnumValueDescriptor) *rollpinv1.EnumValueOptions {
+	o, _ := backport.EnumValueOptions(vd)
+	return o
 }

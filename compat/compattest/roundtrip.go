@@ -1,4 +1,4 @@
-package compat
+package compattest
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/rollpin/rollpin/backport"
+	"github.com/rollpin/rollpin/compat"
 )
 
 // Option tunes RoundTrip.
@@ -71,26 +72,28 @@ func RoundTrip(t testing.TB, prev, cur *descriptorpb.FileDescriptorSet, opts ...
 	if !o.seedSet {
 		o.seed = uint64(time.Now().UnixNano())
 	}
-	pf, err := NewFiles(prev)
+	pf, err := compat.NewFiles(prev)
 	if err != nil {
-		t.Errorf("compat.RoundTrip: previous: %v", err)
+		t.Errorf("compattest.RoundTrip: previous: %v", err)
 		return
 	}
-	cf, err := NewFiles(cur)
+	cf, err := compat.NewFiles(cur)
 	if err != nil {
-		t.Errorf("compat.RoundTrip: current: %v", err)
+		t.Errorf("compattest.RoundTrip: current: %v", err)
 		return
 	}
-	backport.RegisterFiles(pf)
-	backport.RegisterFiles(cf)
+	// The current release's messages are dynamic: an engine of their own
+	// finds their package declarations, without touching the default
+	// engine or any global registry.
+	eng := backport.New(backport.WithFiles(cf))
 	prevManifest, err := backport.ManifestOfFiles(pf)
 	if err != nil {
-		t.Errorf("compat.RoundTrip: previous manifest: %v", err)
+		t.Errorf("compattest.RoundTrip: previous manifest: %v", err)
 		return
 	}
 	types := reachableTypes(cf)
 	if len(types) == 0 {
-		t.Errorf("compat.RoundTrip: the current schema has no method, so no message type to test")
+		t.Errorf("compattest.RoundTrip: the current schema has no method, so no message type to test")
 		return
 	}
 	tested := 0
@@ -105,12 +108,12 @@ func RoundTrip(t testing.TB, prev, cur *descriptorpb.FileDescriptorSet, opts ...
 			continue
 		}
 		tested++
-		rt := roundTripper{prevManifest: prevManifest, cur: md, prev: pmd, stats: st}
+		rt := roundTripper{eng: eng, prevManifest: prevManifest, cur: md, prev: pmd, stats: st}
 		seed := o.seed ^ nameHash(md.FullName())
 		g := &generator{rng: rand.New(rand.NewPCG(seed, 1)), maxDepth: o.maxDepth}
 		for i := range o.count {
 			if err := rt.forward(g.message(md, pmd, 0)); err != nil {
-				t.Errorf("compat.RoundTrip: %s downgraded to %s, message %d: %v (seed %d: rerun with compat.WithSeed(%d))",
+				t.Errorf("compattest.RoundTrip: %s downgraded to %s, message %d: %v (seed %d: rerun with compattest.WithSeed(%d))",
 					md.FullName(), prevManifest, i, err, o.seed, o.seed)
 				break
 			}
@@ -118,17 +121,17 @@ func RoundTrip(t testing.TB, prev, cur *descriptorpb.FileDescriptorSet, opts ...
 		g = &generator{rng: rand.New(rand.NewPCG(seed, 2)), maxDepth: o.maxDepth}
 		for i := range o.count {
 			if err := rt.backward(g.message(pmd, nil, 0)); err != nil {
-				t.Errorf("compat.RoundTrip: %s sent by %s, message %d: %v (seed %d: rerun with compat.WithSeed(%d))",
+				t.Errorf("compattest.RoundTrip: %s sent by %s, message %d: %v (seed %d: rerun with compattest.WithSeed(%d))",
 					md.FullName(), prevManifest, i, err, o.seed, o.seed)
 				break
 			}
 		}
 	}
 	if tested == 0 {
-		t.Errorf("compat.RoundTrip: no message type reachable from a method exists in both releases")
+		t.Errorf("compattest.RoundTrip: no message type reachable from a method exists in both releases")
 		return
 	}
-	t.Logf("compat.RoundTrip: %d message types, %d messages each way, seed %d: Downgrade dropped %d fields and rewrote %d enum values; FillDefaults set %d fields",
+	t.Logf("compattest.RoundTrip: %d message types, %d messages each way, seed %d: Downgrade dropped %d fields and rewrote %d enum values; FillDefaults set %d fields",
 		tested, o.count, o.seed, st.dropped, st.enums, st.filled)
 }
 
@@ -177,6 +180,7 @@ func reachableTypes(files *protoregistry.Files) []protoreflect.MessageDescriptor
 }
 
 type roundTripper struct {
+	eng          *backport.Engine
 	prevManifest backport.Manifest
 	cur, prev    protoreflect.MessageDescriptor
 	stats        *stats
@@ -196,9 +200,9 @@ func (s *stats) DefaultFilled(protoreflect.FieldDescriptor) { s.filled++ }
 
 // forward sends m (current version) to the previous release and back.
 func (rt roundTripper) forward(m *dynamicpb.Message) error {
-	down, err := backport.DowngradeObserved(m, rt.prevManifest, rt.stats)
+	down, err := rt.eng.DowngradeObserved(m, rt.prevManifest, rt.stats)
 	if err != nil {
-		return fmt.Errorf("Downgrade: %w", err)
+		return fmt.Errorf("backport.Downgrade: %w", err)
 	}
 	b, err := proto.Marshal(down)
 	if err != nil {
@@ -219,7 +223,7 @@ func (rt roundTripper) forward(m *dynamicpb.Message) error {
 	if err := proto.Unmarshal(b, up); err != nil {
 		return fmt.Errorf("decode with the current descriptors: %w", err)
 	}
-	if err := backport.FillDefaultsObserved(up, rt.prevManifest, rt.stats); err != nil {
+	if err := rt.eng.FillDefaultsObserved(up, rt.prevManifest, rt.stats); err != nil {
 		return fmt.Errorf("FillDefaults: %w", err)
 	}
 	return compare(up, m, rt.prev, "", true)
@@ -235,7 +239,7 @@ func (rt roundTripper) backward(old *dynamicpb.Message) error {
 	if err := proto.Unmarshal(b, up); err != nil {
 		return fmt.Errorf("decode with the current descriptors: %w", err)
 	}
-	if err := backport.FillDefaultsObserved(up, rt.prevManifest, rt.stats); err != nil {
+	if err := rt.eng.FillDefaultsObserved(up, rt.prevManifest, rt.stats); err != nil {
 		return fmt.Errorf("FillDefaults: %w", err)
 	}
 	return compare(up, old, rt.prev, "", false)

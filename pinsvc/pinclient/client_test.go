@@ -1,24 +1,17 @@
-package pinsvc
+package pinclient
 
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/rollpin/rollpin/backport"
@@ -26,119 +19,16 @@ import (
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
-// Test timings: short settle and TTL; waits are bounded, never asserted.
-const (
-	testSettle = 300 * time.Millisecond
-	testTTL    = 4 * time.Second
-	waitFor    = 15 * time.Second
-)
-
-var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-// testPind is one pind: a Server on its own etcd client behind a real gRPC
-// server on loopback.
-type testPind struct {
-	t    testing.TB
-	srv  *Server
-	gs   *grpc.Server
-	cli  *clientv3.Client
-	addr string
-	done chan struct{}
-}
-
-// startPind starts a pind on addr ("" picks a free port) against the etcd
-// cluster c, with its own etcd client (so that crash can cut it off).
-func startPind(t testing.TB, c *etcdtest.Cluster, name, addr string, tune ...func(*Config)) *testPind {
-	t.Helper()
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	var lis net.Listener
-	var err error
-	for i := 0; i < 50; i++ { // a port just released may linger briefly
-		if lis, err = net.Listen("tcp", addr); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("listen %s: %v", addr, err)
-	}
-	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:   c.Endpoints(),
-		DialTimeout: 5 * time.Second,
-		DialOptions: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())},
-		Logger:      zap.NewNop(),
-	})
-	if err != nil {
-		t.Fatalf("etcd client: %v", err)
-	}
-	cfg := Config{Settle: testSettle, LeaseTTL: testTTL, Name: name, Logger: quietLog}
-	for _, fn := range tune {
-		fn(&cfg)
-	}
-	srv, err := NewServer(cli, cfg)
-	if err != nil {
-		t.Fatalf("NewServer: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-	defer cancel()
-	if err := srv.Start(ctx); err != nil {
-		t.Fatalf("Server.Start: %v", err)
-	}
-	gs := grpc.NewServer()
-	rollpinv1.RegisterPinServiceServer(gs, srv)
-	p := &testPind{t: t, srv: srv, gs: gs, cli: cli, addr: lis.Addr().String(), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		gs.Serve(lis)
-	}()
-	t.Cleanup(p.stop)
-	return p
-}
-
-// stop shuts the pind down cleanly (its registrations leave at once).
-func (p *testPind) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.gs.Stop()
-	p.srv.Close()
-	p.cli.Close()
-	<-p.done
-}
-
-// crash kills the pind as a dead process would: connections drop and its
-// etcd client is cut before it can revoke its lease, so its registrations
-// live on until the lease TTL expires.
-func (p *testPind) crash() {
-	p.cli.Close()
-	p.stop()
-}
-
-// admin returns a PinService client for operator calls.
-func (p *testPind) admin(t testing.TB) rollpinv1.PinServiceClient {
-	t.Helper()
-	cc, err := grpc.NewClient(p.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatalf("grpc.NewClient: %v", err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	return rollpinv1.NewPinServiceClient(cc)
-}
-
 // newTestClient starts a Client on endpoints and closes it when the test
 // ends.
-func newTestClient(t testing.TB, endpoints []string, opts ...ClientOption) *Client {
+func newTestClient(t testing.TB, endpoints []string, opts ...Option) *Client {
 	t.Helper()
-	opts = append([]ClientOption{WithLogger(quietLog), WithBackoff(20*time.Millisecond, 200*time.Millisecond)}, opts...)
+	opts = append([]Option{WithInsecure(), WithLogger(quietLog), WithBackoff(20*time.Millisecond, 200*time.Millisecond)}, opts...)
 	c, err := NewClient(endpoints, opts...)
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
-	if err := c.Start(context.Background()); err != nil {
+	if err := c.Start(); err != nil {
 		t.Fatalf("Client.Start: %v", err)
 	}
 	t.Cleanup(func() { c.Close() })
@@ -154,33 +44,10 @@ func waitSync(t testing.TB, c *Client) {
 	}
 }
 
-// eventually polls cond until it holds or waitFor passes.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("still not true after %v: %s", waitFor, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // capIs reports whether c's cap of service is want.
 func capIs(c *Client, service, want string) bool {
 	m, ok := c.Cap(service)
 	return ok && m.String() == want
-}
-
-func setPin(t testing.TB, pc rollpinv1.PinServiceClient, service, manifest string, force bool) *rollpinv1.SetPinResponse {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-	defer cancel()
-	resp, err := pc.SetPin(ctx, &rollpinv1.SetPinRequest{Service: service, Manifest: manifest, Force: force, Reason: "test"})
-	if err != nil {
-		t.Fatalf("SetPin(%s, %s): %v", service, manifest, err)
-	}
-	return resp
 }
 
 const svcA = "acme.volume.v1.VolumeService"
@@ -319,14 +186,14 @@ func TestNewClientValidates(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		endpoints []string
-		opts      []ClientOption
+		opts      []Option
 	}{
 		{"no endpoints", nil, nil},
-		{"registration without id", []string{"127.0.0.1:1"}, []ClientOption{WithRegistration(Registration{Services: []string{svcA}})}},
-		{"registration without services", []string{"127.0.0.1:1"}, []ClientOption{WithRegistration(Registration{ID: "a"})}},
+		{"registration without id", []string{"127.0.0.1:1"}, []Option{WithRegistration(Registration{Services: []string{svcA}})}},
+		{"registration without services", []string{"127.0.0.1:1"}, []Option{WithRegistration(Registration{ID: "a"})}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if c, err := NewClient(tc.endpoints, tc.opts...); err == nil {
+			if c, err := NewClient(tc.endpoints, append(tc.opts, WithInsecure())...); err == nil {
 				c.Close()
 				t.Errorf("NewClient(%v) = nil error, want an error", tc.endpoints)
 			}
@@ -383,8 +250,8 @@ func TestClientFencedRegistration(t *testing.T) {
 	// Roll-back: lowering the pin lets the instance in.
 	setPin(t, admin, svcA, "acme.volume.v1=1.3", false)
 	eventually(t, "instance registered after the pin was lowered", func() bool {
-		v := p.srv.Snapshot().Service(svcA)
-		return cl.Err() == nil && v != nil && len(v.Instances) == 1 && v.Instances[0].GetId() == "old-1"
+		ids := p.instanceIDs(svcA)
+		return cl.Err() == nil && len(ids) == 1 && ids[0] == "old-1"
 	})
 }
 
@@ -394,7 +261,7 @@ func BenchmarkClientCap(b *testing.B) {
 	setPin(b, p.admin(b), svcA, "acme.volume.v1=1.3", true)
 	cl := newTestClient(b, []string{p.addr})
 	waitSync(b, cl)
-	b.Run("pinsvc.Client", func(b *testing.B) {
+	b.Run("pinclient.Client", func(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -412,47 +279,4 @@ func BenchmarkClientCap(b *testing.B) {
 			}
 		})
 	})
-}
-
-// TestClientCloseEndsGoroutines: after Close, every goroutine the Client
-// started (stream reader, applier, gRPC connections) is gone.
-func TestClientCloseEndsGoroutines(t *testing.T) {
-	c := etcdtest.Start(t)
-	p := startPind(t, c, "pind-0", "")
-	setPin(t, p.admin(t), svcA, "acme.volume.v1=1.3", true)
-	before := 0
-	for i, reg := range []bool{true, false, true} {
-		if i == 1 {
-			// The first registration made pind grant its lease (with its
-			// keep-alive goroutines): count from here.
-			time.Sleep(100 * time.Millisecond)
-			before = runtime.NumGoroutine()
-		}
-		var opts []ClientOption
-		if reg {
-			opts = append(opts, WithRegistration(Registration{ID: "a", Services: []string{svcA}, Manifest: mustManifest(t, "acme.volume.v1=1.3")}))
-		}
-		cl, err := NewClient([]string{p.addr, "127.0.0.1:1"}, append(opts, WithLogger(quietLog), WithBackoff(20*time.Millisecond, 200*time.Millisecond))...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cl.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		waitSync(t, cl)
-		if err := cl.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-		if err := cl.Start(context.Background()); !errors.Is(err, ErrClientClosed) {
-			t.Errorf("Start after Close = %v, want ErrClientClosed", err)
-		}
-	}
-	deadline := time.Now().Add(waitFor)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > before {
-		buf := make([]byte, 1<<20)
-		t.Fatalf("%d goroutines after Close, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
-	}
 }

@@ -1,4 +1,4 @@
-package pinsvc
+package pinclient
 
 import (
 	"slices"
@@ -10,6 +10,27 @@ import (
 
 	"github.com/rollpin/rollpin/backport"
 )
+
+// Registration describes the instance a serving process announces to pind.
+// A Client built WithRegistration holds a Register stream instead of a
+// WatchPins stream, and the instance stays live while that stream is open.
+type Registration struct {
+	// ID identifies the instance uniquely among the instances of its
+	// services (host:port, pod name, ...); pind refuses a second live
+	// registration of the same ID (ALREADY_EXISTS). Required.
+	ID string
+	// Services are the full names of the gRPC services the process serves;
+	// ServicesOf derives them from a *grpc.Server. Required.
+	Services []string
+	// Manifest is the instance's own manifest. The zero value means
+	// ManifestFor(Services): this binary's manifest restricted to the tracks
+	// reachable from the services.
+	Manifest backport.Manifest
+	// Build is a free-form build identifier (version, commit).
+	Build string
+	// Address is where the instance serves, if known.
+	Address string
+}
 
 // ServiceInfoProvider is implemented by *grpc.Server (and any other
 // registrar that can list its services).

@@ -1,4 +1,4 @@
-package pinsvc
+package pinclient
 
 import (
 	"errors"
@@ -59,7 +59,7 @@ func effectiveCap(st *rollpinv1.ServiceState) (backport.Manifest, error) {
 	if err := errors.Join(err1, err2); err != nil {
 		m, err3 := backport.ParseManifest(st.GetEffectiveCap())
 		if err3 != nil {
-			return backport.Manifest{}, fmt.Errorf("pinsvc: service %q: %w", st.GetService(), err)
+			return backport.Manifest{}, fmt.Errorf("pinclient: service %q: %w", st.GetService(), err)
 		}
 		return m, nil
 	}
@@ -102,9 +102,9 @@ func (s *Snapshot) apply(us []*rollpinv1.PinUpdate, log *slog.Logger) *Snapshot 
 			next.states[name] = st
 			m, err := effectiveCap(st)
 			if err != nil {
-				log.Error("pinsvc: ignoring unparsable pin update; keeping the previous cap", "service", name, "err", err)
-				if old, ok := next.caps[name]; !ok && s != nil {
-					if old, ok = s.caps[name]; ok {
+				log.Error("pinclient: ignoring unparsable pin update; keeping the previous cap", "service", name, "err", err)
+				if _, ok := next.caps[name]; !ok && s != nil {
+					if old, ok := s.caps[name]; ok {
 						next.caps[name] = old
 					}
 				}
@@ -130,11 +130,11 @@ func (s *Snapshot) toUpdate() *rollpinv1.PinUpdate {
 func writeSnapshotFile(path string, s *Snapshot) error {
 	b, err := protojson.MarshalOptions{Multiline: true}.Marshal(s.toUpdate())
 	if err != nil {
-		return fmt.Errorf("pinsvc: encode snapshot: %w", err)
+		return fmt.Errorf("pinclient: encode snapshot: %w", err)
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
 	if err != nil {
-		return fmt.Errorf("pinsvc: write snapshot file: %w", err)
+		return fmt.Errorf("pinclient: write snapshot file: %w", err)
 	}
 	tmp := f.Name()
 	_, err = f.Write(b)
@@ -149,7 +149,7 @@ func writeSnapshotFile(path string, s *Snapshot) error {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("pinsvc: write snapshot file: %w", err)
+		return fmt.Errorf("pinclient: write snapshot file: %w", err)
 	}
 	return nil
 }
@@ -159,11 +159,11 @@ func writeSnapshotFile(path string, s *Snapshot) error {
 func readSnapshotFile(path string, log *slog.Logger) (*Snapshot, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("pinsvc: read snapshot file: %w", err)
+		return nil, fmt.Errorf("pinclient: read snapshot file: %w", err)
 	}
 	var u rollpinv1.PinUpdate
 	if err := protojson.Unmarshal(b, &u); err != nil {
-		return nil, fmt.Errorf("pinsvc: snapshot file %s is corrupt (delete it to start without it): %w", path, err)
+		return nil, fmt.Errorf("pinclient: snapshot file %s is corrupt (delete it to start without it): %w", path, err)
 	}
 	u.Snapshot = true
 	s := (*Snapshot)(nil).apply([]*rollpinv1.PinUpdate{&u}, log)

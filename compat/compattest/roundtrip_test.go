@@ -1,4 +1,4 @@
-package compat_test
+package compattest_test
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/rollpin/rollpin/compat"
+	"github.com/rollpin/rollpin/compat/compattest"
 )
 
 // recorder is a testing.TB that records failures instead of failing, so a
@@ -52,7 +53,7 @@ func TestRoundTripExamplePair(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	compat.RoundTrip(t, prev, cur, compat.WithCount(300))
+	compattest.RoundTrip(t, prev, cur, compattest.WithCount(300))
 }
 
 func TestRoundTripFixturePair(t *testing.T) {
@@ -60,7 +61,7 @@ func TestRoundTripFixturePair(t *testing.T) {
 	prev := compileSet(t, map[string]string{volumePath: prevVolume})
 	cur := compileSet(t, map[string]string{volumePath: curVolume})
 	rec := &recorder{TB: t}
-	compat.RoundTrip(rec, prev, cur, compat.WithCount(300), compat.WithSeed(42))
+	compattest.RoundTrip(rec, prev, cur, compattest.WithCount(300), compattest.WithSeed(42))
 	if len(rec.errs) > 0 {
 		t.Fatalf("RoundTrip failed:\n%s", strings.Join(rec.errs, "\n"))
 	}
@@ -71,7 +72,7 @@ func TestRoundTripFixturePair(t *testing.T) {
 	}
 	var types, count, dropped, enums, filled int
 	var seed uint64
-	if _, err := fmt.Sscanf(rec.logs[0], "compat.RoundTrip: %d message types, %d messages each way, seed %d: Downgrade dropped %d fields and rewrote %d enum values; FillDefaults set %d fields",
+	if _, err := fmt.Sscanf(rec.logs[0], "compattest.RoundTrip: %d message types, %d messages each way, seed %d: Downgrade dropped %d fields and rewrote %d enum values; FillDefaults set %d fields",
 		&types, &count, &seed, &dropped, &enums, &filled); err != nil {
 		t.Fatalf("summary %q: %v", rec.logs[0], err)
 	}
@@ -111,7 +112,7 @@ func TestRoundTripFailsOnDroppedAnnotation(t *testing.T) {
 			prev := compileSet(t, map[string]string{volumePath: prevVolume})
 			cur := compileSet(t, map[string]string{volumePath: edit(t, curVolume, tt.edits...)})
 			rec := &recorder{TB: t}
-			compat.RoundTrip(rec, prev, cur, compat.WithCount(300), compat.WithSeed(7))
+			compattest.RoundTrip(rec, prev, cur, compattest.WithCount(300), compattest.WithSeed(7))
 			if len(rec.errs) == 0 {
 				t.Fatalf("RoundTrip passed, want a failure naming %s", tt.wantField)
 			}

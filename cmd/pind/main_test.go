@@ -1,0 +1,10 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/rollpin/rollpin/internal/etcdtest"
+)
+
+// TestMain fails the run when a test leaves goroutines behind.
+func TestMain(m *testing.M) { etcdtest.VerifyTestMain(m) }

@@ -1,0 +1,28 @@
+package main
+
+import (
+	"google.golang.org/protobuf/compiler/protogen"
+	"google.golang.org/protobuf/types/pluginpb"
+)
+
+func main() {
+	protogen.Options{}.Run(run)
+}
+
+// run generates the code of every file gen asks for.
+func run(gen *protogen.Plugin) error {
+	gen.SupportedFeatures = uint64(pluginpb.CodeGeneratorResponse_FEATURE_PROTO3_OPTIONAL)
+	s, err := newSchema(gen)
+	if err != nil {
+		return err
+	}
+	for _, f := range gen.Files {
+		if !f.Generate {
+			continue
+		}
+		if err := s.generateFile(gen, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
