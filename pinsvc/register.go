@@ -337,7 +337,12 @@ func (s *Server) unregister(reg *registration) {
 }
 
 // Register registers an instance for as long as the stream is open, and
-// streams pin updates to it like WatchPins. Its keys hang on the Server's
+// streams pin updates to it like WatchPins, scoped to what an instance uses:
+// each service's pin and caps (service, pin, pin_revision, floor,
+// effective_cap), without instance lists, version groups or raise status,
+// and, after the first update (which already shows the registration), only
+// the updates that change a pin or a cap (instance churn that moves none is
+// not sent). Its keys hang on the Server's
 // single lease. When that lease is lost, or the Server loses contact with
 // etcd, the stream ends with UNAVAILABLE and its keys are left to the lease
 // (not deleted): the instance registers again, through another pind if
@@ -400,8 +405,13 @@ func (s *Server) Register(req *rollpinv1.RegisterRequest, stream grpc.ServerStre
 
 	// The first update the instance gets already shows its registration.
 	s.waitRevision(ctx, firstRev)
+	sent := false
 	err = s.serveUpdates(ctx, req.GetStartRevision(), func(m *outMsg) error {
-		return sendShared(stream, &m.regEnc, m.reg)
+		if sent && !m.capMove && !m.u.GetSnapshot() {
+			return nil // instance churn that moves no pin or cap: nothing an instance uses
+		}
+		sent = true
+		return sendShared(stream, &m.regEnc, m.registerMsg())
 	})
 	if cause := context.Cause(ctx); cause != nil && stream.Context().Err() == nil && !errors.Is(cause, context.Canceled) {
 		return cause

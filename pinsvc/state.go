@@ -223,7 +223,7 @@ func versionGroups(insts []*rollpinv1.Instance, mans []backport.Manifest) []*rol
 	byText := map[string]*group{}
 	var groups []*group
 	for i, inst := range insts {
-		key := mans[i].String()
+		key := inst.GetManifest() // canonical: applyKV stores mans[i].String()
 		g := byText[key]
 		if g == nil {
 			g = &group{m: mans[i]}

@@ -210,10 +210,35 @@ type outMsg struct {
 	u        *rollpinv1.PinUpdate
 	capMove  bool // a pin or an effective cap changed (or a service came or went)
 	watch    *rollpinv1.WatchPinsResponse
-	reg      *rollpinv1.RegisterResponse
 	size     int // encoded size of u
 	watchEnc sharedEncoding
 	regEnc   sharedEncoding
+
+	pinsOnce sync.Once
+	pins     *rollpinv1.RegisterResponse // reg without instance lists, built on first use
+}
+
+// registerMsg returns what a Register stream sends for m: the pins and caps
+// of the changed services (service, pin, pin_revision, floor,
+// effective_cap), without their instances, version groups or raise status.
+// A registered instance needs nothing else, and a service with thousands of
+// instances would otherwise send every instance to every one of them.
+func (m *outMsg) registerMsg() *rollpinv1.RegisterResponse {
+	m.pinsOnce.Do(func() {
+		u := &rollpinv1.PinUpdate{Revision: m.u.GetRevision(), Snapshot: m.u.GetSnapshot(), Removed: m.u.GetRemoved()}
+		u.Services = make([]*rollpinv1.ServiceState, len(m.u.GetServices()))
+		for i, s := range m.u.GetServices() {
+			u.Services[i] = &rollpinv1.ServiceState{
+				Service:      s.GetService(),
+				Pin:          s.GetPin(),
+				PinRevision:  s.GetPinRevision(),
+				Floor:        s.GetFloor(),
+				EffectiveCap: s.GetEffectiveCap(),
+			}
+		}
+		m.pins = &rollpinv1.RegisterResponse{Update: u}
+	})
+	return m.pins
 }
 
 // sharedEncoding is a stream message encoded once for every stream that
@@ -262,7 +287,6 @@ func newOutMsg(u *rollpinv1.PinUpdate) *outMsg {
 	return &outMsg{
 		u:     u,
 		watch: &rollpinv1.WatchPinsResponse{Update: u},
-		reg:   &rollpinv1.RegisterResponse{Update: u},
 		size:  proto.Size(u),
 	}
 }
@@ -425,6 +449,9 @@ func (s *Server) applyKV(data map[string]*svcData, typ mvccpb.Event_EventType, k
 		if err != nil {
 			s.log.Warn("ignoring unreadable instance", "key", string(kv.Key), "err", err)
 			return "", false
+		}
+		if c := m.String(); in.GetManifest() != c {
+			in.Manifest = c // canonical text: version groups key on it
 		}
 		if old, had := d.insts[id]; !had || !old.manifest.Equal(m) {
 			d.changedAt = now
