@@ -29,11 +29,16 @@ var ErrSchema = errors.New("backport: invalid rollpin option")
 // name the registry explicitly. Declarations that disagree, or version text
 // that does not parse, are an error wrapping ErrSchema.
 func TrackOf(d protoreflect.Descriptor) (track string, v Version, ok bool, err error) {
+	return defaultEngine.trackOf(d)
+}
+
+// trackOf is TrackOf with package declarations found through e's files.
+func (e *Engine) trackOf(d protoreflect.Descriptor) (string, Version, bool, error) {
 	f := d.ParentFile()
 	if f == nil {
 		return "", Version{}, false, nil
 	}
-	return trackOfFile(defaultEngine.registryHolding(f), f)
+	return trackOfFile(e.registryHolding(f), f)
 }
 
 // TrackOfIn is TrackOf that finds the package's declarations in files (all
@@ -143,11 +148,17 @@ func decideTrack(pkg protoreflect.FullName, decls []packageDecl) (string, Versio
 // that does not parse, one on a method of an unversioned package, or one
 // above the package version is an error wrapping ErrSchema.
 func MethodSince(md protoreflect.MethodDescriptor) (since Version, track string, ok bool, err error) {
+	return defaultEngine.MethodSince(md)
+}
+
+// MethodSince is the package-level MethodSince with package declarations
+// found through e's files.
+func (e *Engine) MethodSince(md protoreflect.MethodDescriptor) (since Version, track string, ok bool, err error) {
 	o, present, rerr := resolveOption[*rollpinv1.MethodOptions](md.Options(), rollpinv1.E_Method)
 	if rerr != nil {
 		return Version{}, "", false, fmt.Errorf("%w: method %s: %w", ErrSchema, md.FullName(), rerr)
 	}
-	track, pv, versioned, err := TrackOf(md)
+	track, pv, versioned, err := e.trackOf(md)
 	if err != nil {
 		return Version{}, track, false, err
 	}
@@ -173,6 +184,12 @@ func MethodSince(md protoreflect.MethodDescriptor) (since Version, track string,
 // enum reachable from it through its fields (cycles are handled). Tracks
 // whose declarations are invalid are left out (CheckMessage reports them).
 func ReachableTracks(md protoreflect.MessageDescriptor) []string {
+	return defaultEngine.ReachableTracks(md)
+}
+
+// ReachableTracks is the package-level ReachableTracks with package
+// declarations found through e's files.
+func (e *Engine) ReachableTracks(md protoreflect.MessageDescriptor) []string {
 	set := map[string]bool{}
 	files := map[string]bool{}
 	seen := map[protoreflect.FullName]bool{}
@@ -181,7 +198,7 @@ func ReachableTracks(md protoreflect.MessageDescriptor) []string {
 			return
 		}
 		files[f.Path()] = true
-		if t, _, ok, err := TrackOf(f); ok && err == nil {
+		if t, _, ok, err := e.trackOf(f); ok && err == nil {
 			set[t] = true
 		}
 	}

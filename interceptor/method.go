@@ -157,8 +157,8 @@ func (c *core) build(fullMethod string, withFallback bool) *method {
 		return nil
 	}
 	m := &method{full: fullMethod, service: service, desc: md}
-	m.since, m.track, m.hasSince, m.err = backport.MethodSince(md)
-	m.own = c.own.Restrict(reachableTracks(md)...)
+	m.since, m.track, m.hasSince, m.err = c.eng.MethodSince(md)
+	m.own = c.own.Restrict(reachableTracks(c.eng, md)...)
 	m.ownHeader = m.own.String()
 	m.ownMD = metadata.MD{HeaderVersion: {m.ownHeader}}
 	if fb, ok := c.o.fallbacks[fullMethod]; ok && withFallback {
