@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/rollpin/rollpin/backport"
+	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
 // TestEngineInstances: an engine built with New has its own files, plans
@@ -79,5 +80,40 @@ func TestManifestEntriesIsACopy(t *testing.T) {
 		}
 	}); a != 0 {
 		t.Errorf("All() allocates %v times", a)
+	}
+}
+
+// TestEngineMethodSinceAndTracks: an engine's MethodSince and
+// ReachableTracks find the package declaration through its files, which
+// the package-level functions (and other engines) do not see.
+func TestEngineMethodSinceAndTracks(t *testing.T) {
+	decl := file("engm/decl.proto", "engm.v1", fileOpts(t, "1.3", encUnknown), nil, nil)
+	svc := file("engm/svc.proto", "engm.v1", nil, nil, []*descriptorpb.DescriptorProto{{Name: strPtr("M")}})
+	svc.Service = []*descriptorpb.ServiceDescriptorProto{{
+		Name: strPtr("S"),
+		Method: []*descriptorpb.MethodDescriptorProto{{
+			Name: strPtr("New"), InputType: strPtr(".engm.v1.M"), OutputType: strPtr(".engm.v1.M"),
+			Options: methodOpts(t, &rollpinv1.MethodOptions{Since: "1.2"}, encUnknown),
+		}},
+	}}
+	files := buildFiles(t, decl, svc)
+	d, err := files.FindDescriptorByName("engm.v1.S.New")
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := d.(protoreflect.MethodDescriptor)
+	e := backport.New(backport.WithFiles(files))
+	since, track, ok, err := e.MethodSince(md)
+	if err != nil || !ok || track != "engm.v1" || since != (backport.Version{Major: 1, Minor: 2}) {
+		t.Errorf("engine MethodSince = %v, %q, %v, %v; want 1.2 on engm.v1", since, track, ok, err)
+	}
+	if got := e.ReachableTracks(md.Input()); len(got) != 1 || got[0] != "engm.v1" {
+		t.Errorf("engine ReachableTracks = %v, want [engm.v1]", got)
+	}
+	if _, _, _, err := backport.MethodSince(md); !errors.Is(err, backport.ErrSchema) {
+		t.Errorf("package-level MethodSince error = %v, want ErrSchema (declaration out of reach)", err)
+	}
+	if got := backport.ReachableTracks(md.Input()); len(got) != 0 {
+		t.Errorf("package-level ReachableTracks = %v, want none", got)
 	}
 }

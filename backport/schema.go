@@ -30,11 +30,16 @@ var ErrSchema = errors.New("backport: invalid rollpin option")
 // name the registry explicitly. Declarations that disagree, or version text
 // that does not parse, are an error wrapping ErrSchema.
 func TrackOf(d protoreflect.Descriptor) (track string, v Version, ok bool, err error) {
+	return defaultEngine.trackOf(d)
+}
+
+// trackOf is TrackOf with package declarations found through e's files.
+func (e *Engine) trackOf(d protoreflect.Descriptor) (string, Version, bool, error) {
 	f := d.ParentFile()
 	if f == nil {
 		return "", Version{}, false, nil
 	}
-	return trackOfFile(defaultEngine.registryHolding(f), f)
+	return trackOfFile(e.registryHolding(f), f)
 }
 
 // TrackOfIn is TrackOf that finds the package's declarations in files (all
@@ -195,6 +200,12 @@ func (e *Engine) MethodSince(md protoreflect.MethodDescriptor) (since Version, t
 // enum reachable from it through its fields (cycles are handled). Tracks
 // whose declarations are invalid are left out (CheckMessage reports them).
 func ReachableTracks(md protoreflect.MessageDescriptor) []string {
+	return defaultEngine.ReachableTracks(md)
+}
+
+// ReachableTracks is the package-level ReachableTracks with package
+// declarations found through e's files.
+func (e *Engine) ReachableTracks(md protoreflect.MessageDescriptor) []string {
 	set := map[string]bool{}
 	files := map[string]bool{}
 	seen := map[protoreflect.FullName]bool{}
@@ -203,7 +214,7 @@ func ReachableTracks(md protoreflect.MessageDescriptor) []string {
 			return
 		}
 		files[f.Path()] = true
-		if t, _, ok, err := TrackOf(f); ok && err == nil {
+		if t, _, ok, err := e.trackOf(f); ok && err == nil {
 			set[t] = true
 		}
 	}

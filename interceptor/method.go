@@ -159,7 +159,7 @@ func (c *core) build(fullMethod string, withFallback bool) *method {
 	}
 	m := &method{full: fullMethod, service: service, desc: md}
 	m.since, m.track, m.hasSince, m.err = c.eng.MethodSince(md)
-	m.own = c.own.Restrict(reachableTracks(md)...)
+	m.own = c.own.Restrict(reachableTracks(c.eng, md)...)
 	m.tracks = trackNames(m.own)
 	m.ownHeader = m.own.String()
 	m.ownMD = metadata.MD{HeaderVersion: {m.ownHeader}}

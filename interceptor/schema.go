@@ -10,8 +10,8 @@ import (
 
 // reachableTracks returns the tracks reachable from the method's request
 // and response types, sorted and without duplicates.
-func reachableTracks(md protoreflect.MethodDescriptor) []string {
-	ts := append(backport.ReachableTracks(md.Input()), backport.ReachableTracks(md.Output())...)
+func reachableTracks(eng *backport.Engine, md protoreflect.MethodDescriptor) []string {
+	ts := append(eng.ReachableTracks(md.Input()), eng.ReachableTracks(md.Output())...)
 	slices.Sort(ts)
 	return slices.Compact(ts)
 }
