@@ -645,7 +645,7 @@ func printSummary(w io.Writer, s Summary) {
 			d.ExpandBefore14, d.ContractRefused, d.ContractApplied, s.Servers.Backfilled, d.Seeded, d.Readbacks)
 		fmt.Fprintf(w, "contract mark: %s\n", d.Mark)
 	} else {
-		fmt.Fprintln(w, "database: not used (no PostgreSQL)")
+		fmt.Fprintln(w, "database: not used")
 	}
 	for _, e := range s.Errors {
 		fmt.Fprintf(w, "  error: %s\n", e)
