@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pressly/goose/v3"
+	"go.uber.org/goleak"
 
 	"github.com/rollpin/rollpin/examples/volume/migrations"
 	"github.com/rollpin/rollpin/internal/pgtest"
@@ -20,6 +21,7 @@ import (
 // after it, and after the contract dropped size_gb, while the 1.4 server
 // keeps writing.
 func TestSizesAcrossTheThreeSteps(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	pg, err := pgtest.Start()
 	if err != nil {
 		t.Fatalf("PostgreSQL: %v", err)
