@@ -9,5 +9,7 @@
 // with 1.4, and shows the pin rising by itself once the last 1.3 server is
 // gone. It exits with status 1 when a call failed unexpectedly, an answer
 // lost meaning, or the pin did not rise exactly once after the last 1.3
-// server left.
+// server left. Where PostgreSQL is installed the servers share a volumes
+// table and the run also plays expand, migrate and contract on it with
+// pindctl migrate up (-no-postgres skips that).
 package main

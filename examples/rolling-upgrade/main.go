@@ -20,6 +20,7 @@ func main() {
 	flag.DurationVar(&o.Soak, "soak", 2*time.Second, "traffic time between two steps")
 	flag.StringVar(&o.Dir, "dir", "", "work directory (default: a temporary one)")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the work directory (binaries, etcd data, process logs)")
+	flag.BoolVar(&o.NoPostgres, "no-postgres", false, "run as if PostgreSQL were not installed (no volumes table, no migrations)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

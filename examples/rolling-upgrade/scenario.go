@@ -43,6 +43,9 @@ type Options struct {
 	Tick time.Duration
 	// Log receives pind's diagnostics (default: errors on stderr).
 	Log *slog.Logger
+	// NoPostgres runs the demo as if PostgreSQL were not installed: no
+	// volumes table, no migrations.
+	NoPostgres bool
 }
 
 func (o Options) withDefaults() Options {
@@ -94,6 +97,8 @@ type Summary struct {
 	// Fenced is what pind answered a 1.3 server that tried to join after
 	// the raise ("" if it was let in).
 	Fenced string
+	// DB is what the run established about the database plane.
+	DB DBSummary
 	// Problems lists every broken promise; empty means success.
 	Problems []string
 }
@@ -120,6 +125,7 @@ type run struct {
 	pd    *pind
 	fleet *fleetState
 	bins  map[string]string // build -> binary
+	db    *database         // nil without PostgreSQL
 
 	mu      sync.Mutex
 	procs   []*proc
@@ -164,6 +170,10 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 	}
 	defer r.pd.close()
 
+	r.db = r.startDatabase(ctx)
+	defer r.db.stop()
+	sum.DB.Used = r.db != nil
+
 	r.addrs = make([]string, o.Servers)
 	for i := range o.Servers {
 		p, err := r.startServer(ctx, "1.3", i)
@@ -179,9 +189,12 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 	}
 	r.tl.event("pin of %s created at the fleet's floor: 1.3", fleet.Service)
 	r.status(ctx)
-	db := r.startDatabase(ctx)
-	defer db.stop()
-	r.migrate(ctx, db) // expand now; the contract waits for 1.4
+	db := r.db
+	if db != nil {
+		// Expand now; the contract waits for 1.4 (migrate up exits 1).
+		sum.DB.ContractRefused = !r.migrate(ctx, db) && db.hasColumn(ctx, "size_gb")
+		sum.DB.ExpandBefore14 = db.hasColumn(ctx, "size_mib")
+	}
 
 	for i := range o.V1Clients + o.V2Clients {
 		build := "1.3"
@@ -206,6 +219,13 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 		return sum, err
 	}
 	r.tl.event("1.4 features under pin 1.3: %s", featuresLine(sum.FeaturesBefore))
+	var seeded string
+	if db != nil {
+		if seeded, sum.DB.Seeded, err = r.seed(ctx); err != nil {
+			return sum, err
+		}
+		r.tl.event("%d volumes created through the 1.3 servers (size_gb only), to be read back through 1.4 servers", sum.DB.Seeded)
+	}
 	fleet.Sleep(ctx, o.Soak)
 
 	for i := range o.Servers {
@@ -224,8 +244,26 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 		return sum, err
 	}
 	r.tl.event("pin raised to 1.4 by pind's controller: 1.4 clients now send 1.4")
-	r.migrate(ctx, db) // the contract runs and leaves its mark
-	r.pindctl(ctx, "status")
+	if db != nil {
+		sum.DB.Unfilled = db.waitBackfill(ctx, 15*time.Second)
+		r.tl.event("migrate (online): the backfill of server 1 has set size_mib of every row; %d rows without it", sum.DB.Unfilled)
+		if err := r.readbacks(ctx, &sum.DB, "after the backfill", seeded); err != nil {
+			return sum, err
+		}
+		// The contract runs and leaves its mark.
+		sum.DB.ContractApplied = r.migrate(ctx, db) && !db.hasColumn(ctx, "size_gb")
+		out, _ := r.pindctl(ctx, "status")
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "00003_drop_size_gb") {
+				sum.DB.Mark = strings.Join(strings.Fields(l), " ")
+			}
+		}
+		if err := r.readbacks(ctx, &sum.DB, "after the contract", seeded); err != nil {
+			return sum, err
+		}
+	} else {
+		r.pindctl(ctx, "status")
+	}
 	fleet.Sleep(ctx, o.Soak)
 
 	if sum.FeaturesAfter, err = r.probe(ctx, "after"); err != nil {
@@ -268,6 +306,7 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 	sum.Clients, sum.Servers, sum.Errors = r.fleet.totals()
 	sum.Pins, sum.Last13Gone = h.Pins, h.Last13Gone
 	sum.Problems = append(procErrs, judge(&sum)...)
+	sum.Problems = append(sum.Problems, judgeDB(sum.DB)...)
 	printSummary(o.Out, sum)
 	return sum, nil
 }
@@ -385,9 +424,18 @@ func (r *run) spawn(ctx context.Context, name, build string, args ...string) (*p
 // startServer starts a server of the given build for slot i, on a port of
 // its choosing, and waits until it serves and is registered; r.addrs[i]
 // becomes its address.
+// With a database, the server gets its DSN, and the first 1.4 server runs
+// the backfill.
 func (r *run) startServer(ctx context.Context, build string, i int) (*proc, error) {
 	id := fmt.Sprintf("volume-%d-%s", i+1, build)
-	p, err := r.spawn(ctx, id, build, "server", "-listen", "127.0.0.1:0", "-pind", r.pd.addr, "-id", id, "-exit-on-stdin-eof")
+	args := []string{"server", "-listen", "127.0.0.1:0", "-pind", r.pd.addr, "-id", id, "-exit-on-stdin-eof"}
+	if r.db != nil {
+		args = append(args, "-dsn", r.db.dsn)
+		if build == "1.4" && i == 0 {
+			args = append(args, "-backfill")
+		}
+	}
+	p, err := r.spawn(ctx, id, build, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -483,9 +531,9 @@ func (r *run) lateJoiner(ctx context.Context) (string, error) {
 }
 
 // pindctl runs pindctl against pind, as an operator would, and prints its
-// output in the timeline. A failure is printed, not fatal: the scenario's
-// promises do not depend on it.
-func (r *run) pindctl(ctx context.Context, args ...string) {
+// output in the timeline, and returns the output and the exit error. A
+// failure is printed, not fatal.
+func (r *run) pindctl(ctx context.Context, args ...string) (string, error) {
 	args = append([]string{"--endpoints", r.pd.addr}, args...)
 	out, err := exec.CommandContext(ctx, r.bins["pindctl"], args...).CombinedOutput()
 	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
@@ -493,6 +541,14 @@ func (r *run) pindctl(ctx context.Context, args ...string) {
 		lines = append(lines, fmt.Sprintf("(pindctl: %v)", err))
 	}
 	r.tl.block("$ pindctl "+strings.Join(args[2:], " "), lines)
+	return string(out), err
+}
+
+// readbacks runs a readback of the seeded volumes and records it in d.
+func (r *run) readbacks(ctx context.Context, d *DBSummary, when, seeded string) error {
+	ok, err := r.readback(ctx, when, seeded)
+	d.Readbacks = append(d.Readbacks, ok)
+	return err
 }
 
 // waitPin waits until the service's pin is at version want.
@@ -584,6 +640,13 @@ func printSummary(w io.Writer, s Summary) {
 			trackVersion(pc.Manifest), pc.Revision, pc.UpdatedBy, pc.Live13)
 	}
 	fmt.Fprintf(w, "last 1.3 server left at revision %d; the pin rose %d time(s)\n", s.Last13Gone, s.Raises)
+	if d := s.DB; d.Used {
+		fmt.Fprintf(w, "database: expand before the first 1.4 server %t, contract refused under 1.3 %t, applied after the raise %t; %d rows backfilled online; %d volumes of 1.3 read back %v ok\n",
+			d.ExpandBefore14, d.ContractRefused, d.ContractApplied, s.Servers.Backfilled, d.Seeded, d.Readbacks)
+		fmt.Fprintf(w, "contract mark: %s\n", d.Mark)
+	} else {
+		fmt.Fprintln(w, "database: not used")
+	}
 	for _, e := range s.Errors {
 		fmt.Fprintf(w, "  error: %s\n", e)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rollpin/rollpin/examples/internal/fleet"
+	"github.com/rollpin/rollpin/internal/pgtest"
 )
 
 // lineWriter sends each line written to t.Log.
@@ -43,10 +45,14 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 // half a minute plus the first compilation of the two binaries.
 func TestRollingUpgrade(t *testing.T) {
 	readSources(t, "../volume", "../internal", "../../cmd/pindctl")
+	if _, err := pgtest.BinDir(); err != nil {
+		t.Fatalf("the demo's database plane needs PostgreSQL's server binaries: %v", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
+	var out strings.Builder
 	sum, err := Run(ctx, Options{
-		Out:       &lineWriter{t: t},
+		Out:       io.MultiWriter(&lineWriter{t: t}, &syncWriter{w: &out}),
 		Dir:       t.TempDir(),
 		V1Clients: 1,
 		V2Clients: 1,
@@ -108,9 +114,85 @@ func TestRollingUpgrade(t *testing.T) {
 			t.Errorf("late 1.3 server: %q, want a refusal naming the pin", sum.Fenced)
 		}
 	})
+	t.Run("database: expand, migrate, contract gated on the pin", func(t *testing.T) {
+		d := sum.DB
+		if !d.Used {
+			t.Fatalf("the database plane was not used; output:\n%s", out.String())
+		}
+		if !d.ExpandBefore14 {
+			t.Errorf("size_mib (the expand) was not there before the first 1.4 server started")
+		}
+		if !d.ContractRefused {
+			t.Errorf("the first migrate up did not stop before the contract while 1.3 servers were live")
+		}
+		text := out.String()
+		first := strings.Index(text, "$ pindctl migrate up")
+		if first < 0 || !strings.Contains(text[first:], "volume-1-1.3") ||
+			strings.Index(text[first:], "volume-1-1.3") > strings.Index(text[first:], "replacing server 1") {
+			t.Errorf("the first migrate up does not name the 1.3 instances blocking the contract before the first replacement")
+		}
+		if !d.ContractApplied {
+			t.Errorf("the contract (drop size_gb) was not applied after the pin rose")
+		}
+		if !strings.HasPrefix(d.Mark, "acme.volume.v1 1.4 00003_drop_size_gb.sql applied") {
+			t.Errorf("contract mark in pindctl status = %q, want acme.volume.v1 1.4 00003_drop_size_gb.sql applied ...", d.Mark)
+		}
+		if d.Unfilled != 0 || sum.Servers.Backfilled == 0 {
+			t.Errorf("backfill: %d rows set, %d left without size_mib; want > 0 and 0", sum.Servers.Backfilled, d.Unfilled)
+		}
+		want := int64(3 * d.Seeded)
+		if d.Seeded == 0 || !slices.Equal(d.Readbacks, []int64{want, want}) {
+			t.Errorf("%d volumes seeded at 1.3, read back ok %v; want each of them read right 3 times after the backfill and after the contract",
+				d.Seeded, d.Readbacks)
+		}
+	})
 	if !sum.OK() {
 		t.Errorf("Summary.Problems = %q, want none", sum.Problems)
 	}
+}
+
+// TestRollingUpgradeWithoutPostgres plays the demo as where PostgreSQL is
+// not installed: it says so in one line and keeps every other promise.
+func TestRollingUpgradeWithoutPostgres(t *testing.T) {
+	readSources(t, "../volume", "../internal", "../../cmd/pindctl")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var out strings.Builder
+	sum, err := Run(ctx, Options{
+		Out: io.MultiWriter(&lineWriter{t: t}, &syncWriter{w: &out}), Dir: t.TempDir(), NoPostgres: true,
+		V1Clients: 1, V2Clients: 1, Workers: 1, Pause: 20 * time.Millisecond,
+		Settle: time.Second, Soak: 500 * time.Millisecond, Tick: time.Second,
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	var pg []string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.Contains(l, "PostgreSQL") {
+			pg = append(pg, l)
+		}
+	}
+	if len(pg) != 1 || !strings.Contains(pg[0], "database plane") || !strings.Contains(pg[0], "skipped") {
+		t.Errorf("lines naming PostgreSQL = %q, want one saying the database plane is skipped", pg)
+	}
+	if strings.Contains(out.String(), "$ pindctl migrate") || sum.DB.Used {
+		t.Errorf("migrate up ran without PostgreSQL")
+	}
+	if !sum.OK() {
+		t.Errorf("Summary.Problems = %q, want none", sum.Problems)
+	}
+}
+
+// syncWriter serializes writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
 
 // readSources reads every file under dirs. The binaries Run builds are not
@@ -145,6 +227,8 @@ func TestJudge(t *testing.T) {
 			FeaturesBefore: wantBefore,
 			FeaturesAfter:  wantAfter,
 			Fenced:         "below the pin",
+			DB: DBSummary{Used: true, ExpandBefore14: true, ContractRefused: true, ContractApplied: true,
+				Mark: "acme.volume.v1 1.4 00003_drop_size_gb.sql applied", Seeded: 2, Readbacks: []int64{6, 6}},
 		}
 	}
 	tests := []struct {
@@ -167,12 +251,15 @@ func TestJudge(t *testing.T) {
 				"resize": "ok", "multi_attach": "refused"}
 		}, `feature resize before the raise: "ok", want "refused"`},
 		{"late joiner let in", func(s *Summary) { s.Fenced = "" }, "not refused"},
+		{"contract not refused", func(s *Summary) { s.DB.ContractRefused = false }, "contract migration was not refused"},
+		{"no mark", func(s *Summary) { s.DB.Mark = "" }, "no contract mark"},
+		{"readback short", func(s *Summary) { s.DB.Readbacks = []int64{6, 5} }, "read back ok [6 5]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := good()
 			tt.change(&s)
-			got := judge(&s)
+			got := append(judge(&s), judgeDB(s.DB)...)
 			switch {
 			case tt.want == "" && len(got) != 0:
 				t.Errorf("judge() = %q, want no problem", got)

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"google.golang.org/grpc"
 )
@@ -57,9 +58,14 @@ func oneOf(names []string) string {
 	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
+// Register registers a binary's services on s for instance id; sizes is
+// the shared volumes table, nil without -dsn (volumes then live in memory
+// only); backfill says this instance runs the online data migration.
+type Register func(s *grpc.Server, id string, sizes *Sizes, backfill bool)
+
 // ServerCommand is the "server" subcommand of a binary of API version build
 // (see RunServer).
-func ServerCommand(build string, register func(s *grpc.Server, id string)) Command {
+func ServerCommand(build string, register Register) Command {
 	return Command{Name: "server", Run: func(ctx context.Context, args []string, log *slog.Logger) error {
 		return RunServer(ctx, args, log, build, register)
 	}}
@@ -74,17 +80,27 @@ func ClientCommand(build string, seq Sequence) Command {
 }
 
 // RunServer is the "server" subcommand of a binary of API version build: it
-// parses the server flags (-listen, -pind, -id, -exit-on-stdin-eof) and runs
-// Serve, reporting on stdout. register registers the binary's services for
-// instance id.
-func RunServer(ctx context.Context, args []string, log *slog.Logger, build string, register func(s *grpc.Server, id string)) error {
+// parses the server flags (-listen, -pind, -id, -exit-on-stdin-eof, -dsn,
+// -backfill) and runs Serve, reporting on stdout. register registers the
+// binary's services for instance id.
+func RunServer(ctx context.Context, args []string, log *slog.Logger, build string, register Register) error {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "address to serve on")
 	pind := fs.String("pind", "127.0.0.1:7070", "pind endpoints, comma-separated")
 	id := fs.String("id", "", "instance id (required)")
 	stdinEOF := fs.Bool("exit-on-stdin-eof", false, "stop gracefully when stdin ends (the parent process is gone)")
+	dsn := fs.String("dsn", os.Getenv("VOLUME_DSN"), "PostgreSQL DSN of the volumes table (default $VOLUME_DSN; empty: volumes in memory only)")
+	backfill := fs.Bool("backfill", false, "run the online backfill of size_mib (API 1.4, with -dsn)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var sizes *Sizes
+	if *dsn != "" {
+		var err error
+		if sizes, err = OpenSizes(*dsn, build != "1.3"); err != nil {
+			return err
+		}
+		defer sizes.Close()
 	}
 	if *id == "" {
 		return fmt.Errorf("server: -id is required")
@@ -95,7 +111,13 @@ func RunServer(ctx context.Context, args []string, log *slog.Logger, build strin
 		defer cancel()
 		go StopAtEOF(os.Stdin, cancel)
 	}
+	tally := &Tally{}
+	if sizes != nil && *backfill {
+		bctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go sizes.Backfill(bctx, 50, 200*time.Millisecond, log, func(n int64) { tally.Add(Backfilled, n) })
+	}
 	return Serve(ctx, ServerConfig{
 		Listen: *listen, Pind: strings.Split(*pind, ","), ID: *id, Build: build, Logger: log,
-	}, NewReporter(os.Stdout), &Tally{}, func(s *grpc.Server) { register(s, *id) })
+	}, NewReporter(os.Stdout), tally, func(s *grpc.Server) { register(s, *id, sizes, *backfill) })
 }

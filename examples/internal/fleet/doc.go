@@ -16,15 +16,20 @@
 // pind, draining, slots, the workers' loop, reports):
 //
 //	fleet.Main("volume",
-//		fleet.ServerCommand("1.4", func(s *grpc.Server, id string) {
-//			volumepb.RegisterVolumeServiceServer(s, newVolumeService(id))
+//		fleet.ServerCommand("1.4", func(s *grpc.Server, id string, sizes *fleet.Sizes, backfill bool) {
+//			volumepb.RegisterVolumeServiceServer(s, newVolumeService(id, sizes))
 //		}),
 //		fleet.ClientCommand("1.4", func(c *fleet.Client, cc *grpc.ClientConn, r *rand.Rand, owner string) {
 //			v, err := fleet.Call(c, volumepb.NewVolumeServiceClient(cc).GetVolume, req)
 //			c.Record("GetVolume", err, mismatch(v))
 //		}))
 //
-// A server keeps its volumes in a Table, which hands out clones.
+// A server keeps its volumes in a Table, which hands out clones. Given a
+// database (-dsn), it also keeps each volume's name and size in the shared
+// volumes table of examples/volume/migrations (Sizes), and one 1.4 server
+// (-backfill) moves old rows to the 1.4 column online. SeedCommand and
+// ReadbackCommand let the orchestrator create volumes through servers of
+// one version and read them back through those of the other.
 //
 // # Serving
 //

@@ -17,6 +17,8 @@ const (
 	KindDrained  = "drained"  // a client stopped using a slot
 	KindFeatures = "features" // result of a features probe
 	KindFinal    = "final"    // last counters of a process that is exiting
+	KindSeeded   = "seeded"   // volumes a seed run created
+	KindReadback = "readback" // result of reading seeded volumes back
 )
 
 // Report is one JSON line a process writes on stdout.
@@ -38,6 +40,8 @@ type Report struct {
 	// Features is the outcome of each probe of a features run: "ok",
 	// "refused" or "downgraded".
 	Features map[string]string `json:"features,omitempty"`
+	// Volumes are the volumes a "seeded" run created: size in MiB by id.
+	Volumes map[string]int64 `json:"volumes,omitempty"`
 }
 
 // Counts are cumulative counters. Calls are classified once each: OK (the
@@ -63,6 +67,8 @@ type Counts struct {
 	MultiAttachRef   int64 `json:"multi_attach_refused,omitempty"`
 	NVMeOK           int64 `json:"nvme_ok,omitempty"`
 	NVMeDowngraded   int64 `json:"nvme_downgraded,omitempty"`
+	// Backfilled counts the rows whose size_mib a 1.4 server's backfill set.
+	Backfilled int64 `json:"backfilled,omitempty"`
 }
 
 // Add returns the elementwise sum of c and o.
@@ -81,6 +87,7 @@ func (c Counts) Add(o Counts) Counts {
 	c.MultiAttachRef += o.MultiAttachRef
 	c.NVMeOK += o.NVMeOK
 	c.NVMeDowngraded += o.NVMeDowngraded
+	c.Backfilled += o.Backfilled
 	return c
 }
 
@@ -103,6 +110,7 @@ const (
 	MultiAttachRefused
 	NVMeOK
 	NVMeDowngraded
+	Backfilled
 	numCounters
 )
 
@@ -144,6 +152,7 @@ func (t *Tally) Counts() Counts {
 		NewMethodOK: g(NewMethodOK), NewMethodRefused: g(NewMethodRefused),
 		MultiAttachOK: g(MultiAttachOK), MultiAttachRef: g(MultiAttachRefused),
 		NVMeOK: g(NVMeOK), NVMeDowngraded: g(NVMeDowngraded),
+		Backfilled: g(Backfilled),
 	}
 }
 

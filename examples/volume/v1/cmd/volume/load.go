@@ -76,3 +76,10 @@ func (c *loadClient) list(vc volumepb.VolumeServiceClient, owner, id string, req
 	}
 	return volumeMismatch(got[0], req, []string{"host-a"}), nil
 }
+
+// seed creates one 1.3 volume for the demo's readback check.
+func seed(c *fleet.Client, cc *grpc.ClientConn, name string, gb int64) (string, bool) {
+	req := &volumepb.CreateVolumeRequest{Name: name, SizeGb: gb, Type: volumepb.VolumeType_VOLUME_TYPE_HDD, Owner: name}
+	v, err := fleet.Call(c, volumepb.NewVolumeServiceClient(cc).CreateVolume, req)
+	return v.GetId(), c.Record("CreateVolume (seed)", err, volumeMismatch(v, req, nil))
+}

@@ -6,5 +6,6 @@ import "github.com/rollpin/rollpin/examples/internal/fleet"
 const build = "1.3"
 
 func main() {
-	fleet.Main("volume", fleet.ServerCommand(build, register), fleet.ClientCommand(build, runSequence))
+	fleet.Main("volume", fleet.ServerCommand(build, register), fleet.ClientCommand(build, runSequence),
+		fleet.SeedCommand(build, seed))
 }

@@ -152,3 +152,15 @@ func (c *loadClient) list(vc volumepb.VolumeServiceClient, owner, id string, req
 	}
 	return volumeMismatch(got[0], req, false, hosts), nil
 }
+
+// readback reads a volume another instance created (a 1.3 server, gone
+// since) and checks its size survived: through the fallback to size_gb,
+// the backfill of size_mib and the contract dropping size_gb.
+func readback(c *fleet.Client, cc *grpc.ClientConn, id string, mib int64) {
+	v, err := fleet.Call(c, volumepb.NewVolumeServiceClient(cc).GetVolume, &volumepb.GetVolumeRequest{Id: id})
+	mm := ""
+	if err == nil && sizeOf(v) != mib {
+		mm = fmt.Sprintf("volume %s created at 1.3: size %d MiB, want %d MiB", id, sizeOf(v), mib)
+	}
+	c.Record("GetVolume (readback)", err, mm)
+}

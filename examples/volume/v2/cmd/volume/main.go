@@ -14,7 +14,7 @@ const build = "1.4"
 
 func main() {
 	fleet.Main("volume", fleet.ServerCommand(build, register), fleet.ClientCommand(build, runSequence),
-		fleet.Command{Name: "features", Run: runFeatures})
+		fleet.Command{Name: "features", Run: runFeatures}, fleet.ReadbackCommand(build, readback))
 }
 
 func runFeatures(ctx context.Context, args []string, log *slog.Logger) error {

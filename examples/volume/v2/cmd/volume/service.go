@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/rollpin/rollpin/examples/internal/fleet"
 	"github.com/rollpin/rollpin/examples/volume/v2/volumepb"
@@ -14,14 +15,35 @@ import (
 
 // volumeService is the 1.4 VolumeService: volumes in a table in memory,
 // sized in MiB, thin or thick, NVMe, optionally attachable to several hosts.
+//
+// With a database (sizes), the size of each volume lives in the shared
+// volumes table: CreateVolume and ResizeVolume write size_mib and, while
+// the column exists, size_gb (1.3 servers still read it); GetVolume reads
+// size_mib, or size_gb*1024 for a row a 1.3 server wrote that the backfill
+// has not reached yet. GetVolume of a volume another instance created
+// answers from the table: its name and size (the table holds nothing more).
 type volumeService struct {
 	volumepb.UnimplementedVolumeServiceServer
 	volumes *fleet.Table[*volumepb.Volume]
+	sizes   *fleet.Sizes // nil: sizes in memory only
 }
 
 // register registers a volume service of instance id on s.
-func register(s *grpc.Server, id string) {
-	volumepb.RegisterVolumeServiceServer(s, newVolumeService(id))
+func register(s *grpc.Server, id string, sizes *fleet.Sizes, _ bool) {
+	vs := newVolumeService(id)
+	vs.sizes = sizes
+	volumepb.RegisterVolumeServiceServer(s, vs)
+}
+
+// store writes v's size to the table, if there is one.
+func (s *volumeService) store(ctx context.Context, v *volumepb.Volume) error {
+	if s.sizes == nil {
+		return nil
+	}
+	if err := s.sizes.Put(ctx, v.GetId(), v.GetName(), v.GetSizeMib()); err != nil {
+		return status.Errorf(codes.Unavailable, "store volume %q: %v", v.GetId(), err)
+	}
+	return nil
 }
 
 func newVolumeService(instance string) *volumeService {
@@ -37,7 +59,7 @@ func sizeMiB(req *volumepb.CreateVolumeRequest) int64 {
 	return req.GetSizeGb() * 1024
 }
 
-func (s *volumeService) CreateVolume(_ context.Context, req *volumepb.CreateVolumeRequest) (*volumepb.Volume, error) {
+func (s *volumeService) CreateVolume(ctx context.Context, req *volumepb.CreateVolumeRequest) (*volumepb.Volume, error) {
 	size := sizeMiB(req)
 	if size <= 0 {
 		return nil, status.Errorf(codes.InvalidArgument, "size must be positive: set size_mib (or size_gb)")
@@ -53,7 +75,7 @@ func (s *volumeService) CreateVolume(_ context.Context, req *volumepb.CreateVolu
 	default:
 		return nil, status.Errorf(codes.InvalidArgument, "unknown volume type %d", t)
 	}
-	return s.volumes.Insert(func(id string) *volumepb.Volume {
+	v := s.volumes.Insert(func(id string) *volumepb.Volume {
 		return &volumepb.Volume{
 			Id:          id,
 			Name:        req.GetName(),
@@ -63,11 +85,31 @@ func (s *volumeService) CreateVolume(_ context.Context, req *volumepb.CreateVolu
 			Thin:        req.GetThin(),
 			MultiAttach: req.GetMultiAttach(),
 		}
-	}), nil
+	})
+	if err := s.store(ctx, v); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
-func (s *volumeService) GetVolume(_ context.Context, req *volumepb.GetVolumeRequest) (*volumepb.Volume, error) {
-	return s.volumes.Get(req.GetId())
+func (s *volumeService) GetVolume(ctx context.Context, req *volumepb.GetVolumeRequest) (*volumepb.Volume, error) {
+	v, err := s.volumes.Get(req.GetId())
+	if s.sizes == nil || (err != nil && status.Code(err) != codes.NotFound) {
+		return v, err
+	}
+	name, mib, ok, dbErr := s.sizes.Get(ctx, req.GetId())
+	switch {
+	case dbErr != nil:
+		return nil, status.Errorf(codes.Unavailable, "read volume %q: %v", req.GetId(), dbErr)
+	case !ok && err != nil:
+		return nil, err
+	case !ok:
+		return nil, status.Errorf(codes.DataLoss, "volume %q has no row in the volumes table", req.GetId())
+	case err != nil: // created by another instance: what the table knows
+		return &volumepb.Volume{Id: req.GetId(), Name: name, SizeMib: mib}, nil
+	}
+	v.SizeMib = mib
+	return v, nil
 }
 
 func (s *volumeService) AttachVolume(_ context.Context, req *volumepb.AttachVolumeRequest) (*volumepb.Volume, error) {
@@ -91,13 +133,18 @@ func (s *volumeService) ListVolumes(req *volumepb.ListVolumesRequest, stream vol
 	return s.volumes.SendOwned(req.GetOwner(), stream.Send)
 }
 
-func (s *volumeService) ResizeVolume(_ context.Context, req *volumepb.ResizeVolumeRequest) (*volumepb.Volume, error) {
+func (s *volumeService) ResizeVolume(ctx context.Context, req *volumepb.ResizeVolumeRequest) (*volumepb.Volume, error) {
 	return s.volumes.Update(req.GetId(), func(v *volumepb.Volume) error {
 		if req.GetSizeMib() < v.SizeMib {
 			return status.Errorf(codes.InvalidArgument,
 				"volume %q is %d MiB: a volume only grows, ask for at least that", v.Id, v.SizeMib)
 		}
-		v.SizeMib = req.GetSizeMib()
+		grown := proto.CloneOf(v)
+		grown.SizeMib = req.GetSizeMib()
+		if err := s.store(ctx, grown); err != nil {
+			return err // the row stays as it was
+		}
+		v.SizeMib = grown.SizeMib
 		return nil
 	})
 }
