@@ -17,12 +17,12 @@ import (
 // the element it is reported on; a correct change names none and must pass
 // clean.
 type corpusCase struct {
-	name                 string
-	prevEdits, curEdits  []string
-	prevExtra, curExtra  map[string]string
-	rule                 string
-	element              string
-	replacePrev, replace string // whole-source replacements, when set
+	name                string
+	prevEdits, curEdits []string
+	prevExtra, curExtra map[string]string
+	rule                string
+	element             string
+	replace             string // a whole-source scenario, when set
 }
 
 const snapshotPath = "acme/volume/v1/snapshot.proto"

@@ -116,11 +116,6 @@ func (s *schema) addEnums(es protoreflect.EnumDescriptors) {
 	}
 }
 
-// trackOf returns the track of the package d belongs to, or nil.
-func (s *schema) trackOf(d protoreflect.Descriptor) *track {
-	return s.tracks[string(d.ParentFile().Package())]
-}
-
 // sortedKeys returns m's keys in order.
 func sortedKeys[V any](m map[protoreflect.FullName]V) []protoreflect.FullName {
 	ks := make([]protoreflect.FullName, 0, len(m))

@@ -68,13 +68,6 @@ func (s *Server) lostContact() <-chan struct{} {
 	return s.contact.lostCh
 }
 
-// inContact reports whether the Server is in touch with etcd.
-func (s *Server) inContact() bool {
-	s.contact.mu.Lock()
-	defer s.contact.mu.Unlock()
-	return s.contact.ok
-}
-
 // ReportHealth makes hs report the Server's health, for the overall server
 // ("") and for rollpin.v1.PinService: SERVING while the Server is in touch
 // with etcd, NOT_SERVING while it is not (then it also ends its streams

@@ -139,5 +139,3 @@ func setPin(t testing.TB, pc rollpinv1.PinServiceClient, service, manifest strin
 	}
 	return resp
 }
-
-const svcA = "acme.volume.v1.VolumeService"

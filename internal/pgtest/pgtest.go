@@ -26,12 +26,11 @@ var ErrNoServer = errors.New("pgtest: PostgreSQL server binaries not found (inst
 
 // Cluster is a running throwaway PostgreSQL cluster.
 type Cluster struct {
-	dir    string
-	bin    string
-	port   int
-	cred   *syscall.Credential
-	dbs    atomic.Int64
-	stdout []byte
+	dir  string
+	bin  string
+	port int
+	cred *syscall.Credential
+	dbs  atomic.Int64
 }
 
 // BinDir returns the directory holding initdb, pg_ctl and postgres.
