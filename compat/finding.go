@@ -97,21 +97,23 @@ const (
 
 // LintRules lists the rules Lint applies, in a stable order: backport's
 // annotation rules.
-var LintRules = func() []Rule {
+func LintRules() []Rule {
 	var out []Rule
 	for _, r := range backport.Rules() {
 		out = append(out, Rule(r))
 	}
 	return out
-}()
+}
 
 // DiffRules lists the rules Diff applies, in a stable order.
-var DiffRules = []Rule{
-	RuleSinceMissing, RuleSinceNotNew, RuleAPIBackwards, RuleAPINotRaised,
-	RuleSinceChanged, RuleRemoved, RuleNotReserved, RuleRenumbered,
-	RuleRetyped, RuleMethodType, RuleNumberReused, RuleEnumValueName,
-	RuleSameOneof, RuleJSONName, RuleAPIDropped, RuleDefaultChanged,
-	RuleSinceOldMajor,
+func DiffRules() []Rule {
+	return []Rule{
+		RuleSinceMissing, RuleSinceNotNew, RuleAPIBackwards, RuleAPINotRaised,
+		RuleSinceChanged, RuleRemoved, RuleNotReserved, RuleRenumbered,
+		RuleRetyped, RuleMethodType, RuleNumberReused, RuleEnumValueName,
+		RuleSameOneof, RuleJSONName, RuleAPIDropped, RuleDefaultChanged,
+		RuleSinceOldMajor,
+	}
 }
 
 // Finding is one broken rule.

@@ -87,8 +87,15 @@
 // lease ends: a second Register of the same ID, through this pind or
 // another, is refused with ALREADY_EXISTS (reason INSTANCE_ID_TAKEN, the
 // ErrorInfo metadata naming the holder's pind and start time) and changes
-// nothing. The keys are deleted when the stream ends, and vanish with the
-// lease when the pind dies; the ID can be claimed again after that.
+// nothing. The one exception is the owner itself: a Register carrying the
+// same claim (RegisterRequest.claim, a secret the process picks once; pind
+// keeps only its SHA-256 in Instance.claim_digest) takes the keys over, so
+// an instance failing over from a pind cut off from etcd moves its keys
+// before their lease can expire and never leaves the floor. The old
+// stream's clean-up then leaves the moved keys alone (it deletes only keys
+// still at the revision it wrote). The keys are deleted when the stream
+// ends, and vanish with the lease when the pind dies; the ID can be claimed
+// by anyone after that.
 //
 // A registration lists at most MaxServicesPerInstance (64) services: one
 // etcd transaction compares two keys per service and etcd's default

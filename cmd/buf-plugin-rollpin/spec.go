@@ -54,10 +54,10 @@ var purposes = map[compat.Rule]string{
 // own.
 func spec() *check.Spec {
 	var rules []*check.RuleSpec
-	for _, r := range compat.LintRules {
+	for _, r := range compat.LintRules() {
 		rules = append(rules, ruleSpec(r, check.RuleTypeLint))
 	}
-	for _, r := range compat.DiffRules {
+	for _, r := range compat.DiffRules() {
 		rules = append(rules, ruleSpec(r, check.RuleTypeBreaking))
 	}
 	return &check.Spec{

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -86,7 +85,7 @@ func allowRules(findings []compat.Finding, allow []string) ([]compat.Finding, er
 		return findings, nil
 	}
 	known := map[compat.Rule]bool{}
-	for _, r := range append(slices.Clone(compat.LintRules), compat.DiffRules...) {
+	for _, r := range append(compat.LintRules(), compat.DiffRules()...) {
 		known[r] = true
 	}
 	allowed := map[compat.Rule]bool{}
@@ -108,7 +107,7 @@ func allowRules(findings []compat.Finding, allow []string) ([]compat.Finding, er
 
 func ruleList() string {
 	var names []string
-	for _, r := range append(slices.Clone(compat.LintRules), compat.DiffRules...) {
+	for _, r := range append(compat.LintRules(), compat.DiffRules()...) {
 		names = append(names, string(r))
 	}
 	return strings.Join(names, ", ")
