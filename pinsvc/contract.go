@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -31,9 +32,16 @@ func (s *Server) readContracts(ctx context.Context) (map[string]*rollpinv1.Contr
 	if err != nil {
 		return nil, nil, fmt.Errorf("pinsvc: read contract marks: %w", err)
 	}
+	marks, revs := s.decodeContracts(resp.Kvs)
+	return marks, revs, nil
+}
+
+// decodeContracts decodes the contract marks among kvs, by track, with
+// their mod revisions; unreadable marks are logged and skipped.
+func (s *Server) decodeContracts(kvs []*mvccpb.KeyValue) (map[string]*rollpinv1.ContractMark, map[string]int64) {
 	marks := map[string]*rollpinv1.ContractMark{}
 	revs := map[string]int64{}
-	for _, kv := range resp.Kvs {
+	for _, kv := range kvs {
 		m := &rollpinv1.ContractMark{}
 		if err := proto.Unmarshal(kv.Value, m); err != nil {
 			s.log.Warn("ignoring unreadable contract mark", "key", string(kv.Key), "err", err)
@@ -42,7 +50,7 @@ func (s *Server) readContracts(ctx context.Context) (map[string]*rollpinv1.Contr
 		marks[m.GetTrack()] = m
 		revs[m.GetTrack()] = kv.ModRevision
 	}
-	return marks, revs, nil
+	return marks, revs
 }
 
 func sortedMarks(marks map[string]*rollpinv1.ContractMark) []*rollpinv1.ContractMark {
@@ -104,10 +112,9 @@ func (s *Server) checkContracts(ctx context.Context, service string, cur, next b
 // names the track, the pin fences: it cannot be below the mark unless an
 // operator forced it past the contract, which lets old instances of that
 // service in. It is Register's hook.
-func (s *Server) fenceContracts(ctx context.Context, reg *registration) error {
-	marks, _, err := s.readContracts(ctx)
-	if err != nil || len(marks) == 0 {
-		return err
+func (s *Server) fenceContracts(reg *registration, marks map[string]*rollpinv1.ContractMark) error {
+	if len(marks) == 0 {
+		return nil
 	}
 	snap := s.Snapshot()
 	for _, e := range reg.manifest.Entries() {

@@ -97,9 +97,9 @@
 // ends, and vanish with the lease when the pind dies; the ID can be claimed
 // by anyone after that.
 //
-// A registration lists at most MaxServicesPerInstance (64) services: one
-// etcd transaction compares two keys per service and etcd's default
-// --max-txn-ops is 128. A longer list is refused with INVALID_ARGUMENT,
+// A registration lists at most MaxServicesPerInstance (63) services: one
+// etcd transaction compares two keys per service plus the contract marks,
+// and etcd's default --max-txn-ops is 128. A longer list is refused with INVALID_ARGUMENT,
 // reason TOO_MANY_SERVICES, which no retry can fix.
 //
 // # Losing etcd

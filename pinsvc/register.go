@@ -177,9 +177,6 @@ func tracksOf(m backport.Manifest) []string {
 // stream that created it until its lease ends). It retries when a pin or a
 // key moves in between. Every etcd call is bounded by callTimeout.
 func (s *Server) register(ctx context.Context, reg *registration) (<-chan struct{}, error) {
-	if err := s.fenceContracts(ctx, reg); err != nil {
-		return nil, err
-	}
 	for attempt := 0; attempt < 20; attempt++ {
 		lost, retry, err := s.registerOnce(ctx, reg)
 		if err != nil || !retry {
@@ -254,11 +251,19 @@ func (s *Server) registerOnce(ctx context.Context, reg *registration) (lost <-ch
 	for _, svc := range reg.services {
 		gets = append(gets, clientv3.OpGet(s.keys.pin(svc)), clientv3.OpGet(s.keys.instance(svc, reg.inst.GetId())))
 	}
+	gets = append(gets, clientv3.OpGet(s.keys.contracts(), clientv3.WithPrefix()))
 	read, err := s.cli.Txn(ctx).Then(gets...).Commit()
 	if err != nil {
 		return nil, false, registerEtcdError("read pins", err)
 	}
-	cmps := make([]clientv3.Cmp, 0, 2*n)
+	marks, _ := s.decodeContracts(read.Responses[2*n].GetResponseRange().GetKvs())
+	if err := s.fenceContracts(reg, marks); err != nil {
+		return nil, false, err
+	}
+	// A contract mark written after this read fails the transaction (and
+	// the check runs again with it).
+	cmps := make([]clientv3.Cmp, 0, 2*n+1)
+	cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(s.keys.contracts()), "<", read.Header.Revision+1).WithPrefix())
 	puts := make([]clientv3.Op, n)
 	for i, svc := range reg.services {
 		key := s.keys.pin(svc)

@@ -29,10 +29,11 @@ const (
 	MaxAddressLen = 256
 	// MaxServicesPerInstance bounds RegisterRequest.services. A
 	// registration is one etcd transaction comparing two keys per service
-	// (the pin and the instance key), and etcd holds at most 128 operations
-	// in one transaction by default (--max-txn-ops). A longer list is
-	// refused with INVALID_ARGUMENT, reason TOO_MANY_SERVICES.
-	MaxServicesPerInstance = 64
+	// (the pin and the instance key) plus the contract marks, and etcd
+	// holds at most 128 operations in one transaction by default
+	// (--max-txn-ops). A longer list is refused with INVALID_ARGUMENT,
+	// reason TOO_MANY_SERVICES.
+	MaxServicesPerInstance = 63
 )
 
 // invalid returns an INVALID_ARGUMENT status error with reason

@@ -1078,7 +1078,7 @@ type RegisterRequest struct {
 	// owned by this stream until the stream's lease ends: another Register
 	// of the same id gets ALREADY_EXISTS (reason INSTANCE_ID_TAKEN).
 	Instance *Instance `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
-	// Full names of the gRPC services the instance serves: at most 64 (one
+	// Full names of the gRPC services the instance serves: at most 63 (one
 	// etcd transaction); more gets INVALID_ARGUMENT, reason TOO_MANY_SERVICES.
 	Services []string `protobuf:"bytes,2,rep,name=services,proto3" json:"services,omitempty"`
 	// Resume after this revision; 0 for a fresh snapshot.
