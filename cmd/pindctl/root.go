@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 	"google.golang.org/grpc"
 
+	"github.com/rollpin/rollpin/internal/buildinfo"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
@@ -72,6 +73,7 @@ Every global flag can also be set from the environment as PINDCTL_<FLAG>,
 e.g. PINDCTL_ENDPOINTS or PINDCTL_TLS_CA; a flag on the command line wins.
 
 Exit codes: 0 done, 1 refused or failed, 2 bad flags or arguments.`,
+		Version:       buildinfo.Read().String(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Args:          noSubcommand,
@@ -80,6 +82,7 @@ Exit codes: 0 done, 1 refused or failed, 2 bad flags or arguments.`,
 			return a.applyEnv(cmd.Root().PersistentFlags())
 		},
 	}
+	root.SetVersionTemplate("pindctl {{.Version}}\n")
 	root.SetOut(a.Out)
 	root.SetErr(a.Err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
