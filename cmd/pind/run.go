@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
 
 	"github.com/rollpin/rollpin/pinsvc"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
@@ -106,6 +107,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	rollpinv1.RegisterPinServiceServer(gs, srv)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
+	reflection.Register(gs) // grpcurl and other tools discover the API
 	grpcMetrics.InitializeMetrics(gs)
 
 	lis, err := net.Listen("tcp", o.listen)
