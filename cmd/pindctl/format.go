@@ -7,7 +7,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"sigs.k8s.io/yaml"
@@ -16,15 +15,15 @@ import (
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
-// printStructured writes msg as JSON (protojson) or YAML (the same JSON
+// printStructured writes msg as JSON (see marshalJSON) or YAML (the same JSON
 // converted by sigs.k8s.io/yaml), per a.output. It reports false for table
 // output, which the caller renders itself.
 func (a *app) printStructured(msg proto.Message) (bool, error) {
 	switch a.output {
 	case "json":
-		b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(msg)
+		b, err := marshalJSON(msg, true)
 		if err != nil {
-			return true, fmt.Errorf("encode JSON: %w", err)
+			return true, err
 		}
 		_, err = fmt.Fprintf(a.Out, "%s\n", b)
 		return true, err
@@ -41,9 +40,9 @@ func (a *app) printStructured(msg proto.Message) (bool, error) {
 
 // toYAML converts msg to YAML through its protojson form.
 func toYAML(msg proto.Message) ([]byte, error) {
-	j, err := protojson.Marshal(msg)
+	j, err := marshalJSON(msg, false)
 	if err != nil {
-		return nil, fmt.Errorf("encode JSON: %w", err)
+		return nil, err
 	}
 	y, err := yaml.JSONToYAML(j)
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
@@ -99,9 +98,9 @@ type watchPrinter struct {
 func (w *watchPrinter) print(resp *rollpinv1.WatchPinsResponse) error {
 	switch w.a.output {
 	case "json":
-		b, err := protojson.Marshal(resp)
+		b, err := marshalJSON(resp, false)
 		if err != nil {
-			return fmt.Errorf("encode JSON: %w", err)
+			return err
 		}
 		_, err = fmt.Fprintf(w.a.Out, "%s\n", b)
 		return err
