@@ -28,7 +28,9 @@ service, then one line per service that changes:
 Each line starts with the etcd revision of the change. With -o json every
 update is one JSON object per line; with -o yaml one YAML document each.
 When the connection to pind drops, watch reconnects (to any of --endpoints)
-and resumes from the last revision it printed. Ctrl-C ends it.`,
+and resumes from the last revision it printed; it says once on stderr that
+it lost pind and once that it reached it again. Started while pind is down,
+it waits for pind. Ctrl-C ends it.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.watch(cmd.Context())
@@ -37,7 +39,9 @@ and resumes from the last revision it printed. Ctrl-C ends it.`,
 }
 
 // watch follows WatchPins until ctx ends. It returns nil when ctx ends, and
-// an error when the first connection fails or pind refuses the watch.
+// an error when pind refuses the watch. While pind is unreachable (also
+// before it first answers) watch retries with a growing delay, saying so on
+// stderr once when it loses pind and once when it has it back.
 func (a *app) watch(ctx context.Context) error {
 	c, err := a.pind()
 	if err != nil {
@@ -46,6 +50,7 @@ func (a *app) watch(ctx context.Context) error {
 	w := &watchPrinter{a: a, known: map[string]*rollpinv1.ServiceState{}}
 	var rev int64
 	received := false
+	lost := false
 	delay := 100 * time.Millisecond
 	for {
 		stream, err := c.WatchPins(ctx, &rollpinv1.WatchPinsRequest{StartRevision: rev})
@@ -54,6 +59,14 @@ func (a *app) watch(ctx context.Context) error {
 			resp, err = stream.Recv()
 			if err != nil {
 				break
+			}
+			if lost {
+				if received {
+					fmt.Fprintf(a.Err, "pindctl: reached pind again; resumed from revision %d\n", rev)
+				} else {
+					fmt.Fprintln(a.Err, "pindctl: reached pind")
+				}
+				lost = false
 			}
 			if perr := w.print(resp); perr != nil {
 				return perr
@@ -65,10 +78,17 @@ func (a *app) watch(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if !received || !retryable(err) {
+		if !retryable(err) {
 			return a.rpcError("watch the pins", err)
 		}
-		fmt.Fprintf(a.Err, "pindctl: lost pind (%s); reconnecting from revision %d\n", status.Convert(err).Message(), rev)
+		if !lost {
+			lost = true
+			if received {
+				fmt.Fprintf(a.Err, "pindctl: lost pind (%s); retrying, resuming from revision %d\n", status.Convert(err).Message(), rev)
+			} else {
+				fmt.Fprintf(a.Err, "pindctl: cannot reach pind (%s); retrying until it answers\n", status.Convert(err).Message())
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return nil
