@@ -107,6 +107,7 @@ Exit codes: 0 done, 1 refused or failed, 2 bad flags or arguments.`,
 		newManifestCmd(a),
 		newCheckCmd(a),
 	)
+	a.registerCompletions(root)
 	return root
 }
 
