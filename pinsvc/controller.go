@@ -130,7 +130,7 @@ func (c *RaiseController) run(ctx context.Context) {
 			return
 		}
 		if err != nil {
-			c.log.Warn("pinsvc: controller election failed; retrying", "err", err, "in", retry)
+			c.log.Warn("pinsvc: controller election failed; retrying", "err", err, "in", retry.String())
 		}
 		t := time.NewTimer(retry)
 		select {
@@ -166,7 +166,7 @@ func (c *RaiseController) term(ctx context.Context, ttl int, pfx string) error {
 	}
 	c.leader.Store(true)
 	c.metrics.leader.Set(1)
-	c.log.Info("pinsvc: controller leads: raising AUTO pins", "settle", c.settle)
+	c.log.Info("pinsvc: controller leads: raising AUTO pins", "settle", c.settle.String())
 	defer func() {
 		c.leader.Store(false)
 		c.metrics.leader.Set(0)

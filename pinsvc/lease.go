@@ -40,7 +40,7 @@ func (s *Server) currentLease(ctx context.Context) (clientv3.LeaseID, <-chan str
 	lost := make(chan struct{})
 	s.lease.id, s.lease.lost = g.ID, lost
 	s.metrics.leases(1)
-	s.log.Info("registration lease granted", "lease", fmt.Sprintf("%x", int64(g.ID)), "ttl_seconds", ttl)
+	s.log.Info("registration lease granted", "lease", fmt.Sprintf("%x", int64(g.ID)), "ttl", (time.Duration(ttl) * time.Second).String())
 	id := g.ID
 	s.wg.Add(1)
 	go func() {

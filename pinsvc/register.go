@@ -338,14 +338,21 @@ func (s *Server) Register(req *rollpinv1.RegisterRequest, stream grpc.ServerStre
 	s.metrics.registrations(1)
 	firstRev := reg.rev
 	relet := make(chan struct{})
+	joined := time.Now()
 	defer func() {
 		cancel(nil)
 		<-relet
 		s.regs.Add(-1)
 		s.metrics.registrations(-1)
 		s.unregister(reg)
+		why := "stream ended"
+		if err != nil {
+			why = status.Convert(err).Message()
+		}
+		s.log.Info("instance left", "instance", reg.inst.GetId(), "services", reg.services, "manifest", reg.manifest.String(),
+			"registered_for", time.Since(joined).Round(time.Millisecond).String(), "why", why)
 	}()
-	s.log.Debug("instance registered", "instance", reg.inst.GetId(), "services", reg.services, "manifest", reg.manifest.String())
+	s.log.Info("instance joined", "instance", reg.inst.GetId(), "services", reg.services, "manifest", reg.manifest.String())
 
 	// Re-register when the lease is lost.
 	go func() {
