@@ -99,3 +99,23 @@ func TestBinaryExitCodes(t *testing.T) {
 		t.Errorf("pind --version = %q, want one line \"pind VERSION (revision ...) GOVERSION\"", out)
 	}
 }
+
+// FuzzParseFlags: any command line yields options or an error, never a
+// panic, and a refused one is a single line.
+func FuzzParseFlags(f *testing.F) {
+	for _, seed := range []string{"--listen\x00:1", "-settle=3s", "--bogus", "-", "--", "-h", "--data-dir=", "-listen\x00--\x00x"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		args := strings.Split(line, "\x00")
+		for _, a := range args {
+			if a == "--help" || a == "-h" || a == "-help" || a == "--version" || a == "-v" || a == "-version" {
+				return // prints to out; covered by the tests above
+			}
+		}
+		_, err := parseFlags(args, noEnv, &bytes.Buffer{})
+		if err != nil && errors.Is(err, errUsage) && strings.Contains(strings.TrimSuffix(err.Error(), "\n"), "\n") && !strings.ContainsAny(line, "\n") {
+			t.Errorf("parseFlags(%q) = %q, want one line", args, err)
+		}
+	})
+}
