@@ -104,7 +104,7 @@ func (c *RaiseController) run(ctx context.Context) {
 			return
 		}
 		if err != nil {
-			c.log.Warn("pinsvc: controller election failed; retrying", "err", err, "in", retry)
+			c.log.Warn("pinsvc: controller election failed; retrying", "err", err, "in", retry.String())
 		}
 		t := time.NewTimer(retry)
 		select {

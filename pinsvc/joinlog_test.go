@@ -38,7 +38,7 @@ func TestJoinsAndLeavesLoggedAtInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	leave()
-	left := regexp.MustCompile(`level=INFO msg="instance left" pind=\S+ instance=vol-a services=\[acme.volume.v1.VolumeService\] registered_for=[0-9.]+(ms|s|µs)\b`)
+	left := regexp.MustCompile(`level=INFO msg="instance left" pind=\S+ instance=vol-a manifest="acme.volume.v1=1.3" services=\[acme.volume.v1.VolumeService\] registered_for=[0-9.]+(ms|s|µs)\b`)
 	deadline := time.Now().Add(waitFor)
 	for !left.MatchString(logs.String()) {
 		if time.Now().After(deadline) {

@@ -99,7 +99,7 @@ func (s *Server) grantLease(g *leaseGrant) {
 	s.lease.id, s.lease.lost, s.lease.stop = id, lost, stop
 	s.lease.lastKA.Store(time.Now().UnixNano())
 	s.metrics.leases(1)
-	s.log.Info("registration lease granted", "lease", fmt.Sprintf("%x", int64(id)), "ttl_seconds", ttl)
+	s.log.Info("registration lease granted", "lease", fmt.Sprintf("%x", int64(id)), "ttl", (time.Duration(ttl) * time.Second).String())
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

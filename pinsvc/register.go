@@ -391,7 +391,7 @@ func (s *Server) Register(req *rollpinv1.RegisterRequest, stream grpc.ServerStre
 		if !leaseGone.Load() {
 			s.unregister(reg)
 		}
-		s.log.Info("instance left", "instance", reg.inst.GetId(), "services", reg.services, "registered_for", time.Since(reg.inst.GetStartedAt().AsTime()).Round(time.Millisecond).String())
+		s.log.Info("instance left", "instance", reg.inst.GetId(), "manifest", reg.inst.GetManifest(), "services", reg.services, "registered_for", time.Since(reg.inst.GetStartedAt().AsTime()).Round(time.Millisecond).String())
 	}()
 	s.log.Info("instance joined", "instance", reg.inst.GetId(), "services", reg.services, "manifest", reg.manifest.String())
 

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"flag"
 	"strings"
 	"testing"
 
@@ -11,14 +8,6 @@ import (
 
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
-
-func TestVersionFlag(t *testing.T) {
-	var out syncBuffer
-	err := run(context.Background(), []string{"--version"}, func(string) string { return "" }, &out, nil)
-	if !errors.Is(err, flag.ErrHelp) || !strings.HasPrefix(out.String(), "pind ") || !strings.Contains(out.String(), "go1.") {
-		t.Errorf("pind --version: %v, printed %q; want the version and the Go version, then exit 0", err, out.String())
-	}
-}
 
 func TestServerReflection(t *testing.T) {
 	t.Parallel()

@@ -17,7 +17,7 @@
 // Every flag can also be set with an environment variable PIND_<FLAG> in
 // upper snake case (--etcd-endpoints → PIND_ETCD_ENDPOINTS); a flag given on
 // the command line wins. Secrets (--admin-token, --etcd-password) are best
-// passed that way. Run pind -help for the list.
+// passed that way. Run pind --help for the list; pind --version prints the build.
 //
 // # Security
 //

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -8,6 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/rollpin/rollpin/internal/buildinfo"
 	"github.com/rollpin/rollpin/pinsvc"
 )
 
@@ -63,12 +68,52 @@ func defaultDataDir(getenv func(string) string) string {
 	return "pind-data"
 }
 
+// errUsage marks a bad command line: pind exits with status 2.
+var errUsage = errors.New("pind: usage")
+
+// usageError is a bad command line, printed on one line.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() + " (see pind --help)" }
+
+// Is makes errors.Is(err, errUsage) hold for usage errors.
+func (e *usageError) Is(target error) bool { return target == errUsage }
+
+func (e *usageError) Unwrap() error { return e.err }
+
 // parseFlags reads args, then fills every flag not given on the command
-// line from its PIND_* environment variable.
+// line from its PIND_* environment variable. With --help or --version it
+// prints to out and returns an error wrapping flag.ErrHelp; a bad command
+// line is an error wrapping errUsage.
 func parseFlags(args []string, getenv func(string) string, out io.Writer) (*options, error) {
 	o := &options{}
-	fs := flag.NewFlagSet("pind", flag.ContinueOnError)
-	fs.SetOutput(out)
+	parsed := false
+	cmd := &cobra.Command{
+		Use:   "pind [flags]",
+		Short: "Serve rollpin's PinService",
+		Long: `pind serves rollpin's PinService. Every flag can also be set with the
+environment variable PIND_<FLAG> (e.g. PIND_ETCD_ENDPOINTS); a flag on the
+command line wins.
+
+Exit codes: 0 stopped by SIGTERM or SIGINT, 1 failed, 2 bad flags or arguments.`,
+		Version:       buildinfo.Read().String(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return &usageError{fmt.Errorf("unexpected arguments %q: pind takes only flags", args)}
+			}
+			return nil
+		},
+		RunE: func(*cobra.Command, []string) error { parsed = true; return nil },
+	}
+	cmd.SetVersionTemplate("pind {{.Version}}\n")
+	cmd.SetOut(out)
+	cmd.SetErr(out)
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	cmd.CompletionOptions.DisableDefaultCmd = true
+	fs := cmd.Flags()
+	fs.SortFlags = false
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:7070", "gRPC listen address")
 	fs.StringVar(&o.etcdEndpoints, "etcd-endpoints", "", "comma-separated etcd endpoints; empty: run an embedded etcd in --data-dir")
 	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(getenv), "directory of the embedded etcd")
@@ -95,34 +140,54 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	fs.StringVar(&o.logFormat, "log-format", "json", "json or text")
 	fs.StringVar(&o.name, "name", "", "identity of this pind in elections and logs (default hostname-pid)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown waits for calls in flight")
-	fs.BoolVar(&o.version, "version", false, "print pind's version (module version, VCS revision, Go version) and exit")
 	fs.StringVar(&o.httpListen, "http-listen", "", "address of the read-only status page (HTTP, HTTPS with --tls-cert); empty: none")
 	fs.IntVar(&o.historyEntries, "history-max-entries", pinsvc.DefaultAuditMaxEntries, "how many recorded pin, hold, mode and contract changes to keep (pindctl history)")
 	fs.DurationVar(&o.historyAge, "history-max-age", pinsvc.DefaultAuditMaxAge, "how long to keep recorded changes")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: pind [flags]\n\npind serves rollpin's PinService. Every flag can also be set with the\nenvironment variable PIND_<FLAG> (e.g. PIND_ETCD_ENDPOINTS); a flag on the\ncommand line wins.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	cmd.SetArgs(longDashes(args, fs))
+	if err := cmd.Execute(); err != nil {
+		if !errors.Is(err, errUsage) {
+			err = &usageError{err}
+		}
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q: pind takes only flags (pind -help)", fs.Args())
+	if !parsed { // --help or --version
+		return nil, fmt.Errorf("pind: %w", flag.ErrHelp)
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || err != nil {
+	var errs []error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed {
 			return
 		}
 		if v := getenv(envName(f.Name)); v != "" {
-			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s=%q: %w", envName(f.Name), v, e)
+			if e := f.Value.Set(v); e != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", envName(f.Name), v, e))
 			}
 		}
 	})
-	return o, err
+	if err := errors.Join(errs...); err != nil {
+		return nil, &usageError{err}
+	}
+	return o, nil
+}
+
+// longDashes rewrites the single-dash long flags the standard flag package
+// accepted ("-listen", "-data-dir=x") to pflag's "--listen", so command
+// lines written for earlier releases keep working.
+func longDashes(args []string, fs *pflag.FlagSet) []string {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(a) > 2 && a[0] == '-' && a[1] != '-' {
+			name, _, _ := strings.Cut(a[1:], "=")
+			if name == "help" || name == "version" || fs.Lookup(name) != nil {
+				a = "-" + a
+			}
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // parseRegisterIdentities parses --register-identities: comma-separated

@@ -17,6 +17,10 @@ func main() {
 	if errors.Is(err, flag.ErrHelp) {
 		return
 	}
+	if errors.Is(err, errUsage) {
+		fmt.Fprintln(os.Stderr, "pind:", err)
+		os.Exit(2)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pind:", err)
 		os.Exit(1)

@@ -46,7 +46,7 @@ type ready struct {
 // reconnect elsewhere), waits up to --shutdown-timeout for unary calls, and
 // stops the embedded etcd. onReady, if not nil, is called once pind serves.
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, onReady func(ready)) error {
-	o, err := parseFlags(args, getenv, stderr)
+	o, err := parseFlags(args, getenv, os.Stdout) // --help and --version print to stdout
 	if err != nil {
 		return err
 	}

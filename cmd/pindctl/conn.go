@@ -8,8 +8,10 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/resolver"
@@ -90,6 +92,12 @@ func (a *app) pind() (rollpinv1.PinServiceClient, error) {
 	opts := []grpc.DialOption{
 		grpc.WithResolvers(r),
 		grpc.WithTransportCredentials(creds),
+		// Reconnect within seconds of pind's return (grpc's default backoff
+		// grows to two minutes), as watch's own retries do.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second},
+			MinConnectTimeout: 5 * time.Second,
+		}),
 	}
 	if a.token != "" {
 		if a.tlsCA == "" && a.tlsCert == "" && !a.insecureToken {

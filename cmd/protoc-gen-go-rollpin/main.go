@@ -1,11 +1,18 @@
 package main
 
 import (
+	"os"
+
 	"google.golang.org/protobuf/compiler/protogen"
 	"google.golang.org/protobuf/types/pluginpb"
+
+	"github.com/rollpin/rollpin/internal/buildinfo"
 )
 
 func main() {
+	if buildinfo.PrintVersion("protoc-gen-go-rollpin", os.Args[1:], os.Stdout) {
+		return
+	}
 	protogen.Options{}.Run(run)
 }
 

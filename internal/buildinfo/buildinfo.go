@@ -1,84 +1,107 @@
 package buildinfo
 
 import (
-	"runtime"
+	"fmt"
+	"io"
 	"runtime/debug"
 	"strings"
 )
 
-// Module is rollpin's module path.
-const Module = "github.com/rollpin/rollpin"
+// unknown stands for a field the build did not record.
+const unknown = "unknown"
 
-// Info describes a binary's build.
+// Info is the build of the running binary.
 type Info struct {
-	// Version is the version of the rollpin module linked into the binary
-	// ("v0.3.0", "(devel)" for a build from a work tree).
+	// Module is the path of the main module ("github.com/rollpin/rollpin").
+	Module string
+	// Version is the main module's version ("v0.3.0", a pseudo-version, or
+	// "(devel)").
 	Version string
-	// Revision is the VCS revision the binary was built from, with
-	// "-dirty" when the work tree had changes; empty when unknown.
+	// Revision is the VCS revision the binary was built from.
 	Revision string
-	// GoVersion is the Go toolchain version ("go1.26.8").
+	// Time is the commit time of Revision (RFC 3339).
+	Time string
+	// Modified reports whether the working tree had uncommitted changes.
+	Modified bool
+	// GoVersion is the toolchain that built the binary ("go1.26.0").
 	GoVersion string
 }
 
-// Read returns the build information of the running binary. It never fails:
-// unknown parts read "unknown" (version) or "" (revision).
+// Read returns the build of the running binary. Fields the binary does not
+// carry are "unknown".
 func Read() Info {
-	info := Info{Version: "unknown", GoVersion: runtime.Version()}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return info
+		return fromBuildInfo(nil)
 	}
-	return fromBuildInfo(bi, info)
+	return fromBuildInfo(bi)
 }
 
-func fromBuildInfo(bi *debug.BuildInfo, info Info) Info {
+// fromBuildInfo extracts an Info from bi (nil: nothing known).
+func fromBuildInfo(bi *debug.BuildInfo) Info {
+	i := Info{Module: unknown, Version: unknown, Revision: unknown, Time: unknown, GoVersion: unknown}
+	if bi == nil {
+		return i
+	}
+	if bi.Main.Path != "" {
+		i.Module = bi.Main.Path
+	}
+	if bi.Main.Version != "" {
+		i.Version = bi.Main.Version
+	}
 	if bi.GoVersion != "" {
-		info.GoVersion = bi.GoVersion
+		i.GoVersion = bi.GoVersion
 	}
-	if bi.Main.Path == Module {
-		info.Version = bi.Main.Version
-	} else {
-		for _, d := range bi.Deps {
-			if d.Path == Module {
-				info.Version = d.Version
-				if d.Replace != nil && d.Replace.Version != "" {
-					info.Version = d.Replace.Version
-				}
-			}
-		}
-	}
-	if info.Version == "" {
-		info.Version = "unknown"
-	}
-	var rev string
-	var dirty bool
 	for _, s := range bi.Settings {
 		switch s.Key {
 		case "vcs.revision":
-			rev = s.Value
+			i.Revision = s.Value
+		case "vcs.time":
+			i.Time = s.Value
 		case "vcs.modified":
-			dirty = s.Value == "true"
+			i.Modified = s.Value == "true"
 		}
 	}
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	if rev != "" && dirty {
-		rev += "-dirty"
-	}
-	info.Revision = rev
-	return info
+	return i
 }
 
-// String renders the information for --version: "v0.3.0 (rev 1a2b3c4d5e6f, go1.26.8)".
+// String renders i on one line: "v0.3.0 (revision 1a2b3c4d5e6f, 2026-11-29T22:00:00Z, modified) go1.26.0".
 func (i Info) String() string {
 	var b strings.Builder
 	b.WriteString(i.Version)
-	b.WriteString(" (")
-	if i.Revision != "" {
-		b.WriteString("rev " + i.Revision + ", ")
+	b.WriteString(" (revision ")
+	b.WriteString(i.Revision)
+	if i.Time != unknown {
+		b.WriteString(", " + i.Time)
 	}
-	b.WriteString(i.GoVersion + ")")
+	if i.Modified {
+		b.WriteString(", modified")
+	}
+	b.WriteString(") ")
+	b.WriteString(i.GoVersion)
 	return b.String()
+}
+
+// Line returns what `program --version` prints: the program's name, then
+// the build of the running binary ("pind v0.3.0 (revision 1a2b3c, ...) go1.26.0").
+func Line(program string) string {
+	return program + " " + Read().String()
+}
+
+// VersionRequested reports whether args (without the program name) is
+// exactly a request for the version: "--version" or "-version". Commands
+// without a flag parser of their own (the protoc and buf plugins) check it
+// before serving.
+func VersionRequested(args []string) bool {
+	return len(args) == 1 && (args[0] == "--version" || args[0] == "-version")
+}
+
+// PrintVersion writes Line(program) and a newline to w when args requests
+// the version (see VersionRequested), and reports whether it did.
+func PrintVersion(program string, args []string, w io.Writer) bool {
+	if !VersionRequested(args) {
+		return false
+	}
+	fmt.Fprintln(w, Line(program))
+	return true
 }

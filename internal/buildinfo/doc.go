@@ -1,7 +1,16 @@
-// Package buildinfo reads what a rollpin binary was built from — the module
-// version of github.com/rollpin/rollpin and the VCS revision — from
-// runtime/debug.ReadBuildInfo, for --version flags and the
-// rollpin_build_info metric.
+// Package buildinfo reports what a rollpin binary knows about its own build:
+// the module version and the VCS revision the Go toolchain stamped into it
+// (runtime/debug.ReadBuildInfo). Every command prints it for --version:
 //
-//	fmt.Println(buildinfo.Read().String()) // "pind v0.3.0 (rev 1a2b3c4, go1.26.8)"
+//	if buildinfo.VersionRequested(os.Args[1:]) {
+//		fmt.Println(buildinfo.Line("pind"))
+//		return
+//	}
+//
+// # Fields
+//
+// A binary built with `go build` inside a git checkout carries the revision,
+// its commit time and whether the tree was modified; one built by `go install
+// module@version` carries the module version instead. Missing fields read
+// "unknown".
 package buildinfo

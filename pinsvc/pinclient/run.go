@@ -57,7 +57,7 @@ func (c *Client) connected(o *outage, endpoint string, register bool) {
 	c.o.metrics.Connected(endpoint, register)
 	if o.warned {
 		c.o.logger.Info("pinclient: connected to pind", "endpoint", endpoint, "register", register,
-			"after", time.Since(o.since).Round(time.Millisecond), "failed_attempts", o.attempts)
+			"after", time.Since(o.since).Round(time.Millisecond).String(), "failed_attempts", o.attempts)
 	} else {
 		c.o.logger.Info("pinclient: connected to pind", "endpoint", endpoint, "register", register)
 	}
