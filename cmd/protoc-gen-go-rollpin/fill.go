@@ -35,17 +35,24 @@ func (g *gen) fill(m *protogen.Message) {
 		o := s.field(f.Desc)
 		md := msgOf(f.Desc)
 		descend := md != nil && s.mayChange(md)
-		if o.hasSince && versioned {
+		switch {
+		case o.hasSince && versioned && o.def != "":
 			g.P("if older && sv.Less(", g.version(o.since), ") {")
-			if o.def != "" {
-				g.setDefault(f, o.def)
-			}
+			g.setDefault(f, o.def)
 			if descend {
 				g.P("} else {")
 				g.fillDescent(f)
 			}
 			g.P("}")
-		} else if descend {
+		case o.hasSince && versioned && descend:
+			// Nothing to fill when the sender did not know the field; a
+			// sub-message it sent is filled inside.
+			g.P("if !older || !sv.Less(", g.version(o.since), ") {")
+			g.fillDescent(f)
+			g.P("}")
+		case o.hasSince && versioned:
+			// The sender may not know the field, and it has no default.
+		case descend:
 			g.fillDescent(f)
 		}
 	}

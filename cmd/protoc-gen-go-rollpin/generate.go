@@ -133,7 +133,15 @@ func (g *gen) enum(e *protogen.Enum) {
 	g.P("cv, ok := g.Version(", strconv.Quote(track), ")")
 	g.P("if !ok { return x, nil }")
 	g.P("n := x")
-	g.P("for {")
+	// A loop only where a downgrade_to may lead to another value newer
+	// than the cap (chains); otherwise one switch decides.
+	chains := false
+	for _, ev := range g.s.enumValues(e.Desc) {
+		chains = chains || ev.to != nil
+	}
+	if chains {
+		g.P("for {")
+	}
 	g.P("switch n {")
 	byNum := map[protoreflect.EnumNumber]*protogen.EnumValue{}
 	for _, v := range e.Values {
@@ -154,7 +162,9 @@ func (g *gen) enum(e *protogen.Enum) {
 	}
 	g.P("}")
 	g.P("return n, nil")
-	g.P("}")
+	if chains {
+		g.P("}")
+	}
 	g.P("}")
 	g.P()
 }

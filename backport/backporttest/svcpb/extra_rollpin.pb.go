@@ -145,8 +145,6 @@ func (x *Node) RollpinFill(g *backport.Gen) error {
 			return err
 		}
 	}
-	if older && sv.Less(backport.Version{Major: 1, Minor: 3}) {
-	}
 	for _, v := range x.Index {
 		if err := v.RollpinFill(g); err != nil {
 			return err

@@ -270,8 +270,7 @@ func (x *Spec) RollpinFill(g *backport.Gen) error {
 			}
 		}
 	}
-	if older && sv.Less(backport.Version{Major: 1, Minor: 4}) {
-	} else {
+	if !older || !sv.Less(backport.Version{Major: 1, Minor: 4}) {
 		if err := x.Encryption.RollpinFill(g); err != nil {
 			return err
 		}
@@ -298,8 +297,6 @@ func (x *Spec) RollpinFill(g *backport.Gen) error {
 	}
 	if err := x.Quota.RollpinFill(g); err != nil {
 		return err
-	}
-	if older && sv.Less(backport.Version{Major: 1, Minor: 4}) {
 	}
 	if older && sv.Less(backport.Version{Major: 1, Minor: 2}) {
 		if !(x.Replicas != 0) {
@@ -401,8 +398,6 @@ func (x *Item) RollpinFill(g *backport.Gen) error {
 	}
 	sv, known := g.Version("rollpin.testpb.svc.v1")
 	older := known && sv.Less(backport.Version{Major: 1, Minor: 4})
-	if older && sv.Less(backport.Version{Major: 1, Minor: 4}) {
-	}
 	if err := x.Spec.RollpinFill(g); err != nil {
 		return err
 	}
@@ -769,8 +764,6 @@ func (x *Volume) RollpinFill(g *backport.Gen) error {
 			}
 		}
 	}
-	if older && sv.Less(backport.Version{Major: 1, Minor: 4}) {
-	}
 	if err := x.Spec.RollpinFill(g); err != nil {
 		return err
 	}
@@ -790,26 +783,17 @@ func (x *Volume) RollpinFill(g *backport.Gen) error {
 	if err := x.Tree.RollpinFill(g); err != nil {
 		return err
 	}
-	if older && sv.Less(backport.Version{Major: 1, Minor: 3}) {
-	}
-	if older && sv.Less(backport.Version{Major: 1, Minor: 4}) {
-	} else {
+	if !older || !sv.Less(backport.Version{Major: 1, Minor: 4}) {
 		if w, ok := x.Source.(*Volume_CloneOf); ok {
 			if err := w.CloneOf.RollpinFill(g); err != nil {
 				return err
 			}
 		}
 	}
-	if older && sv.Less(backport.Version{Major: 1, Minor: 4}) {
-	}
 	if w, ok := x.Source.(*Volume_Template); ok {
 		if err := w.Template.RollpinFill(g); err != nil {
 			return err
 		}
-	}
-	if older && sv.Less(backport.Version{Major: 1, Minor: 4}) {
-	}
-	if older && sv.Less(backport.Version{Major: 1, Minor: 3}) {
 	}
 	if older && sv.Less(backport.Version{Major: 1, Minor: 3}) {
 		if x.Quota == nil {

@@ -127,8 +127,6 @@ func (x *Quota) RollpinFill(g *backport.Gen) error {
 			}
 		}
 	}
-	if older && sv.Less(backport.Version{Major: 2, Minor: 3}) {
-	}
 	if older && g.HasUpgraders() {
 		if err := g.RunUpgrader(x); err != nil {
 			return err
@@ -219,8 +217,6 @@ func (x *Label) RollpinFill(g *backport.Gen) error {
 	}
 	sv, known := g.Version("rollpin.testpb.types.v1")
 	older := known && sv.Less(backport.Version{Major: 2, Minor: 3})
-	if older && sv.Less(backport.Version{Major: 2, Minor: 1}) {
-	}
 	if older && sv.Less(backport.Version{Major: 2, Minor: 2}) {
 		if !(x.Color != 0) {
 			x.Color = Color_COLOR_RED

@@ -17,15 +17,13 @@ func (x VolumeType) RollpinDowngrade(g *backport.Gen) (VolumeType, error) {
 		return x, nil
 	}
 	n := x
-	for {
-		switch n {
-		case VolumeType_VOLUME_TYPE_SSD:
-			if cv.Less(backport.Version{Major: 1, Minor: 1}) {
-				return x, g.RejectEnum(x.Descriptor(), protoreflect.EnumNumber(n), "acme.volume.v1", backport.Version{Major: 1, Minor: 1}, cv)
-			}
+	switch n {
+	case VolumeType_VOLUME_TYPE_SSD:
+		if cv.Less(backport.Version{Major: 1, Minor: 1}) {
+			return x, g.RejectEnum(x.Descriptor(), protoreflect.EnumNumber(n), "acme.volume.v1", backport.Version{Major: 1, Minor: 1}, cv)
 		}
-		return n, nil
 	}
+	return n, nil
 }
 
 // rollpinCopy returns a shallow copy of x: sub-messages, lists and maps
@@ -100,8 +98,6 @@ func (x *Volume) RollpinFill(g *backport.Gen) error {
 	}
 	sv, known := g.Version("acme.volume.v1")
 	older := known && sv.Less(backport.Version{Major: 1, Minor: 3})
-	if older && sv.Less(backport.Version{Major: 1, Minor: 2}) {
-	}
 	if older && g.HasUpgraders() {
 		if err := g.RunUpgrader(x); err != nil {
 			return err

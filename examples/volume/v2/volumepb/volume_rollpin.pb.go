@@ -151,8 +151,6 @@ func (x *Volume) RollpinFill(g *backport.Gen) error {
 	}
 	sv, known := g.Version("acme.volume.v1")
 	older := known && sv.Less(backport.Version{Major: 1, Minor: 4})
-	if older && sv.Less(backport.Version{Major: 1, Minor: 2}) {
-	}
 	if older && sv.Less(backport.Version{Major: 1, Minor: 4}) {
 		if !(x.Thin) {
 			x.Thin = true
@@ -160,10 +158,6 @@ func (x *Volume) RollpinFill(g *backport.Gen) error {
 				g.DefaultFilled(x.ProtoReflect().Descriptor(), 7)
 			}
 		}
-	}
-	if older && sv.Less(backport.Version{Major: 1, Minor: 4}) {
-	}
-	if older && sv.Less(backport.Version{Major: 1, Minor: 4}) {
 	}
 	if older && g.HasUpgraders() {
 		if err := g.RunUpgrader(x); err != nil {
@@ -311,10 +305,6 @@ func (x *CreateVolumeRequest) RollpinFill(g *backport.Gen) error {
 				g.DefaultFilled(x.ProtoReflect().Descriptor(), 5)
 			}
 		}
-	}
-	if older && sv.Less(backport.Version{Major: 1, Minor: 4}) {
-	}
-	if older && sv.Less(backport.Version{Major: 1, Minor: 4}) {
 	}
 	if older && g.HasUpgraders() {
 		if err := g.RunUpgrader(x); err != nil {

@@ -189,13 +189,10 @@ func (x *CreateRequest) RollpinFill(g *backport.Gen) error {
 			}
 		}
 	}
-	if older && sv.Less(backport.Version{Major: 1, Minor: 2}) {
-	} else {
+	if !older || !sv.Less(backport.Version{Major: 1, Minor: 2}) {
 		if err := x.Encryption.RollpinFill(g); err != nil {
 			return err
 		}
-	}
-	if older && sv.Less(backport.Version{Major: 1, Minor: 2}) {
 	}
 	if older && g.HasUpgraders() {
 		if err := g.RunUpgrader(x); err != nil {
@@ -294,8 +291,6 @@ func (x *Volume) RollpinFill(g *backport.Gen) error {
 				g.DefaultFilled(x.ProtoReflect().Descriptor(), 4)
 			}
 		}
-	}
-	if older && sv.Less(backport.Version{Major: 1, Minor: 2}) {
 	}
 	if older && g.HasUpgraders() {
 		if err := g.RunUpgrader(x); err != nil {
