@@ -84,7 +84,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
-// state renders the current state as {"pins": ..., "history": ...}.
+// state renders the current state as {"pins": ..., "history": ...,
+// "contracts": ...}.
 func (h *Handler) state(ctx context.Context) ([]byte, error) {
 	pins, err := h.srv.GetPins(ctx, &rollpinv1.GetPinsRequest{})
 	if err != nil {
@@ -96,7 +97,15 @@ func (h *Handler) state(ctx context.Context) ([]byte, error) {
 			return nil, err
 		}
 	}
+	contracts, err := h.srv.ListContracts(ctx, &rollpinv1.ListContractsRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("statuspage: read contract marks: %w", err)
+	}
 	mo := protojson.MarshalOptions{EmitUnpopulated: true}
+	cj, err := mo.Marshal(contracts)
+	if err != nil {
+		return nil, fmt.Errorf("statuspage: encode contract marks: %w", err)
+	}
 	pj, err := mo.Marshal(pins)
 	if err != nil {
 		return nil, fmt.Errorf("statuspage: encode pins: %w", err)
@@ -110,6 +119,8 @@ func (h *Handler) state(ctx context.Context) ([]byte, error) {
 	b.Write(pj)
 	b.WriteString(`,"history":`)
 	b.Write(hj)
+	b.WriteString(`,"contracts":`)
+	b.Write(cj)
 	fmt.Fprintf(&b, `,"now":%q}`, time.Now().UTC().Format(time.RFC3339Nano))
 	return b.Bytes(), nil
 }

@@ -16,9 +16,11 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/rollpin/rollpin/internal/etcdtest"
 	"github.com/rollpin/rollpin/pinsvc"
@@ -33,13 +35,15 @@ const volSvc = "acme.volume.v1.VolumeService"
 // page is a real pind (embedded etcd, gRPC on loopback) with its status
 // page served over HTTP on loopback.
 type page struct {
-	url string
-	cli rollpinv1.PinServiceClient
+	url  string
+	cli  rollpinv1.PinServiceClient
+	etcd *clientv3.Client
 }
 
 func startPage(t *testing.T) *page {
 	t.Helper()
-	srv, err := pinsvc.NewServer(etcdtest.Start(t).Client(t), pinsvc.WithSettle(time.Hour), pinsvc.WithLeaseTTL(4*time.Second), pinsvc.WithServerLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	etcd := etcdtest.Start(t).Client(t)
+	srv, err := pinsvc.NewServer(etcd, pinsvc.WithSettle(time.Hour), pinsvc.WithLeaseTTL(4*time.Second), pinsvc.WithServerLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +75,7 @@ func startPage(t *testing.T) *page {
 		hs.Close()
 		gs.Stop()
 	})
-	return &page{url: "http://" + hl.Addr().String(), cli: rollpinv1.NewPinServiceClient(conn)}
+	return &page{url: "http://" + hl.Addr().String(), cli: rollpinv1.NewPinServiceClient(conn), etcd: etcd}
 }
 
 // register keeps an instance registered until the test ends.
@@ -327,5 +331,47 @@ func TestPageInChromium(t *testing.T) {
 		if err := os.WriteFile(filepath.Join("..", "..", "docs", "statuspage.png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestContractMarksOnThePage: a contract mark (as a contract migration's
+// run leaves it) appears in the page's state and, live, on the open page.
+func TestContractMarksOnThePage(t *testing.T) {
+	p := fleet(t)
+	ctx := browser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(p.url), chromedp.WaitVisible(field("pin"))); err != nil {
+		t.Fatalf("open the page: %v", err)
+	}
+	if got, ok := waitText(ctx, "#contracts-empty", "No contract migration", 10*time.Second); !ok {
+		t.Fatalf("before any mark the page says %q, want that none ran", got)
+	}
+	mark, err := proto.Marshal(&rollpinv1.ContractMark{
+		Track: "acme.volume.v1", Version: "1.4", Migration: "00003_drop_size_gb.sql", MigrationVersion: 3,
+		By: "ops@example", State: rollpinv1.ContractState_CONTRACT_STATE_APPLIED, After: "acme.volume.v1=1.4",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.etcd.Put(context.Background(), pinsvc.DefaultPrefix+"contracts/acme.volume.v1", string(mark)); err != nil {
+		t.Fatal(err)
+	}
+	// The page learns of the mark with the next state it is sent; a pin
+	// change sends one.
+	if _, err := p.cli.Release(context.Background(), &rollpinv1.ReleaseRequest{Service: volSvc}); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := waitText(ctx, `#contracts li[data-track="acme.volume.v1"]`, "acme.volume.v1 1.4 applied 00003_drop_size_gb.sql by ops@example", 10*time.Second); !ok {
+		t.Errorf("the page shows the mark as %q", got)
+	}
+	resp, err := http.Get(p.url + "/api/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var raw struct{ Contracts json.RawMessage }
+	marks := &rollpinv1.ListContractsResponse{}
+	if err := json.Unmarshal(b, &raw); err != nil || protojson.Unmarshal(raw.Contracts, marks) != nil || len(marks.GetMarks()) != 1 || marks.GetMarks()[0].GetMigration() != "00003_drop_size_gb.sql" {
+		t.Errorf("/api/state contracts = %s, want the mark", raw.Contracts)
 	}
 }

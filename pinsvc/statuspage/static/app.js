@@ -97,6 +97,18 @@ function renderHistory(entries) {
   document.getElementById("history-empty").hidden = entries.length > 0;
 }
 
+// renderContracts lists the contract marks: below them no pin of their
+// track may be lowered, and older instances are fenced.
+function renderContracts(marks) {
+  document.getElementById("contracts").replaceChildren(...marks.map((m) =>
+    el("li", { "data-track": m.track },
+      el("strong", {}, m.track + " " + m.version), " ",
+      el("span", { class: "badge " + (m.state === "CONTRACT_STATE_APPLIED" ? "applied" : "pending") },
+        m.state === "CONTRACT_STATE_APPLIED" ? "applied" : "pending"),
+      " " + m.migration + (m.by ? " by " + m.by : "") + (m.at ? " at " + m.at.replace("T", " ").replace(/\..*Z|Z/, "Z") : ""))));
+  document.getElementById("contracts-empty").hidden = marks.length > 0;
+}
+
 function render() {
   if (!state) return;
   const services = (state.pins.services || []);
@@ -104,6 +116,7 @@ function render() {
   document.getElementById("empty").hidden = services.length > 0;
   document.getElementById("rev").textContent = "etcd revision " + state.pins.revision;
   renderHistory(state.history.entries || []);
+  renderContracts((state.contracts && state.contracts.marks) || []);
 }
 
 // Countdowns tick locally between events; no request is made.
