@@ -7,7 +7,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"sigs.k8s.io/yaml"
@@ -16,15 +15,15 @@ import (
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
-// printStructured writes msg as JSON (protojson) or YAML (the same JSON
+// printStructured writes msg as JSON (see marshalJSON) or YAML (the same JSON
 // converted by sigs.k8s.io/yaml), per a.output. It reports false for table
 // output, which the caller renders itself.
 func (a *app) printStructured(msg proto.Message) (bool, error) {
 	switch a.output {
 	case "json":
-		b, err := jsonOut.Marshal(msg)
+		b, err := marshalJSON(msg, true)
 		if err != nil {
-			return true, fmt.Errorf("encode JSON: %w", err)
+			return true, err
 		}
 		_, err = fmt.Fprintf(a.Out, "%s\n", b)
 		return true, err
@@ -39,18 +38,11 @@ func (a *app) printStructured(msg proto.Message) (bool, error) {
 	return false, nil
 }
 
-// jsonOut is pindctl's JSON: every field, unset ones too, indented by two
-// spaces, so that scripts see a stable shape.
-var jsonOut = protojson.MarshalOptions{Multiline: true, Indent: "  ", EmitUnpopulated: true}
-
-// jsonLine is jsonOut on one line (watch streams, one object per line).
-var jsonLine = protojson.MarshalOptions{EmitUnpopulated: true}
-
 // toYAML converts msg to YAML through its protojson form.
 func toYAML(msg proto.Message) ([]byte, error) {
-	j, err := jsonLine.Marshal(msg)
+	j, err := marshalJSON(msg, false)
 	if err != nil {
-		return nil, fmt.Errorf("encode JSON: %w", err)
+		return nil, err
 	}
 	y, err := yaml.JSONToYAML(j)
 	if err != nil {

@@ -46,7 +46,7 @@ func (a *app) watchStatus(ctx context.Context, name string) error {
 		snap := &rollpinv1.GetPinsResponse{Services: states, Revision: f.rev}
 		switch a.output {
 		case "json":
-			b, err := jsonLine.Marshal(snap)
+			b, err := marshalJSON(snap, false)
 			if err != nil {
 				return fmt.Errorf("encode JSON: %w", err)
 			}

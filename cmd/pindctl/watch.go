@@ -66,7 +66,7 @@ type watchPrinter struct {
 func (w *watchPrinter) print(resp *rollpinv1.WatchPinsResponse) error {
 	switch w.a.output {
 	case "json":
-		b, err := jsonLine.Marshal(resp)
+		b, err := marshalJSON(resp, false)
 		if err != nil {
 			return fmt.Errorf("encode JSON: %w", err)
 		}
