@@ -40,6 +40,8 @@ func TestMigrateGateUpAndContractMarks(t *testing.T) {
 	go func() { res <- p.admin(t, "migrate", "up", dir, "--dsn", dsn, "--wait", "--timeout", "60s") }()
 	time.Sleep(100 * time.Millisecond) // let it start waiting; correctness does not depend on it
 	leaveOld()
+	// The old instance's leave reaches pind asynchronously: wait for it.
+	expect(t, p.admin(t, "wait", "VolumeService", "--for", "floor=1.4", "--timeout", "30s"), exitOK, "")
 	expect(t, p.admin(t, "pin", "set", "VolumeService", "1.4"), exitOK, "")
 	r = <-res
 	expect(t, r, exitOK, "00003_drop_size_gb.sql: applied (contract after acme.volume.v1=1.4)")
