@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding/gzip"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/rollpin/rollpin/internal/etcdtest"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
@@ -19,10 +20,10 @@ func TestMergeUpdates(t *testing.T) {
 		return &rollpinv1.ServiceState{Service: svc, Pin: &rollpinv1.Pin{Manifest: pin}}
 	}
 	m := mergeUpdates([]*outMsg{
-		newOutMsg(&rollpinv1.PinUpdate{Revision: 5, Services: []*rollpinv1.ServiceState{st("b", "b=1.0"), st("a", "a=1.0")}}),
-		newOutMsg(&rollpinv1.PinUpdate{Revision: 6, Removed: []string{"b"}, Services: []*rollpinv1.ServiceState{st("c", "c=1.0")}}),
-		newOutMsg(&rollpinv1.PinUpdate{Revision: 9, Services: []*rollpinv1.ServiceState{st("a", "a=1.1")}, Removed: []string{"c"}}),
-	}).u
+		testMsg(&rollpinv1.PinUpdate{Revision: 5, Services: []*rollpinv1.ServiceState{st("b", "b=1.0"), st("a", "a=1.0")}}),
+		testMsg(&rollpinv1.PinUpdate{Revision: 6, Removed: []string{"b"}, Services: []*rollpinv1.ServiceState{st("c", "c=1.0")}}),
+		testMsg(&rollpinv1.PinUpdate{Revision: 9, Services: []*rollpinv1.ServiceState{st("a", "a=1.1")}, Removed: []string{"c"}}),
+	}).update()
 	if m.GetRevision() != 9 || m.GetSnapshot() {
 		t.Errorf("merged revision %d snapshot %v, want 9 false", m.GetRevision(), m.GetSnapshot())
 	}
@@ -37,14 +38,14 @@ func TestMergeUpdates(t *testing.T) {
 func TestBatchCoalescesChurnButKeepsEveryPin(t *testing.T) {
 	t.Parallel()
 	mk := func(rev int64, capMove bool) *outMsg {
-		m := newOutMsg(&rollpinv1.PinUpdate{Revision: rev, Services: []*rollpinv1.ServiceState{{Service: fmt.Sprint("s", rev)}}})
+		m := testMsg(&rollpinv1.PinUpdate{Revision: rev, Services: []*rollpinv1.ServiceState{{Service: fmt.Sprint("s", rev)}}})
 		m.capMove = capMove
 		return m
 	}
 	revs := func(ms []*outMsg) string {
 		var out []string
 		for _, m := range ms {
-			out = append(out, fmt.Sprintf("%d:%d", m.u.GetRevision(), len(m.u.GetServices())))
+			out = append(out, fmt.Sprintf("%d:%d", m.rev, len(m.views)))
 		}
 		return fmt.Sprint(out)
 	}
@@ -66,7 +67,7 @@ func TestBatchCoalescesChurnButKeepsEveryPin(t *testing.T) {
 	for r := int64(1); r <= mergeBacklog+1; r++ {
 		many = append(many, mk(r, true))
 	}
-	if got := h.batch(many); len(got) != 1 || got[0].u.GetRevision() != mergeBacklog+1 {
+	if got := h.batch(many); len(got) != 1 || got[0].rev != mergeBacklog+1 {
 		t.Errorf("batch of %d pin changes = %s, want one merged message", len(many), revs(got))
 	}
 	churn := []*outMsg{mk(100, false), mk(101, false), mk(102, false)}
@@ -80,12 +81,12 @@ func TestHubHistoryIsBounded(t *testing.T) {
 	h := &hub{histSize: 4, maxBytes: 1 << 20}
 	h.reset(&State{Revision: 10})
 	for r := int64(11); r <= 30; r++ {
-		h.publish(&State{Revision: r}, &rollpinv1.PinUpdate{Revision: r}, true)
+		h.publish(&State{Revision: r}, testMsg(&rollpinv1.PinUpdate{Revision: r}, true))
 	}
 	if len(h.hist) > 2*h.histSize {
 		t.Fatalf("history holds %d updates, want at most %d", len(h.hist), 2*h.histSize)
 	}
-	if ups, snap := h.next(29); snap != nil || len(ups) != 1 || ups[0].u.GetRevision() != 30 {
+	if ups, snap := h.next(29); snap != nil || len(ups) != 1 || ups[0].rev != 30 {
 		t.Errorf("next(29) = %d updates, snapshot %v; want the update at 30", len(ups), snap != nil)
 	}
 	if ups, snap := h.next(30); snap != nil || len(ups) != 0 {
@@ -98,7 +99,7 @@ func TestHubHistoryIsBounded(t *testing.T) {
 	hb := &hub{histSize: 1000, maxBytes: 64}
 	hb.reset(&State{Revision: 0})
 	for r := int64(1); r <= 50; r++ {
-		hb.publish(&State{Revision: r}, &rollpinv1.PinUpdate{Revision: r, Removed: []string{"some.service.Name"}}, true)
+		hb.publish(&State{Revision: r}, testMsg(&rollpinv1.PinUpdate{Revision: r, Removed: []string{"some.service.Name"}}, true))
 	}
 	if hb.histBytes > 2*hb.maxBytes || len(hb.hist) == 0 {
 		t.Errorf("history of %d bytes in %d updates, want at most %d bytes", hb.histBytes, len(hb.hist), 2*hb.maxBytes)
@@ -122,7 +123,7 @@ func TestSlowSubscriberGetsMergedUpdate(t *testing.T) {
 	go func() {
 		done <- ts.srv.serveUpdates(ctx, 0, func(m *outMsg) error {
 			select {
-			case got <- m.u:
+			case got <- m.update():
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -231,17 +232,27 @@ func TestHubKeepsAnOversizedUpdate(t *testing.T) {
 	h := &hub{histSize: 16, maxBytes: 64}
 	h.reset(&State{Revision: 10})
 	big := &rollpinv1.PinUpdate{Revision: 11, Removed: []string{strings.Repeat("x", 1000)}}
-	h.publish(&State{Revision: 11}, big, true)
+	h.publish(&State{Revision: 11}, testMsg(big, true))
 	ups, snap := h.next(10)
-	if snap != nil || len(ups) != 1 || ups[0].u.GetRevision() != 11 {
+	if snap != nil || len(ups) != 1 || ups[0].rev != 11 {
 		t.Fatalf("next(10) after an oversized update = %d updates, snapshot %v; want the update at 11", len(ups), snap != nil)
 	}
 	// The next update trims the oversized one.
-	h.publish(&State{Revision: 12}, &rollpinv1.PinUpdate{Revision: 12}, true)
-	if ups, snap := h.next(11); snap != nil || len(ups) != 1 || ups[0].u.GetRevision() != 12 {
+	h.publish(&State{Revision: 12}, testMsg(&rollpinv1.PinUpdate{Revision: 12}, true))
+	if ups, snap := h.next(11); snap != nil || len(ups) != 1 || ups[0].rev != 12 {
 		t.Fatalf("next(11) = %d updates, snapshot %v; want the update at 12", len(ups), snap != nil)
 	}
 	if _, snap := h.next(10); snap == nil {
 		t.Fatalf("next(10) behind the trimmed history: want a snapshot")
 	}
+}
+
+// testMsg is the outMsg of u (its services given as their protos), for the
+// hub's own tests; capMove is optional.
+func testMsg(u *rollpinv1.PinUpdate, capMove ...bool) *outMsg {
+	m := &outMsg{rev: u.GetRevision(), snapshot: u.GetSnapshot(), removed: u.GetRemoved(), capMove: len(capMove) > 0 && capMove[0]}
+	for _, ss := range u.GetServices() {
+		m.views = append(m.views, &ServiceView{Name: ss.GetService(), Pin: ss.GetPin(), PinRevision: ss.GetPinRevision(), proto: ss, size: proto.Size(ss)})
+	}
+	return m.sized()
 }

@@ -55,14 +55,14 @@ func DecideRaise(v *ServiceView, now time.Time, settle time.Duration) RaiseDecis
 		return d
 	}
 	pin := v.PinManifest
-	newest := Max(v.Manifests)
+	newest := Max(v.distinct())
 	target := raiseTarget(pin, v.Floor)
 	desired := raiseTarget(pin, newest)
-	behind := instancesBelow(v, newest)
+	behind := v.instancesBelow(newest)
 	d := RaiseDecision{Target: pin}
 
 	if v.Pin != nil && desired.Equal(pin) {
-		if below := instancesBelow(v, pin); len(below) > 0 {
+		if below := v.instancesBelow(pin); len(below) > 0 {
 			d.Status = &rollpinv1.RaiseStatus{
 				State: rollpinv1.RaiseState_RAISE_STATE_BLOCKED,
 				Reason: fmt.Sprintf("the pin %s is above live instances (%s) running %s; senders cap at the floor until they are gone",
@@ -165,18 +165,6 @@ func raiseTarget(pin, floor backport.Manifest) backport.Manifest {
 		out = m
 	}
 	return out
-}
-
-// instancesBelow returns the ids of the instances whose manifest is below m
-// on a track they share.
-func instancesBelow(v *ServiceView, m backport.Manifest) []string {
-	var ids []string
-	for i, im := range v.Manifests {
-		if !im.Covers(m) {
-			ids = append(ids, v.Instances[i].GetId())
-		}
-	}
-	return ids
 }
 
 // listIDs renders at most ten ids for a reason text.

@@ -412,7 +412,7 @@ func (s *Server) Register(req *rollpinv1.RegisterRequest, stream grpc.ServerStre
 	s.waitRevision(ctx, firstRev)
 	sent := false
 	err = s.serveUpdates(ctx, req.GetStartRevision(), func(m *outMsg) error {
-		if sent && !m.capMove && !m.u.GetSnapshot() {
+		if sent && !m.capMove && !m.snapshot {
 			return nil // instance churn that moves no pin or cap: nothing an instance uses
 		}
 		sent = true

@@ -98,7 +98,7 @@ func (s *Server) WatchPins(req *rollpinv1.WatchPinsRequest, stream grpc.ServerSt
 		return invalid("start_revision %d is negative: pass 0 for a snapshot or the last revision received", req.GetStartRevision())
 	}
 	return s.serveUpdates(stream.Context(), req.GetStartRevision(), func(m *outMsg) error {
-		return sendShared(stream, &m.watchEnc, m.watch)
+		return sendShared(stream, &m.watchEnc, m.watchMsg())
 	})
 }
 
@@ -330,7 +330,7 @@ func (s *Server) stateWith(svc string, pin *rollpinv1.Pin, rev int64) *rollpinv1
 		}
 		changed = v.InstancesChangedAt
 	}
-	return buildView(svc, pin, m, rev, insts, changed, s.raiseFunc()).proto
+	return buildView(svc, pin, m, rev, insts, changed, s.raiseFunc()).Proto()
 }
 
 // modifyPin is the write path of Hold, Release and SetMode: fn changes the

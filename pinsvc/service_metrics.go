@@ -90,7 +90,7 @@ func lags(v *ServiceView) bool {
 	if v.Pin == nil || len(v.Manifests) == 0 {
 		return false
 	}
-	for _, e := range Max(v.Manifests).Entries() {
+	for _, e := range Max(v.distinct()).Entries() {
 		if p, ok := v.PinManifest.Get(e.Track); ok && p.Less(e.Version) {
 			return true
 		}
@@ -148,8 +148,8 @@ func (c *serviceCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.floorInfo, prometheus.GaugeValue, 1, name, e.Track, e.Version.String())
 		}
 		counts := map[string]int{}
-		for _, m := range v.Manifests {
-			counts[versionLabel(name, m)]++
+		for _, g := range v.groups {
+			counts[versionLabel(name, g.m)] += g.n
 		}
 		for ver, n := range counts {
 			ch <- prometheus.MustNewConstMetric(c.instances, prometheus.GaugeValue, float64(n), name, ver)

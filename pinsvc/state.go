@@ -1,11 +1,13 @@
 package pinsvc
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/rollpin/rollpin/backport"
@@ -71,14 +73,72 @@ type ServiceView struct {
 	// the time the Server loaded them.
 	InstancesChangedAt time.Time
 
-	// proto is the ServiceState sent on streams, built once.
-	proto *rollpinv1.ServiceState
+	// groups are the distinct manifests of Instances, oldest first.
+	groups []manifestGroup
+	// size estimates the encoded size of the view's ServiceState (the
+	// history's byte budget counts it).
+	size int
+
+	// proto is the ServiceState sent on streams, built on first use (a
+	// Register stream never needs it: see outMsg.registerMsg).
+	protoOnce sync.Once
+	proto     *rollpinv1.ServiceState
+	raise     RaiseFunc
 }
 
-// Proto returns the ServiceState of the view as sent on streams (its raise
-// status computed when the view was built). The message is shared: callers
-// must not modify it.
-func (v *ServiceView) Proto() *rollpinv1.ServiceState { return v.proto }
+// manifestGroup is one distinct manifest among a service's instances.
+type manifestGroup struct {
+	text string // canonical manifest text
+	m    backport.Manifest
+	n    int // instances running it
+}
+
+// Proto returns the ServiceState of the view as sent on streams, its raise
+// status computed on the first call. The message is shared: callers must not
+// modify it.
+func (v *ServiceView) Proto() *rollpinv1.ServiceState {
+	v.protoOnce.Do(func() {
+		if v.proto == nil {
+			v.proto = v.newProto(v.raise, time.Now())
+		}
+	})
+	return v.proto
+}
+
+// distinct returns the distinct manifests of the instances (each once,
+// oldest first): what the floor, the newest manifest and every per-version
+// decision depend on, without a pass over thousands of instances.
+func (v *ServiceView) distinct() []backport.Manifest {
+	out := make([]backport.Manifest, len(v.groups))
+	for i, g := range v.groups {
+		out[i] = g.m
+	}
+	return out
+}
+
+// instancesBelow returns, in id order, the ids of the instances whose
+// manifest does not cover m (below it on a track they share).
+func (v *ServiceView) instancesBelow(m backport.Manifest) []string {
+	var below map[string]bool
+	for _, g := range v.groups {
+		if !g.m.Covers(m) {
+			if below == nil {
+				below = map[string]bool{}
+			}
+			below[g.text] = true
+		}
+	}
+	if below == nil {
+		return nil
+	}
+	var ids []string
+	for _, in := range v.Instances {
+		if below[in.GetManifest()] {
+			ids = append(ids, in.GetId())
+		}
+	}
+	return ids
+}
 
 // Floor returns the elementwise minimum of manifests. A track present in
 // every manifest takes the minimum of its versions. A track present in only
@@ -147,34 +207,143 @@ func compareManifests(a, b backport.Manifest) int {
 
 // instanceOf is one live registration as the watch saw it.
 type instanceOf struct {
-	inst     *rollpinv1.Instance
+	inst     *rollpinv1.Instance // its Manifest is the canonical text
 	manifest backport.Manifest
+	size     int // estimated encoded size of inst
 }
 
-// buildView computes the derived fields of a service and its proto.
-func buildView(name string, pin *rollpinv1.Pin, pinMan backport.Manifest, pinRev int64, insts map[string]instanceOf, changedAt time.Time, raise RaiseFunc) *ServiceView {
+// instanceOverhead estimates the bytes an instance adds to a ServiceState
+// besides its own encoding: field tags and lengths, and its id in a version
+// group.
+const instanceOverhead = 8
+
+// svcData is the mutable state of one service, owned by the watch goroutine.
+// It keeps what every view needs incrementally (instances in id order, the
+// count of each distinct manifest, the estimated size), so a change of one
+// instance costs a copy of the instance list, not a sort, a floor over every
+// manifest and an encoding of every instance.
+type svcData struct {
+	pin       *rollpinv1.Pin
+	pinMan    backport.Manifest
+	pinRev    int64
+	insts     map[string]instanceOf
+	changedAt time.Time
+
+	sorted  []instanceOf // insts by id; valid when ordered
+	ordered bool
+	groups  map[string]*manifestGroup // by canonical manifest text
+	size    int                       // sum of the instances' size + instanceOverhead
+}
+
+func newSvcData(now time.Time) *svcData {
+	return &svcData{insts: map[string]instanceOf{}, groups: map[string]*manifestGroup{}, changedAt: now}
+}
+
+// put adds or replaces the instance id.
+func (d *svcData) put(id string, in instanceOf) {
+	old, had := d.insts[id]
+	if had {
+		d.uncount(old)
+	}
+	d.insts[id] = in
+	d.count(in)
+	if !d.ordered {
+		return
+	}
+	i, found := slices.BinarySearchFunc(d.sorted, id, cmpInstanceID)
+	if found {
+		d.sorted[i] = in
+	} else {
+		d.sorted = slices.Insert(d.sorted, i, in)
+	}
+}
+
+// remove deletes the instance id and reports whether it was there.
+func (d *svcData) remove(id string) bool {
+	old, had := d.insts[id]
+	if !had {
+		return false
+	}
+	delete(d.insts, id)
+	d.uncount(old)
+	if d.ordered {
+		if i, found := slices.BinarySearchFunc(d.sorted, id, cmpInstanceID); found {
+			d.sorted = slices.Delete(d.sorted, i, i+1)
+		}
+	}
+	return true
+}
+
+func cmpInstanceID(x instanceOf, id string) int { return strings.Compare(x.inst.GetId(), id) }
+
+func (d *svcData) count(in instanceOf) {
+	text := in.inst.GetManifest()
+	g := d.groups[text]
+	if g == nil {
+		g = &manifestGroup{text: text, m: in.manifest}
+		d.groups[text] = g
+	}
+	g.n++
+	d.size += in.size + instanceOverhead
+}
+
+func (d *svcData) uncount(in instanceOf) {
+	text := in.inst.GetManifest()
+	if g := d.groups[text]; g != nil {
+		if g.n--; g.n == 0 {
+			delete(d.groups, text)
+		}
+	}
+	d.size -= in.size + instanceOverhead
+}
+
+// view returns the immutable view of the service now. Its proto (version
+// groups, raise status) is built when a stream or an RPC first needs it.
+func (d *svcData) view(name string, raise RaiseFunc) *ServiceView {
+	if !d.ordered {
+		d.sorted = slices.SortedFunc(maps.Values(d.insts), func(a, b instanceOf) int {
+			return strings.Compare(a.inst.GetId(), b.inst.GetId())
+		})
+		d.ordered = true
+	}
 	v := &ServiceView{
 		Name:               name,
-		Pin:                pin,
-		PinManifest:        pinMan,
-		PinRevision:        pinRev,
-		InstancesChangedAt: changedAt,
+		Pin:                d.pin,
+		PinManifest:        d.pinMan,
+		PinRevision:        d.pinRev,
+		InstancesChangedAt: d.changedAt,
+		Instances:          make([]*rollpinv1.Instance, len(d.sorted)),
+		Manifests:          make([]backport.Manifest, len(d.sorted)),
+		size:               d.size + 128 + proto.Size(d.pin),
+		raise:              raise,
 	}
-	ids := make([]string, 0, len(insts))
-	for id := range insts {
-		ids = append(ids, id)
+	for i, in := range d.sorted {
+		v.Instances[i] = in.inst
+		v.Manifests[i] = in.manifest
 	}
-	slices.Sort(ids)
-	v.Instances = make([]*rollpinv1.Instance, len(ids))
-	v.Manifests = make([]backport.Manifest, len(ids))
-	for i, id := range ids {
-		v.Instances[i] = insts[id].inst
-		v.Manifests[i] = insts[id].manifest
+	v.groups = make([]manifestGroup, 0, len(d.groups))
+	for _, g := range d.groups {
+		v.groups = append(v.groups, *g)
 	}
-	v.Floor = Floor(v.Manifests)
-	v.EffectiveCap = backport.Min(pinMan, v.Floor)
-	v.proto = v.newProto(raise, time.Now())
+	slices.SortFunc(v.groups, func(a, b manifestGroup) int {
+		if c := compareManifests(a.m, b.m); c != 0 {
+			return c
+		}
+		return strings.Compare(a.text, b.text)
+	})
+	v.Floor = Floor(v.distinct())
+	v.EffectiveCap = backport.Min(d.pinMan, v.Floor)
 	return v
+}
+
+// buildView computes the view of a service from its pin and instances.
+func buildView(name string, pin *rollpinv1.Pin, pinMan backport.Manifest, pinRev int64, insts map[string]instanceOf, changedAt time.Time, raise RaiseFunc) *ServiceView {
+	d := newSvcData(changedAt)
+	d.pin, d.pinMan, d.pinRev = pin, pinMan, pinRev
+	for id, in := range insts {
+		d.put(id, in)
+	}
+	return d.view(name, raise)
 }
 
 // newProto builds the ServiceState of v with a raise status computed now.
@@ -186,7 +355,7 @@ func (v *ServiceView) newProto(raise RaiseFunc, now time.Time) *rollpinv1.Servic
 		Floor:        v.Floor.String(),
 		EffectiveCap: v.EffectiveCap.String(),
 		Instances:    v.Instances,
-		Versions:     versionGroups(v.Instances, v.Manifests),
+		Versions:     v.versionGroups(),
 	}
 	if raise == nil {
 		raise = DefaultRaiseStatus
@@ -198,7 +367,7 @@ func (v *ServiceView) newProto(raise RaiseFunc, now time.Time) *rollpinv1.Servic
 // withRaise returns a shallow copy of the view's proto with a fresh raise
 // status.
 func (v *ServiceView) withRaise(raise RaiseFunc, now time.Time) *rollpinv1.ServiceState {
-	p := v.proto
+	p := v.Proto()
 	if raise == nil {
 		raise = DefaultRaiseStatus
 	}
@@ -214,28 +383,18 @@ func (v *ServiceView) withRaise(raise RaiseFunc, now time.Time) *rollpinv1.Servi
 	}
 }
 
-// versionGroups groups instances by manifest, oldest manifest first.
-func versionGroups(insts []*rollpinv1.Instance, mans []backport.Manifest) []*rollpinv1.VersionGroup {
-	type group struct {
-		m   backport.Manifest
-		ids []string
+// versionGroups groups the instances by manifest, oldest manifest first,
+// each group's ids in id order.
+func (v *ServiceView) versionGroups() []*rollpinv1.VersionGroup {
+	out := make([]*rollpinv1.VersionGroup, len(v.groups))
+	at := make(map[string]int, len(v.groups))
+	for i, g := range v.groups {
+		out[i] = &rollpinv1.VersionGroup{Manifest: g.text, InstanceIds: make([]string, 0, g.n)}
+		at[g.text] = i
 	}
-	byText := map[string]*group{}
-	var groups []*group
-	for i, inst := range insts {
-		key := inst.GetManifest() // canonical: applyKV stores mans[i].String()
-		g := byText[key]
-		if g == nil {
-			g = &group{m: mans[i]}
-			byText[key] = g
-			groups = append(groups, g)
-		}
-		g.ids = append(g.ids, inst.GetId()) // insts are sorted by id
-	}
-	slices.SortFunc(groups, func(a, b *group) int { return compareManifests(a.m, b.m) })
-	out := make([]*rollpinv1.VersionGroup, len(groups))
-	for i, g := range groups {
-		out[i] = &rollpinv1.VersionGroup{Manifest: g.m.String(), InstanceIds: g.ids}
+	for _, in := range v.Instances { // sorted by id
+		g := out[at[in.GetManifest()]]
+		g.InstanceIds = append(g.InstanceIds, in.GetId())
 	}
 	return out
 }
@@ -266,14 +425,8 @@ func DefaultRaiseStatus(v *ServiceView, now time.Time) *rollpinv1.RaiseStatus {
 		}
 		return &rollpinv1.RaiseStatus{State: rollpinv1.RaiseState_RAISE_STATE_SETTLING, Reason: "floor " + v.Floor.String() + " is above the pin " + v.PinManifest.String() + "; waiting for the settle window"}
 	}
-	newest := Max(v.Manifests)
-	var blocking []string
-	for i, m := range v.Manifests {
-		if !m.Covers(newest) {
-			blocking = append(blocking, v.Instances[i].GetId())
-		}
-	}
-	if len(blocking) > 0 {
+	newest := Max(v.distinct())
+	if blocking := v.instancesBelow(newest); len(blocking) > 0 {
 		return &rollpinv1.RaiseStatus{
 			State:             rollpinv1.RaiseState_RAISE_STATE_BLOCKED,
 			Reason:            "live instances run versions below " + newest.String(),

@@ -21,15 +21,6 @@ import (
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
-// svcData is the mutable state of one service, owned by the watch goroutine.
-type svcData struct {
-	pin       *rollpinv1.Pin
-	pinMan    backport.Manifest
-	pinRev    int64
-	insts     map[string]instanceOf
-	changedAt time.Time
-}
-
 // hub holds the published state, the bounded history of updates and the
 // subscribers.
 //
@@ -93,11 +84,10 @@ func (h *hub) reset(st *State) {
 	h.notify()
 }
 
-// publish appends up (whose revision is st.Revision) and publishes st.
-func (h *hub) publish(st *State, up *rollpinv1.PinUpdate, capMove bool) {
+// publish appends m (whose revision is st.Revision) and publishes st.
+func (h *hub) publish(st *State, m *outMsg) {
+	capMove := m.capMove
 	h.mu.Lock()
-	m := newOutMsg(up)
-	m.capMove = capMove
 	h.hist = append(h.hist, m)
 	h.histBytes += m.size
 	if len(h.hist) > 2*h.histSize || h.histBytes > 2*h.maxBytes {
@@ -110,7 +100,7 @@ func (h *hub) publish(st *State, up *rollpinv1.PinUpdate, capMove bool) {
 			drop++
 		}
 		if drop > 0 {
-			h.base = h.hist[drop-1].u.GetRevision()
+			h.base = h.hist[drop-1].rev
 			h.hist = slices.Clone(h.hist[drop:])
 		}
 	}
@@ -172,7 +162,7 @@ func (h *hub) next(cursor int64) ([]*outMsg, *State) {
 	}
 	i, _ := slices.BinarySearchFunc(h.hist, cursor, func(m *outMsg, r int64) int {
 		switch {
-		case m.u.GetRevision() <= r:
+		case m.rev <= r:
 			return -1
 		default:
 			return 1
@@ -204,36 +194,78 @@ func (h *hub) subscribe(eager bool) (<-chan struct{}, func()) {
 	}
 }
 
-// outMsg is one PinUpdate and the stream messages that carry it, built once
-// and shared (read-only) by every subscriber.
+// outMsg is one update (the services it changed and those it removed) and
+// the stream messages that carry it, each built once, on first use, and
+// shared (read-only) by every subscriber.
 type outMsg struct {
-	u        *rollpinv1.PinUpdate
-	capMove  bool // a pin or an effective cap changed (or a service came or went)
-	watch    *rollpinv1.WatchPinsResponse
-	size     int // encoded size of u
-	watchEnc sharedEncoding
-	regEnc   sharedEncoding
+	rev      int64
+	snapshot bool
+	views    []*ServiceView // the changed services, by name
+	removed  []string       // sorted
+	capMove  bool           // a pin or an effective cap changed (or a service came or went)
+	size     int            // estimated encoded size of the update (see sized)
+
+	watchOnce sync.Once
+	u         *rollpinv1.PinUpdate
+	watch     *rollpinv1.WatchPinsResponse
+	watchEnc  sharedEncoding
 
 	pinsOnce sync.Once
-	pins     *rollpinv1.RegisterResponse // reg without instance lists, built on first use
+	pins     *rollpinv1.RegisterResponse
+	regEnc   sharedEncoding
+}
+
+// sized sets m.size from its views' estimates and returns m.
+func (m *outMsg) sized() *outMsg {
+	m.size = 16
+	for _, v := range m.views {
+		m.size += v.size
+	}
+	for _, r := range m.removed {
+		m.size += len(r) + 2
+	}
+	return m
+}
+
+// update returns the PinUpdate m carries, with every changed service in
+// full (instances, version groups, raise status): what WatchPins sends.
+func (m *outMsg) update() *rollpinv1.PinUpdate {
+	m.watchOnce.Do(func() {
+		u := &rollpinv1.PinUpdate{Revision: m.rev, Snapshot: m.snapshot, Removed: m.removed}
+		u.Services = make([]*rollpinv1.ServiceState, len(m.views))
+		for i, v := range m.views {
+			u.Services[i] = v.Proto()
+		}
+		m.u = u
+		m.watch = &rollpinv1.WatchPinsResponse{Update: u}
+	})
+	return m.u
+}
+
+// watchMsg returns what a WatchPins stream sends for m.
+func (m *outMsg) watchMsg() *rollpinv1.WatchPinsResponse {
+	m.update()
+	return m.watch
 }
 
 // registerMsg returns what a Register stream sends for m: the pins and caps
 // of the changed services (service, pin, pin_revision, floor,
 // effective_cap), without their instances, version groups or raise status.
 // A registered instance needs nothing else, and a service with thousands of
-// instances would otherwise send every instance to every one of them.
+// instances would otherwise send every instance to every one of them. It is
+// built from the views alone: no Register stream makes pind build a
+// service's full state.
 func (m *outMsg) registerMsg() *rollpinv1.RegisterResponse {
 	m.pinsOnce.Do(func() {
-		u := &rollpinv1.PinUpdate{Revision: m.u.GetRevision(), Snapshot: m.u.GetSnapshot(), Removed: m.u.GetRemoved()}
-		u.Services = make([]*rollpinv1.ServiceState, len(m.u.GetServices()))
-		for i, s := range m.u.GetServices() {
+		u := &rollpinv1.PinUpdate{Revision: m.rev, Snapshot: m.snapshot, Removed: m.removed}
+		u.Services = make([]*rollpinv1.ServiceState, len(m.views))
+		for i, v := range m.views {
 			u.Services[i] = &rollpinv1.ServiceState{
-				Service:      s.GetService(),
-				Pin:          s.GetPin(),
-				PinRevision:  s.GetPinRevision(),
-				Floor:        s.GetFloor(),
-				EffectiveCap: s.GetEffectiveCap(),
+				Service:      v.Name,
+				Pin:          v.Pin,
+				PinRevision:  v.PinRevision,
+				Floor:        v.Floor.String(),
+				EffectiveCap: v.EffectiveCap.String(),
 			}
 		}
 		m.pins = &rollpinv1.RegisterResponse{Update: u}
@@ -283,14 +315,6 @@ func plainProtoStream(ctx context.Context) bool {
 	return (c == "" || c == "identity") && (sub == "" || sub == "proto")
 }
 
-func newOutMsg(u *rollpinv1.PinUpdate) *outMsg {
-	return &outMsg{
-		u:     u,
-		watch: &rollpinv1.WatchPinsResponse{Update: u},
-		size:  proto.Size(u),
-	}
-}
-
 // batch turns the pending updates of a subscriber into the messages it
 // sends (see hub for the policy).
 func (h *hub) batch(ups []*outMsg) []*outMsg {
@@ -317,7 +341,7 @@ func (h *hub) merge(ms []*outMsg) *outMsg {
 	if len(ms) == 1 {
 		return ms[0]
 	}
-	key := [2]int64{ms[0].u.GetRevision(), ms[len(ms)-1].u.GetRevision()}
+	key := [2]int64{ms[0].rev, ms[len(ms)-1].rev}
 	h.mergedMu.Lock()
 	defer h.mergedMu.Unlock()
 	if m := h.merged[key]; m != nil {
@@ -335,28 +359,25 @@ func (h *hub) merge(ms []*outMsg) *outMsg {
 // every service they changed and the services they left removed, at the
 // revision of the last.
 func mergeUpdates(ms []*outMsg) *outMsg {
-	latest := map[string]*rollpinv1.ServiceState{}
+	latest := map[string]*ServiceView{}
 	removed := map[string]bool{}
-	for _, m := range ms {
-		for _, s := range m.u.GetServices() {
-			latest[s.GetService()] = s
-			delete(removed, s.GetService())
+	m := &outMsg{rev: ms[len(ms)-1].rev}
+	for _, x := range ms {
+		for _, v := range x.views {
+			latest[v.Name] = v
+			delete(removed, v.Name)
 		}
-		for _, r := range m.u.GetRemoved() {
+		for _, r := range x.removed {
 			delete(latest, r)
 			removed[r] = true
 		}
-	}
-	u := &rollpinv1.PinUpdate{Revision: ms[len(ms)-1].u.GetRevision()}
-	for _, n := range slices.Sorted(maps.Keys(latest)) {
-		u.Services = append(u.Services, latest[n])
-	}
-	u.Removed = slices.Sorted(maps.Keys(removed))
-	m := newOutMsg(u)
-	for _, x := range ms {
 		m.capMove = m.capMove || x.capMove
 	}
-	return m
+	for _, n := range slices.Sorted(maps.Keys(latest)) {
+		m.views = append(m.views, latest[n])
+	}
+	m.removed = slices.Sorted(maps.Keys(removed))
+	return m.sized()
 }
 
 // snapshotUpdate returns the message that carries st in full, built once per
@@ -364,11 +385,11 @@ func mergeUpdates(ms []*outMsg) *outMsg {
 func (st *State) snapshotUpdate() *outMsg {
 	st.snapOnce.Do(func() {
 		names := st.Names()
-		ss := make([]*rollpinv1.ServiceState, len(names))
+		m := &outMsg{rev: st.Revision, snapshot: true, views: make([]*ServiceView, len(names))}
 		for i, n := range names {
-			ss[i] = st.Services[n].proto
+			m.views[i] = st.Services[n]
 		}
-		st.snap = newOutMsg(&rollpinv1.PinUpdate{Revision: st.Revision, Snapshot: true, Services: ss})
+		st.snap = m.sized()
 	})
 	return st.snap
 }
@@ -418,10 +439,6 @@ func sameInstances(a, b map[string]instanceOf) bool {
 	return true
 }
 
-func (d *svcData) view(name string, raise RaiseFunc) *ServiceView {
-	return buildView(name, d.pin, d.pinMan, d.pinRev, d.insts, d.changedAt, raise)
-}
-
 // applyKV applies one event to data and reports the service it touched.
 func (s *Server) applyKV(data map[string]*svcData, typ mvccpb.Event_EventType, kv *mvccpb.KeyValue, now time.Time) (string, bool) {
 	svc, id, isPin, ok := s.keys.parse(string(kv.Key))
@@ -430,7 +447,7 @@ func (s *Server) applyKV(data map[string]*svcData, typ mvccpb.Event_EventType, k
 	}
 	d := data[svc]
 	if d == nil {
-		d = &svcData{insts: map[string]instanceOf{}, changedAt: now}
+		d = newSvcData(now)
 		data[svc] = d
 	}
 	switch {
@@ -456,10 +473,9 @@ func (s *Server) applyKV(data map[string]*svcData, typ mvccpb.Event_EventType, k
 		if old, had := d.insts[id]; !had || !old.manifest.Equal(m) {
 			d.changedAt = now
 		}
-		d.insts[id] = instanceOf{inst: in, manifest: m}
+		d.put(id, instanceOf{inst: in, manifest: m, size: len(kv.Value)})
 	default:
-		if _, had := d.insts[id]; had {
-			delete(d.insts, id)
+		if d.remove(id) {
 			d.changedAt = now
 		}
 	}
@@ -487,7 +503,7 @@ func (s *Server) apply(resp *clientv3.WatchResponse) {
 	for n, v := range old.Services {
 		st.Services[n] = v
 	}
-	up := &rollpinv1.PinUpdate{Revision: rev}
+	up := &outMsg{rev: rev}
 	names := make([]string, 0, len(changed))
 	for n := range changed {
 		names = append(names, n)
@@ -501,7 +517,7 @@ func (s *Server) apply(resp *clientv3.WatchResponse) {
 			delete(s.data, n)
 			if _, had := st.Services[n]; had {
 				delete(st.Services, n)
-				up.Removed = append(up.Removed, n)
+				up.removed = append(up.removed, n)
 			}
 			continue
 		}
@@ -510,10 +526,10 @@ func (s *Server) apply(resp *clientv3.WatchResponse) {
 			capMove = true
 		}
 		st.Services[n] = v
-		up.Services = append(up.Services, v.proto)
+		up.views = append(up.views, v)
 	}
-	capMove = capMove || len(up.Removed) > 0
-	s.hub.publish(st, up, capMove)
+	up.capMove = capMove || len(up.removed) > 0
+	s.hub.publish(st, up.sized())
 	s.metrics.setState(st)
 }
 
@@ -636,7 +652,7 @@ func (s *Server) serveUpdates(ctx context.Context, start int64, send func(*outMs
 			if err := send(u); err != nil {
 				return err
 			}
-			cursor = u.u.GetRevision()
+			cursor = u.rev
 		}
 		if len(ups) > 0 {
 			continue
