@@ -148,7 +148,7 @@ func (c *serviceCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.floorInfo, prometheus.GaugeValue, 1, name, e.Track, e.Version.String())
 		}
 		counts := map[string]int{}
-		for _, g := range v.groups {
+		for _, g := range v.manifestGroups() {
 			counts[versionLabel(name, g.m)] += g.n
 		}
 		for ver, n := range counts {

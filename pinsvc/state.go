@@ -109,10 +109,53 @@ func (v *ServiceView) Proto() *rollpinv1.ServiceState {
 // oldest first): what the floor, the newest manifest and every per-version
 // decision depend on, without a pass over thousands of instances.
 func (v *ServiceView) distinct() []backport.Manifest {
-	out := make([]backport.Manifest, len(v.groups))
-	for i, g := range v.groups {
+	groups := v.manifestGroups()
+	out := make([]backport.Manifest, len(groups))
+	for i, g := range groups {
 		out[i] = g.m
 	}
+	return out
+}
+
+// manifestGroups returns v.groups, or computes them for a view built by hand
+// (DecideRaise and RaiseFunc take any view).
+func (v *ServiceView) manifestGroups() []manifestGroup {
+	if v.groups != nil || len(v.Instances) == 0 {
+		return v.groups
+	}
+	groups := map[string]*manifestGroup{}
+	for _, m := range v.Manifests {
+		text := m.String()
+		g := groups[text]
+		if g == nil {
+			g = &manifestGroup{text: text, m: m}
+			groups[text] = g
+		}
+		g.n++
+	}
+	return sortedGroups(groups)
+}
+
+// manifestText returns the canonical text of instance i's manifest.
+func (v *ServiceView) manifestText(i int) string {
+	if v.groups != nil {
+		return v.Instances[i].GetManifest() // canonical: see svcData.put
+	}
+	return v.Manifests[i].String()
+}
+
+// sortedGroups returns the groups, oldest manifest first.
+func sortedGroups(groups map[string]*manifestGroup) []manifestGroup {
+	out := make([]manifestGroup, 0, len(groups))
+	for _, g := range groups {
+		out = append(out, *g)
+	}
+	slices.SortFunc(out, func(a, b manifestGroup) int {
+		if c := compareManifests(a.m, b.m); c != 0 {
+			return c
+		}
+		return strings.Compare(a.text, b.text)
+	})
 	return out
 }
 
@@ -120,7 +163,7 @@ func (v *ServiceView) distinct() []backport.Manifest {
 // manifest does not cover m (below it on a track they share).
 func (v *ServiceView) instancesBelow(m backport.Manifest) []string {
 	var below map[string]bool
-	for _, g := range v.groups {
+	for _, g := range v.manifestGroups() {
 		if !g.m.Covers(m) {
 			if below == nil {
 				below = map[string]bool{}
@@ -132,8 +175,8 @@ func (v *ServiceView) instancesBelow(m backport.Manifest) []string {
 		return nil
 	}
 	var ids []string
-	for _, in := range v.Instances {
-		if below[in.GetManifest()] {
+	for i, in := range v.Instances {
+		if below[v.manifestText(i)] {
 			ids = append(ids, in.GetId())
 		}
 	}
@@ -321,16 +364,7 @@ func (d *svcData) view(name string, raise RaiseFunc) *ServiceView {
 		v.Instances[i] = in.inst
 		v.Manifests[i] = in.manifest
 	}
-	v.groups = make([]manifestGroup, 0, len(d.groups))
-	for _, g := range d.groups {
-		v.groups = append(v.groups, *g)
-	}
-	slices.SortFunc(v.groups, func(a, b manifestGroup) int {
-		if c := compareManifests(a.m, b.m); c != 0 {
-			return c
-		}
-		return strings.Compare(a.text, b.text)
-	})
+	v.groups = sortedGroups(d.groups)
 	v.Floor = Floor(v.distinct())
 	v.EffectiveCap = backport.Min(d.pinMan, v.Floor)
 	return v
@@ -386,14 +420,15 @@ func (v *ServiceView) withRaise(raise RaiseFunc, now time.Time) *rollpinv1.Servi
 // versionGroups groups the instances by manifest, oldest manifest first,
 // each group's ids in id order.
 func (v *ServiceView) versionGroups() []*rollpinv1.VersionGroup {
-	out := make([]*rollpinv1.VersionGroup, len(v.groups))
-	at := make(map[string]int, len(v.groups))
-	for i, g := range v.groups {
+	groups := v.manifestGroups()
+	out := make([]*rollpinv1.VersionGroup, len(groups))
+	at := make(map[string]int, len(groups))
+	for i, g := range groups {
 		out[i] = &rollpinv1.VersionGroup{Manifest: g.text, InstanceIds: make([]string, 0, g.n)}
 		at[g.text] = i
 	}
-	for _, in := range v.Instances { // sorted by id
-		g := out[at[in.GetManifest()]]
+	for i, in := range v.Instances { // sorted by id
+		g := out[at[v.manifestText(i)]]
 		g.InstanceIds = append(g.InstanceIds, in.GetId())
 	}
 	return out

@@ -118,5 +118,13 @@ func compareViews(got, want *ServiceView) string {
 	if !proto.Equal(g, w) {
 		return fmt.Sprintf("ServiceState\n got %v\nwant %v", g, w)
 	}
+	// A view built by hand from the exported fields alone (as a caller of
+	// DecideRaise may) gives the same state.
+	hand := &ServiceView{Name: want.Name, Pin: want.Pin, PinManifest: want.PinManifest, PinRevision: want.PinRevision,
+		Instances: want.Instances, Manifests: want.Manifests, Floor: want.Floor, EffectiveCap: want.EffectiveCap,
+		InstancesChangedAt: want.InstancesChangedAt}
+	if h := hand.newProto(want.raise, now); !proto.Equal(h, w) {
+		return fmt.Sprintf("ServiceState of a hand-built view\n got %v\nwant %v", h, w)
+	}
 	return ""
 }
