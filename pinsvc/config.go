@@ -23,7 +23,8 @@ const (
 	DefaultLeaseTTL = 10 * time.Second
 	// DefaultHistorySize is how many updates are kept to resume watchers.
 	DefaultHistorySize = 1024
-	// DefaultHistoryBytes bounds the encoded size of that history (64 MiB).
+	// DefaultHistoryBytes bounds the estimated encoded size of that history
+	// (64 MiB).
 	DefaultHistoryBytes = 64 << 20
 )
 
@@ -113,7 +114,9 @@ func WithServerLogger(l *slog.Logger) Option { return func(o *options) { o.Logge
 // watchers from a revision and to let slow subscribers catch up (default
 // DefaultHistorySize, 1024), and the bound on their encoded size (default
 // DefaultHistoryBytes, 64 MiB: updates of services with thousands of
-// instances are large). A watcher further behind receives a full snapshot.
+// instances are large). The size of an update is estimated from the stored
+// size of its instances, kept as they come and go, rather than by encoding
+// it. A watcher further behind receives a full snapshot.
 // A value of 0 keeps the default.
 func WithHistory(size, bytes int) Option {
 	return func(o *options) { o.HistorySize, o.HistoryBytes = size, bytes }

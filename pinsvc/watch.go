@@ -55,7 +55,7 @@ type hub struct {
 
 	mu        sync.RWMutex
 	hist      []*outMsg // ascending revisions; entries are never modified
-	histBytes int       // sum of the encoded sizes of hist
+	histBytes int       // sum of the estimated encoded sizes of hist
 	base      int64     // history holds every update after base
 	histSize  int
 	maxBytes  int
