@@ -35,7 +35,7 @@ import (
 type contact struct {
 	mu       sync.Mutex
 	ok       bool
-	lostCh   chan struct{} // closed when contact is lost; a fresh one while ok
+	lost     event // fires when contact is lost; a fresh one while ok
 	lostAt   time.Time
 	reporter []*health.Server
 	rewatch  context.CancelFunc // ends the current watch
@@ -60,12 +60,29 @@ func (s *Server) callTimeout() time.Duration { return max(s.cfg.LeaseTTL/2, 5*ti
 // before their keys expire.
 func (s *Server) staleAfter() time.Duration { return s.cfg.LeaseTTL / 2 }
 
-// lost returns a channel closed when contact with etcd is lost (already
-// closed when it is lost now).
-func (s *Server) lostContact() <-chan struct{} {
+// lostContact returns a context done when contact with etcd is lost
+// (already done when it is lost now).
+func (s *Server) lostContact() context.Context {
 	s.contact.mu.Lock()
 	defer s.contact.mu.Unlock()
-	return s.contact.lostCh
+	if s.contact.lost.Context == nil {
+		return context.Background() // not started: nothing to lose yet
+	}
+	return s.contact.lost.Context
+}
+
+// event is a one-shot signal shared by many streams: a context done when it
+// fires. A stream selects on Done, or registers a callback with
+// context.AfterFunc, which costs no goroutine while the event has not fired
+// (thousands of Register streams wait on the same lease and contact).
+type event struct {
+	context.Context
+	fire context.CancelFunc
+}
+
+func newEvent() event {
+	ctx, cancel := context.WithCancel(context.Background())
+	return event{ctx, cancel}
 }
 
 // ReportHealth makes hs report the Server's health, for the overall server
@@ -96,7 +113,7 @@ func (s *Server) initContact() {
 	s.contact.watchDownAt.Store(now)
 	s.contact.mu.Lock()
 	s.contact.ok = true
-	s.contact.lostCh = make(chan struct{})
+	s.contact.lost = newEvent()
 	s.contact.mu.Unlock()
 }
 
@@ -172,7 +189,7 @@ func (s *Server) checkContact(now time.Time) {
 	case s.contact.ok && why != "":
 		s.contact.ok = false
 		s.contact.lostAt = now
-		close(s.contact.lostCh)
+		s.contact.lost.fire()
 		for _, hs := range s.contact.reporter {
 			setHealth(hs, false)
 		}
@@ -185,7 +202,7 @@ func (s *Server) checkContact(now time.Time) {
 		s.contact.lastProbe.Load() > s.contact.lostAt.UnixNano() &&
 		s.contact.watchUp.Load() > s.contact.lostAt.UnixNano():
 		s.contact.ok = true
-		s.contact.lostCh = make(chan struct{})
+		s.contact.lost = newEvent()
 		for _, hs := range s.contact.reporter {
 			setHealth(hs, true)
 		}

@@ -20,7 +20,7 @@ import (
 type leaseState struct {
 	mu       sync.Mutex
 	id       clientv3.LeaseID
-	lost     chan struct{}      // closed (under mu, by whoever forgets id) when id is lost
+	lost     event              // fired (under mu, by whoever forgets id) when id is lost
 	stop     context.CancelFunc // ends id's keep-alive
 	granting *leaseGrant        // the grant in flight, if any
 
@@ -34,14 +34,14 @@ type leaseGrant struct {
 }
 
 // currentLease returns the Server's lease, granting it (and starting its
-// keep-alive) when there is none, and a channel closed when it is lost. It
+// keep-alive) when there is none, and a context done when it is lost. It
 // returns when ctx ends even if the grant is still in flight.
-func (s *Server) currentLease(ctx context.Context) (clientv3.LeaseID, <-chan struct{}, error) {
+func (s *Server) currentLease(ctx context.Context) (clientv3.LeaseID, context.Context, error) {
 	for {
 		s.lease.mu.Lock()
 		if s.lease.id != 0 {
 			defer s.lease.mu.Unlock()
-			return s.lease.id, s.lease.lost, nil
+			return s.lease.id, s.lease.lost.Context, nil
 		}
 		if s.ctx.Err() != nil {
 			s.lease.mu.Unlock()
@@ -95,8 +95,7 @@ func (s *Server) grantLease(g *leaseGrant) {
 		g.err = fmt.Errorf("pinsvc: keep registration lease alive: %w", err)
 		return
 	}
-	lost := make(chan struct{})
-	s.lease.id, s.lease.lost, s.lease.stop = id, lost, stop
+	s.lease.id, s.lease.lost, s.lease.stop = id, newEvent(), stop
 	s.lease.lastKA.Store(time.Now().UnixNano())
 	s.metrics.leases(1)
 	s.log.Info("registration lease granted", "lease", fmt.Sprintf("%x", int64(id)), "ttl", (time.Duration(ttl) * time.Second).String())
@@ -155,8 +154,8 @@ func (s *Server) abandonLease() {
 
 func (s *Server) forgetLeaseLocked() {
 	s.lease.stop()
-	close(s.lease.lost)
-	s.lease.id, s.lease.lost, s.lease.stop = 0, nil, nil
+	s.lease.lost.fire()
+	s.lease.id, s.lease.lost, s.lease.stop = 0, event{}, nil
 	s.metrics.leases(-1)
 }
 

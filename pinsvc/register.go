@@ -176,7 +176,7 @@ func tracksOf(m backport.Manifest) []string {
 // still the one this registration wrote (an instance ID belongs to the
 // stream that created it until its lease ends). It retries when a pin or a
 // key moves in between. Every etcd call is bounded by callTimeout.
-func (s *Server) register(ctx context.Context, reg *registration) (<-chan struct{}, error) {
+func (s *Server) register(ctx context.Context, reg *registration) (context.Context, error) {
 	for attempt := 0; attempt < 20; attempt++ {
 		lost, retry, err := s.registerOnce(ctx, reg)
 		if err != nil || !retry {
@@ -239,7 +239,7 @@ func (s *Server) fenceUnpinnedTrack(ctx context.Context, reg *registration, svc 
 }
 
 // registerOnce is one attempt of register; retry reports a race to retry.
-func (s *Server) registerOnce(ctx context.Context, reg *registration) (lost <-chan struct{}, retry bool, err error) {
+func (s *Server) registerOnce(ctx context.Context, reg *registration) (lost context.Context, retry bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.callTimeout())
 	defer cancel()
 	lease, lost, err := s.currentLease(ctx)
@@ -362,15 +362,23 @@ func (s *Server) Register(req *rollpinv1.RegisterRequest, stream grpc.ServerStre
 		return err
 	}
 	noContact := s.lostContact()
-	select {
-	case <-noContact:
+	if noContact.Err() != nil {
 		s.metrics.write("Register", errNoContact)
 		return errNoContact
-	default:
 	}
 	ctx, cancel := context.WithCancelCause(stream.Context())
 	defer cancel(nil)
-	lost, err := s.register(ctx, reg)
+	// The registration's etcd calls run on their own goroutine, whose deep
+	// stack is freed when they return: the stream's goroutine then waits,
+	// for as long as the instance lives, on a small stack (thousands of
+	// streams wait at once).
+	var lost context.Context
+	registered := make(chan struct{})
+	go func() {
+		defer close(registered)
+		lost, err = s.register(ctx, reg)
+	}()
+	<-registered
 	s.metrics.write("Register", grpcError(err))
 	if err != nil {
 		if st, ok := status.FromError(err); ok && st.Code() == codes.FailedPrecondition {
@@ -381,11 +389,28 @@ func (s *Server) Register(req *rollpinv1.RegisterRequest, stream grpc.ServerStre
 	s.regs.Add(1)
 	s.metrics.registrations(1)
 	firstRev := reg.rev
+	// Losing the lease or etcd ends the stream and leaves its keys to the
+	// lease. The callbacks run without a goroutine per stream until then.
 	var leaseGone atomic.Bool
-	watched := make(chan struct{})
+	endOn := func(sig context.Context, cause error) (wait func()) {
+		done := make(chan struct{})
+		stop := context.AfterFunc(sig, func() {
+			defer close(done)
+			leaseGone.Store(true)
+			cancel(cause)
+		})
+		return func() {
+			if !stop() {
+				<-done
+			}
+		}
+	}
+	waitLost := endOn(lost, status.Error(codes.Unavailable, "pind lost its etcd registration lease: register again (this stream's keys expire with the lease)"))
+	waitNoContact := endOn(noContact, errNoContact)
 	defer func() {
 		cancel(nil)
-		<-watched
+		waitLost()
+		waitNoContact()
 		s.regs.Add(-1)
 		s.metrics.registrations(-1)
 		if !leaseGone.Load() {
@@ -394,19 +419,6 @@ func (s *Server) Register(req *rollpinv1.RegisterRequest, stream grpc.ServerStre
 		s.log.Info("instance left", "instance", reg.inst.GetId(), "manifest", reg.inst.GetManifest(), "services", reg.services, "registered_for", time.Since(reg.inst.GetStartedAt().AsTime()).Round(time.Millisecond).String())
 	}()
 	s.log.Info("instance joined", "instance", reg.inst.GetId(), "services", reg.services, "manifest", reg.manifest.String())
-
-	go func() {
-		defer close(watched)
-		select {
-		case <-ctx.Done():
-		case <-lost:
-			leaseGone.Store(true)
-			cancel(status.Error(codes.Unavailable, "pind lost its etcd registration lease: register again (this stream's keys expire with the lease)"))
-		case <-noContact:
-			leaseGone.Store(true)
-			cancel(errNoContact)
-		}
-	}()
 
 	// The first update the instance gets already shows its registration.
 	s.waitRevision(ctx, firstRev)

@@ -2,6 +2,8 @@ package pinsvc
 
 import (
 	"context"
+	"fmt"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -173,5 +175,38 @@ func TestLostLeaseEndsRegisterStreams(t *testing.T) {
 	resp, err := cli.Get(ctxT(t), DefaultPrefix+"instances/"+testSvc+"/i1")
 	if err != nil || len(resp.Kvs) != 1 || resp.Kvs[0].Lease == 0 || resp.Kvs[0].Lease == int64(old) {
 		t.Fatalf("i1 after registering again = %v, %v; want it under a new lease", resp, err)
+	}
+}
+
+// An open Register stream holds one goroutine on pind, on a small stack:
+// the registration's etcd calls run on a goroutine of their own that ends
+// with them, and the loss of the lease or of etcd reaches the stream
+// through callbacks, not a watcher goroutine per stream. With thousands of
+// instances per pind, each goroutine per stream costs tens of MiB.
+// (Not parallel: it counts every Register goroutine in the process.)
+func TestRegisterStreamHoldsOneGoroutine(t *testing.T) {
+	cli := etcdtest.Start(t).Client(t)
+	ts := startServer(t, cli)
+	const n = 40
+	for i := range n {
+		if _, err := register(t, ts.cli, fmt.Sprintf("i%02d", i), "acme.volume.v1=1.3", testSvc); err != nil {
+			t.Fatalf("Register %d: %v", i, err)
+		}
+	}
+	count := func() int {
+		buf := make([]byte, 1<<24)
+		buf = buf[:runtime.Stack(buf, true)]
+		c := 0
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			if strings.Contains(g, "pinsvc.(*Server).Register") {
+				c++
+			}
+		}
+		return c
+	}
+	// Every stream has received its first update: its goroutines are the
+	// ones it keeps.
+	if got := count(); got != n {
+		t.Fatalf("%d goroutines run Register for %d open streams, want %d (one each)", got, n, n)
 	}
 }

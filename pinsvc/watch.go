@@ -609,10 +609,8 @@ func (s *Server) reload(ctx context.Context) (int64, error) {
 // or the Server closes.
 func (s *Server) serveUpdates(ctx context.Context, start int64, send func(*outMsg) error) error {
 	noContact := s.lostContact()
-	select {
-	case <-noContact:
+	if noContact.Err() != nil {
 		return errNoContact
-	default:
 	}
 	poke, cancel := s.hub.subscribe(false)
 	defer cancel()
@@ -663,7 +661,7 @@ func (s *Server) serveUpdates(ctx context.Context, start int64, send func(*outMs
 			return status.FromContextError(ctx.Err()).Err()
 		case <-s.done:
 			return status.Error(codes.Unavailable, "pind is shutting down: reconnect (to another pind if there is one) and resume from the last revision")
-		case <-noContact:
+		case <-noContact.Done():
 			return errNoContact
 		}
 	}
