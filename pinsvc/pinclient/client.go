@@ -67,7 +67,7 @@ type Client struct {
 //
 // Transport credentials are an explicit choice: NewClient fails with
 // ErrNoCredentials unless WithTransportCredentials or WithInsecure is
-// given. It also fails when no endpoint is given, a target cannot be
+// given, and with ErrInsecureToken when a token would travel in plaintext. It also fails when no endpoint is given, a target cannot be
 // parsed, or a registration lacks its ID or services.
 func NewClient(endpoints []string, opts ...Option) (*Client, error) {
 	if len(endpoints) == 0 {
@@ -76,6 +76,10 @@ func NewClient(endpoints []string, opts ...Option) (*Client, error) {
 	o := evaluateOptions(opts)
 	if o.creds == nil {
 		return nil, ErrNoCredentials
+	}
+	plaintext := o.creds.Info().SecurityProtocol == "insecure"
+	if o.token != "" && plaintext && !o.tokenPlain {
+		return nil, ErrInsecureToken
 	}
 	if o.reg != nil {
 		if o.reg.ID == "" {
@@ -89,6 +93,9 @@ func NewClient(endpoints []string, opts ...Option) (*Client, error) {
 		}
 	}
 	dial := append([]grpc.DialOption{grpc.WithTransportCredentials(o.creds)}, o.dialOpts...)
+	if o.token != "" {
+		dial = append(dial, grpc.WithPerRPCCredentials(tokenCreds{token: o.token, requireTLS: !o.tokenPlain}))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
 		o:         o,
@@ -117,6 +124,22 @@ func NewClient(endpoints []string, opts ...Option) (*Client, error) {
 	}
 	return c, nil
 }
+
+// tokenCreds sends the token as "authorization: Bearer <token>". Unless
+// requireTLS is false (WithInsecureToken), gRPC refuses to send it over a
+// connection without transport security.
+type tokenCreds struct {
+	token      string
+	requireTLS bool
+}
+
+// GetRequestMetadata implements credentials.PerRPCCredentials.
+func (c tokenCreds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + c.token}, nil
+}
+
+// RequireTransportSecurity implements credentials.PerRPCCredentials.
+func (c tokenCreds) RequireTransportSecurity() bool { return c.requireTLS }
 
 // Cap returns the effective cap of a gRPC service (full name):
 // Min(pin, floor). ok is false when the service has no pin and no live

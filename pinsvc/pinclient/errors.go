@@ -16,6 +16,10 @@ var (
 	// ErrNoCredentials is returned by NewClient when neither
 	// WithTransportCredentials nor WithInsecure was given.
 	ErrNoCredentials = errors.New("pinclient: no transport credentials for pind: pass WithTransportCredentials (TLS) or WithInsecure (plaintext, for loopback and tests)")
+	// ErrInsecureToken is returned by NewClient when WithToken is given
+	// with a plaintext transport (WithInsecure) and without
+	// WithInsecureToken: the token would cross the network in clear text.
+	ErrInsecureToken = errors.New("pinclient: a token over plaintext would cross the network in clear text: use WithTransportCredentials (TLS), or WithInsecureToken for a pind on loopback or a unix socket")
 	// ErrFenced is wrapped by the error of a registration that pind refused
 	// because the instance is below the pin (FAILED_PRECONDITION).
 	ErrFenced = errors.New("pinclient: instance is below the pin")

@@ -13,6 +13,8 @@ import (
 
 	"github.com/rollpin/rollpin/internal/etcdtest"
 	"github.com/rollpin/rollpin/pinsvc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // logRecorder is a slog.Handler that keeps every record.
@@ -224,5 +226,42 @@ func TestDefaultBackoffWellUnderLeaseTTL(t *testing.T) {
 		if d := c.backoff(n); d > DefaultBackoffMax || d <= 0 {
 			t.Fatalf("backoff(%d) = %v, want in (0, %v]", n, d, DefaultBackoffMax)
 		}
+	}
+}
+
+// A register token travels as per-RPC credentials that gRPC sends only over
+// a secure transport: NewClient refuses WithToken over WithInsecure unless
+// WithInsecureToken says plaintext is meant (a pind on loopback). With it,
+// pind receives the token and registers the instance; a wrong token is
+// refused for good.
+func TestTokenNeedsTransportSecurity(t *testing.T) {
+	c := etcdtest.Start(t)
+	p := startPindWith(t, c, "pind-0", "", []pinsvc.Option{pinsvc.WithRegisterToken("s3cret")})
+	reg := func(id string) Option {
+		return WithRegistration(Registration{ID: id, Services: []string{svcA}, Manifest: mustManifest(t, "acme.volume.v1=1.3")})
+	}
+	if cl, err := NewClient([]string{p.addr}, WithInsecure(), WithToken("s3cret"), reg("i1")); !errors.Is(err, ErrInsecureToken) {
+		if cl != nil {
+			cl.Close()
+		}
+		t.Fatalf("NewClient(WithInsecure, WithToken) = %v, want ErrInsecureToken", err)
+	}
+
+	cl := newTestClient(t, []string{p.addr}, WithToken("s3cret"), WithInsecureToken(), reg("i1"))
+	waitSync(t, cl)
+	eventually(t, "i1 registered with the token", func() bool {
+		ids := p.instanceIDs(svcA)
+		return len(ids) == 1 && ids[0] == "i1"
+	})
+
+	bad := newTestClient(t, []string{p.addr}, WithToken("wrong"), WithInsecureToken(), reg("i2"))
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	err := bad.WaitForSync(ctx)
+	if code := status.Code(err); code != codes.PermissionDenied && code != codes.Unauthenticated {
+		t.Fatalf("WaitForSync with a wrong token = %v, want PERMISSION_DENIED or UNAUTHENTICATED", err)
+	}
+	if ids := p.instanceIDs(svcA); len(ids) != 1 {
+		t.Errorf("instances after a wrong token = %v, want only i1", ids)
 	}
 }

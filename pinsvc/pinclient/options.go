@@ -36,6 +36,7 @@ type options struct {
 	dialOpts    []grpc.DialOption
 	creds       credentials.TransportCredentials
 	token       string
+	tokenPlain  bool // WithInsecureToken
 	snapFile    string
 	onUpdate    func(*Snapshot)
 	onError     func(error)
@@ -119,9 +120,19 @@ func WithInsecure() Option {
 }
 
 // WithToken sends "authorization: Bearer <token>" on every call to pind
-// (pind's --register-token). Default: no token.
+// (pind's --register-token), as per-RPC credentials that gRPC sends only
+// over a secure transport: with WithInsecure, NewClient fails with
+// ErrInsecureToken unless WithInsecureToken says plaintext is meant.
+// Default: no token.
 func WithToken(token string) Option {
 	return func(o *options) { o.token = token }
+}
+
+// WithInsecureToken lets WithToken's token travel over a plaintext
+// connection: for a pind on loopback or a unix socket, where nothing on the
+// network can read it. Default: a token needs transport security.
+func WithInsecureToken() Option {
+	return func(o *options) { o.tokenPlain = true }
 }
 
 // WithSnapshotFile persists the last snapshot received from pind to path

@@ -45,6 +45,12 @@ type testPind struct {
 // options sopts (interceptors in front of pind).
 func startPind(t testing.TB, c *etcdtest.Cluster, name, addr string, sopts ...grpc.ServerOption) *testPind {
 	t.Helper()
+	return startPindWith(t, c, name, addr, nil, sopts...)
+}
+
+// startPindWith is startPind with pinsvc options added to the defaults.
+func startPindWith(t testing.TB, c *etcdtest.Cluster, name, addr string, popts []pinsvc.Option, sopts ...grpc.ServerOption) *testPind {
+	t.Helper()
 	network, laddr, target := "tcp", addr, addr
 	switch {
 	case addr == "":
@@ -75,7 +81,8 @@ func startPind(t testing.TB, c *etcdtest.Cluster, name, addr string, sopts ...gr
 	if err != nil {
 		t.Fatalf("etcd client: %v", err)
 	}
-	srv, err := pinsvc.NewServer(cli, pinsvc.WithSettle(testSettle), pinsvc.WithLeaseTTL(testTTL), pinsvc.WithName(name), pinsvc.WithServerLogger(quietLog))
+	popts = append([]pinsvc.Option{pinsvc.WithSettle(testSettle), pinsvc.WithLeaseTTL(testTTL), pinsvc.WithName(name), pinsvc.WithServerLogger(quietLog)}, popts...)
+	srv, err := pinsvc.NewServer(cli, popts...)
 	if err != nil {
 		t.Fatalf("pinsvc.NewServer: %v", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/rollpin/rollpin/backport"
@@ -41,9 +40,6 @@ const maxBatch = 256
 // open opens a Register (register) or WatchPins stream on endpoint ep,
 // resuming after the last revision received from pind.
 func (c *Client) open(ctx context.Context, ep int, register bool) (updateStream, error) {
-	if c.o.token != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.o.token)
-	}
 	pc := rollpinv1.NewPinServiceClient(c.conns[ep])
 	var start int64
 	if s := c.snap.Load(); s != nil && s.synced {
