@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -110,16 +111,61 @@ func (c *certFiles) serverConfig() *tls.Config {
 
 // clientConfig returns a TLS client configuration that presents the current
 // certificate (if any) on each handshake and verifies the server against the
-// CA bundle loaded at start (if any, else the system roots).
-func (c *certFiles) clientConfig() *tls.Config {
+// current CA bundle (if any, else the system roots), so that both rotate
+// without a restart. crypto/tls reads RootCAs once per configuration, so the
+// verification it would do is switched off and done in VerifyConnection
+// instead, against the bundle as it is now: the same chain check, and the
+// server's name checked against the name dialled. crypto/tls does not tell
+// VerifyConnection an IP address dialled (it sends no SNI for one), so a
+// connection without a name must present a certificate valid for one of
+// hosts, the hosts of the configured endpoints.
+func (c *certFiles) clientConfig(hosts []string) *tls.Config {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	cert, pool := c.current()
+	cert, _ := c.current()
 	if cert != nil {
 		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			cert, _ := c.current()
 			return cert, nil
 		}
 	}
-	cfg.RootCAs = pool
+	if c.caPath == "" {
+		return cfg // system roots, verified by crypto/tls
+	}
+	cfg.InsecureSkipVerify = true // verified below, against the current bundle
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		_, pool := c.current()
+		return verifyServer(cs, pool, hosts)
+	}
 	return cfg
+}
+
+// verifyServer checks the server's chain against roots and its name against
+// the name the client dialled or, when crypto/tls does not report one (an
+// IP address was dialled), against one of hosts.
+func verifyServer(cs tls.ConnectionState, roots *x509.CertPool, hosts []string) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("pind: etcd presented no certificate")
+	}
+	names := hosts
+	if cs.ServerName != "" {
+		names = []string{cs.ServerName}
+	}
+	if len(names) == 0 {
+		return errors.New("pind: no server name to verify etcd's certificate against")
+	}
+	opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool()}
+	for _, ic := range cs.PeerCertificates[1:] {
+		opts.Intermediates.AddCert(ic)
+	}
+	leaf := cs.PeerCertificates[0]
+	if _, err := leaf.Verify(opts); err != nil {
+		return fmt.Errorf("pind: etcd's certificate: %w", err)
+	}
+	var err error
+	for _, n := range names {
+		if err = leaf.VerifyHostname(n); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("pind: etcd's certificate: %w", err)
 }

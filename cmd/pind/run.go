@@ -301,7 +301,7 @@ func newEtcdClient(o *options, endpoints []string) (*clientv3.Client, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--etcd-cert/--etcd-key/--etcd-ca: %w", err)
 		}
-		cfg.TLS = files.clientConfig()
+		cfg.TLS = files.clientConfig(endpointHosts(endpoints))
 	} else {
 		cfg.DialOptions = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	}
@@ -310,6 +310,24 @@ func newEtcdClient(o *options, endpoints []string) (*clientv3.Client, error) {
 		return nil, fmt.Errorf("etcd client for %v: %w", endpoints, err)
 	}
 	return cli, nil
+}
+
+// endpointHosts returns the host names or addresses of etcd endpoints
+// ("https://etcd-0:2379", "etcd-1:2379", "unix:///run/etcd.sock").
+func endpointHosts(endpoints []string) []string {
+	var hosts []string
+	for _, ep := range endpoints {
+		if u, err := url.Parse(ep); err == nil && u.Host != "" {
+			ep = u.Host
+		}
+		if h, _, err := net.SplitHostPort(ep); err == nil {
+			ep = h
+		}
+		if ep != "" {
+			hosts = append(hosts, ep)
+		}
+	}
+	return hosts
 }
 
 func loadPool(path string) (*x509.CertPool, error) {
