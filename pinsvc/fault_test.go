@@ -2,10 +2,8 @@ package pinsvc
 
 import (
 	"context"
-	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,108 +16,10 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/rollpin/rollpin/internal/etcdtest"
+	"github.com/rollpin/rollpin/internal/netfault"
 	"github.com/rollpin/rollpin/pinsvc/pinclient"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
-
-// cutProxy is a TCP proxy between a pind and etcd that can be cut: after
-// cut, bytes are no longer forwarded in either direction and connections,
-// old and new, stay open and silent, as across a network partition.
-type cutProxy struct {
-	lis    net.Listener
-	target string
-
-	mu    sync.Mutex
-	cut   bool
-	conns []net.Conn
-	wg    sync.WaitGroup
-}
-
-func newCutProxy(t testing.TB, target string) *cutProxy {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("proxy listen: %v", err)
-	}
-	p := &cutProxy{lis: lis, target: strings.TrimPrefix(target, "http://")}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(p.close)
-	return p
-}
-
-func (p *cutProxy) endpoint() string { return "http://" + p.lis.Addr().String() }
-
-func (p *cutProxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.lis.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, c)
-		cut := p.cut
-		p.mu.Unlock()
-		if cut {
-			continue // held open, never answered
-		}
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, up)
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go p.pipe(up, c)
-		go p.pipe(c, up)
-	}
-}
-
-// pipe copies src to dst until either fails or the proxy is cut.
-func (p *cutProxy) pipe(dst, src net.Conn) {
-	defer p.wg.Done()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		p.mu.Lock()
-		cut := p.cut
-		p.mu.Unlock()
-		if cut {
-			io.Copy(io.Discard, src) // swallow until closed
-			return
-		}
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			dst.Close()
-			return
-		}
-	}
-}
-
-// partition stops forwarding: from now on the pind behind the proxy talks
-// to a black hole.
-func (p *cutProxy) partition() {
-	p.mu.Lock()
-	p.cut = true
-	p.mu.Unlock()
-}
-
-func (p *cutProxy) close() {
-	p.lis.Close()
-	p.mu.Lock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
-}
 
 // startPindOn starts a pind on its own etcd client for endpoints, with a
 // health server the Server reports to, behind a real gRPC server on
@@ -211,11 +111,11 @@ func TestPindCutOffFromEtcd(t *testing.T) {
 	const ttl = 4 * time.Second
 	cluster := etcdtest.Start(t)
 	etcdCli := cluster.Client(t)
-	proxy := newCutProxy(t, cluster.Endpoints()[0])
+	proxy := netfault.NewProxy(t, strings.TrimPrefix(cluster.Endpoints()[0], "http://"))
 	cfg := []Option{WithSettle(testSettle), WithLeaseTTL(ttl)}
 	b, _ := startPindOn(t, cluster.Endpoints(), "pind-b", cfg...)
 	eventually(t, "pind-b leads the controller", func() bool { return controllerOf(t, b).IsLeader() })
-	a, _ := startPindOn(t, []string{proxy.endpoint()}, "pind-a", cfg...)
+	a, _ := startPindOn(t, []string{"http://" + proxy.Addr()}, "pind-a", cfg...)
 	if got := healthOf(t, a); got != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("pind-a health before the cut = %v, want SERVING", got)
 	}
@@ -257,7 +157,7 @@ func TestPindCutOffFromEtcd(t *testing.T) {
 	watchEnd, regEnd := streamEnd(ws.Recv), streamEnd(rs.Recv)
 	bw := watch(t, b.admin(t), 0)
 
-	proxy.partition()
+	proxy.Partition()
 
 	wantStreamEnd(t, "WatchPins on the cut pind", watchEnd, codes.Unavailable)
 	wantStreamEnd(t, "Register on the cut pind", regEnd, codes.Unavailable)
@@ -316,10 +216,10 @@ func TestPindCutOffFromEtcd(t *testing.T) {
 func TestLeaseGrantDoesNotBlockCloseOrOtherRegistrations(t *testing.T) {
 	t.Parallel()
 	cluster := etcdtest.Start(t)
-	proxy := newCutProxy(t, cluster.Endpoints()[0])
+	proxy := netfault.NewProxy(t, strings.TrimPrefix(cluster.Endpoints()[0], "http://"))
 	// A long TTL: etcd calls are bounded by half of it, far beyond the test.
-	a, _ := startPindOn(t, []string{proxy.endpoint()}, "pind-a", WithLeaseTTL(5*time.Minute))
-	proxy.partition()
+	a, _ := startPindOn(t, []string{"http://" + proxy.Addr()}, "pind-a", WithLeaseTTL(5*time.Minute))
+	proxy.Partition()
 	ac := a.admin(t)
 	req := &rollpinv1.RegisterRequest{
 		Instance: &rollpinv1.Instance{Id: "first", Manifest: "acme.volume.v1=1.4", Build: "test"},

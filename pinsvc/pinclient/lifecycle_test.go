@@ -236,7 +236,7 @@ func TestDefaultBackoffWellUnderLeaseTTL(t *testing.T) {
 // refused for good.
 func TestTokenNeedsTransportSecurity(t *testing.T) {
 	c := etcdtest.Start(t)
-	p := startPindWith(t, c, "pind-0", "", []pinsvc.Option{pinsvc.WithRegisterToken("s3cret")})
+	p := startPindWith(t, c, "pind-0", "", false, []pinsvc.Option{pinsvc.WithRegisterToken("s3cret")})
 	reg := func(id string) Option {
 		return WithRegistration(Registration{ID: id, Services: []string{svcA}, Manifest: mustManifest(t, "acme.volume.v1=1.3")})
 	}

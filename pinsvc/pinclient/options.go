@@ -19,6 +19,18 @@ const (
 	// times within one TTL, so that a registration lost to an outage is
 	// back long before a settle window ends.
 	DefaultBackoffMax = 2 * time.Second
+	// DefaultProbeInterval is how often a Client asks the pind its stream is
+	// on whether it is alive (the gRPC health service), and
+	// DefaultProbeTimeout how long it waits for the answer. A pind whose
+	// host vanished sends no TCP reset: without the probe a stream would
+	// wait for the operating system's TCP timeout (many minutes) while the
+	// dead pind's lease, and the instance's registration on it, expire in
+	// etcd. With them, a silent pind is left within 4s, well inside pind's
+	// default lease TTL (10s), and the instance registers through another
+	// pind before it could leave the floor. (gRPC's own keepalive cannot
+	// ping more often than every 10s.)
+	DefaultProbeInterval = 2 * time.Second
+	DefaultProbeTimeout  = 2 * time.Second
 	// SnapshotFileInterval is the shortest time between two writes of the
 	// snapshot file (WithSnapshotFile): the updates of a burst are written
 	// once.
@@ -41,6 +53,8 @@ type options struct {
 	onUpdate    func(*Snapshot)
 	onError     func(error)
 	metrics     Reporter
+	probeEvery  time.Duration // 0: no probe
+	probeWait   time.Duration
 }
 
 func defaultOptions() options {
@@ -49,6 +63,8 @@ func defaultOptions() options {
 		backoffBase: DefaultBackoffBase,
 		backoffMax:  DefaultBackoffMax,
 		metrics:     nopReporter{},
+		probeEvery:  DefaultProbeInterval,
+		probeWait:   DefaultProbeTimeout,
 	}
 }
 
@@ -133,6 +149,22 @@ func WithToken(token string) Option {
 // network can read it. Default: a token needs transport security.
 func WithInsecureToken() Option {
 	return func(o *options) { o.tokenPlain = true }
+}
+
+// WithLivenessProbe sets how often the Client checks, with the gRPC health
+// service, that the pind its stream is on still answers, and how long it
+// waits for the answer; a check that fails or is not answered in time ends
+// the stream, and the Client moves to another pind. every <= 0 turns the
+// probe off (a stream then waits for TCP to notice a dead host). A pind
+// without the health service is not probed. Default: DefaultProbeInterval,
+// DefaultProbeTimeout.
+func WithLivenessProbe(every, timeout time.Duration) Option {
+	return func(o *options) {
+		o.probeEvery = max(every, 0)
+		if timeout > 0 {
+			o.probeWait = timeout
+		}
+	}
 }
 
 // WithSnapshotFile persists the last snapshot received from pind to path

@@ -13,6 +13,8 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	grpchealth "google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/rollpin/rollpin/backport"
 	"github.com/rollpin/rollpin/internal/etcdtest"
@@ -45,11 +47,13 @@ type testPind struct {
 // options sopts (interceptors in front of pind).
 func startPind(t testing.TB, c *etcdtest.Cluster, name, addr string, sopts ...grpc.ServerOption) *testPind {
 	t.Helper()
-	return startPindWith(t, c, name, addr, nil, sopts...)
+	return startPindWith(t, c, name, addr, false, nil, sopts...)
 }
 
-// startPindWith is startPind with pinsvc options added to the defaults.
-func startPindWith(t testing.TB, c *etcdtest.Cluster, name, addr string, popts []pinsvc.Option, sopts ...grpc.ServerOption) *testPind {
+// startPindWith is startPind with pinsvc options added to the defaults and,
+// with health, the gRPC health service the Server reports to (which
+// Clients probe).
+func startPindWith(t testing.TB, c *etcdtest.Cluster, name, addr string, health bool, popts []pinsvc.Option, sopts ...grpc.ServerOption) *testPind {
 	t.Helper()
 	network, laddr, target := "tcp", addr, addr
 	switch {
@@ -93,6 +97,11 @@ func startPindWith(t testing.TB, c *etcdtest.Cluster, name, addr string, popts [
 	}
 	gs := grpc.NewServer(sopts...)
 	rollpinv1.RegisterPinServiceServer(gs, srv)
+	if health {
+		hs := grpchealth.NewServer()
+		healthpb.RegisterHealthServer(gs, hs)
+		srv.ReportHealth(hs)
+	}
 	p := &testPind{srv: srv, gs: gs, cli: cli, addr: target, done: make(chan struct{})}
 	go func() {
 		defer close(p.done)

@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/rollpin/rollpin/internal/etcdtest"
+	"github.com/rollpin/rollpin/internal/netfault"
+	"github.com/rollpin/rollpin/pinsvc"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
@@ -193,5 +195,52 @@ func TestRegistrationMovesWhenItsPindCrashes(t *testing.T) {
 	}
 	if n := g.registers.Load(); n != 2 {
 		t.Errorf("Register sent %d times, want 2 (pind-0, then pind-1 taking the key over)", n)
+	}
+}
+
+// A pind whose host vanished (or that a partition cut off from its
+// clients) sends no reset: its streams fall silent and TCP would notice
+// only after many minutes, while the dead pind's lease, and the instance's
+// key on it, expire in etcd. The liveness probe notices the silence, and
+// the client registers through the other pind, taking its key over while
+// the old lease still lives: the instance never leaves the floor.
+func TestRegistrationMovesWhenItsPindFallsSilent(t *testing.T) {
+	c := etcdtest.Start(t)
+	p0 := startPindWith(t, c, "pind-0", "", true, nil)
+	p1 := startPindWith(t, c, "pind-1", "", true, nil)
+	proxy := netfault.NewProxy(t, p0.addr)
+	cl := newTestClient(t, []string{proxy.Addr(), p1.addr},
+		WithLivenessProbe(300*time.Millisecond, 500*time.Millisecond), // well inside the 4s test TTL
+		WithRegistration(Registration{ID: "inst-1", Services: []string{svcA}, Manifest: mustManifest(t, "acme.volume.v1=1.3")}))
+	waitSync(t, cl)
+
+	etcd := c.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*waitFor)
+	defer cancel()
+	key := "/rollpin/instances/" + svcA + "/inst-1"
+	var got *clientv3.GetResponse
+	eventually(t, "instance key written through pind-0", func() bool {
+		r, err := etcd.Get(ctx, key)
+		got = r
+		return err == nil && len(r.Kvs) == 1
+	})
+	lease0 := clientv3.LeaseID(got.Kvs[0].Lease)
+
+	proxy.Partition() // the client's connection to pind-0 stays open, silent
+	p0.crash()        // and pind-0 is gone: its lease lives on until the TTL
+	eventually(t, "the instance registered through pind-1 on its own lease", func() bool {
+		r, err := etcd.Get(ctx, key)
+		return err == nil && len(r.Kvs) == 1 && clientv3.LeaseID(r.Kvs[0].Lease) != lease0 && cl.Err() == nil
+	})
+	if r, err := etcd.TimeToLive(ctx, lease0); err != nil || r.TTL == -1 {
+		t.Errorf("the key moved only after the silent pind's lease expired (TTL %d, %v): want it taken over while that lease lives", r.TTL, err)
+	}
+}
+
+// The default probe leaves a silent pind well within pind's default lease
+// TTL, so that the instance registers elsewhere before its key expires.
+func TestDefaultProbeWellUnderLeaseTTL(t *testing.T) {
+	if d := DefaultProbeInterval + DefaultProbeTimeout; 2*d > pinsvc.DefaultLeaseTTL {
+		t.Errorf("a silent pind is noticed after up to %v, want at most half pind's default lease TTL %v", d, pinsvc.DefaultLeaseTTL)
 	}
 }

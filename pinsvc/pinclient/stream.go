@@ -2,9 +2,13 @@ package pinclient
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/rollpin/rollpin/backport"
@@ -70,11 +74,25 @@ func (c *Client) open(ctx context.Context, ep int, register bool) (updateStream,
 // registration is refused ends with errReadmit once what refused it has
 // changed (*state is then regActive again).
 func (c *Client) stream(ep int, register bool, state *regState, o *outage) (progressed bool, err error) {
-	ctx, cancel := context.WithCancel(c.ctx)
+	ctx, cancelCause := context.WithCancelCause(c.ctx)
+	cancel := func() { cancelCause(nil) }
 	defer cancel()
 	st, err := c.open(ctx, ep, register)
 	if err != nil {
 		return false, err
+	}
+	if c.o.probeEvery > 0 {
+		probeDone := make(chan struct{})
+		go func() {
+			defer close(probeDone)
+			if err := c.probe(ctx, ep); err != nil {
+				cancelCause(err)
+			}
+		}()
+		defer func() {
+			cancel()
+			<-probeDone
+		}()
 	}
 	// A reader goroutine feeds the updates; this loop applies every update
 	// already received as one batch, so that a burst (a fleet registering)
@@ -110,7 +128,11 @@ func (c *Client) stream(ep int, register bool, state *regState, o *outage) (prog
 	for {
 		u, ok := <-ups
 		if !ok {
-			return progressed, <-errc
+			err := <-errc
+			if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+				err = cause // the liveness probe ended the stream
+			}
+			return progressed, err
 		}
 		batch = append(batch[:0], u)
 	drain:
@@ -136,6 +158,41 @@ func (c *Client) stream(ep int, register bool, state *regState, o *outage) (prog
 		if (*state == regFenced && c.admissible()) || (*state == regIDTaken && c.idFree()) {
 			*state = regActive
 			return progressed, errReadmit
+		}
+	}
+}
+
+// errPindSilent ends a stream whose pind no longer answers.
+var errPindSilent = status.Error(codes.Unavailable, "pinclient: pind stopped answering its health check: moving to another pind")
+
+// probe checks every probeEvery, with the gRPC health service of endpoint
+// ep, that the pind answers and serves, until ctx ends. It returns an error
+// (UNAVAILABLE) when a check fails or goes unanswered for probeWait, and nil
+// when ctx ends or the pind has no health service.
+func (c *Client) probe(ctx context.Context, ep int) error {
+	hc := healthpb.NewHealthClient(c.conns[ep])
+	t := time.NewTicker(c.o.probeEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, c.o.probeWait)
+		resp, err := hc.Check(pctx, &healthpb.HealthCheckRequest{Service: rollpinv1.PinService_ServiceDesc.ServiceName})
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case status.Code(err) == codes.Unimplemented || status.Code(err) == codes.NotFound:
+			return nil // no health service for it: nothing to probe
+		case err != nil:
+			c.o.logger.Warn("pinclient: pind does not answer its health check; moving to another pind", "endpoint", c.endpoints[ep], "err", err)
+			return errPindSilent
+		case resp.GetStatus() != healthpb.HealthCheckResponse_SERVING:
+			c.o.logger.Warn("pinclient: pind reports itself not serving; moving to another pind", "endpoint", c.endpoints[ep], "status", resp.GetStatus().String())
+			return errPindSilent
 		}
 	}
 }
