@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
 
+	"github.com/rollpin/rollpin/internal/bearer"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
@@ -103,7 +104,7 @@ func (a *app) pind() (rollpinv1.PinServiceClient, error) {
 		if a.tlsCA == "" && a.tlsCert == "" && !a.insecureToken {
 			return nil, &usageError{err: fmt.Errorf("--token needs TLS (--tls-ca): over plaintext the token crosses the network in clear text; pass --insecure-token to send it anyway")}
 		}
-		opts = append(opts, grpc.WithPerRPCCredentials(tokenCreds{token: a.token, requireTLS: !a.insecureToken}))
+		opts = append(opts, grpc.WithPerRPCCredentials(bearer.Credentials(a.token, !a.insecureToken)))
 	}
 	conn, err := grpc.NewClient(r.Scheme()+":///pind", opts...)
 	if err != nil {
@@ -113,22 +114,6 @@ func (a *app) pind() (rollpinv1.PinServiceClient, error) {
 	a.client = rollpinv1.NewPinServiceClient(conn)
 	return a.client, nil
 }
-
-// tokenCreds sends the admin token as "authorization: Bearer <token>" on
-// every call. Unless requireTLS is false (--insecure-token), grpc refuses to
-// send it over a connection without transport security.
-type tokenCreds struct {
-	token      string
-	requireTLS bool
-}
-
-// GetRequestMetadata implements credentials.PerRPCCredentials.
-func (c tokenCreds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer " + c.token}, nil
-}
-
-// RequireTransportSecurity implements credentials.PerRPCCredentials.
-func (c tokenCreds) RequireTransportSecurity() bool { return c.requireTLS }
 
 // call returns a context bounded by --timeout for one request.
 func (a *app) call(ctx context.Context) (context.Context, context.CancelFunc) {

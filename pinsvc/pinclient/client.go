@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/rollpin/rollpin/backport"
+	"github.com/rollpin/rollpin/internal/bearer"
 )
 
 // Client keeps the pins of every service up to date from pind and
@@ -94,7 +95,7 @@ func NewClient(endpoints []string, opts ...Option) (*Client, error) {
 	}
 	dial := append([]grpc.DialOption{grpc.WithTransportCredentials(o.creds)}, o.dialOpts...)
 	if o.token != "" {
-		dial = append(dial, grpc.WithPerRPCCredentials(tokenCreds{token: o.token, requireTLS: !o.tokenPlain}))
+		dial = append(dial, grpc.WithPerRPCCredentials(bearer.Credentials(o.token, !o.tokenPlain)))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
@@ -124,22 +125,6 @@ func NewClient(endpoints []string, opts ...Option) (*Client, error) {
 	}
 	return c, nil
 }
-
-// tokenCreds sends the token as "authorization: Bearer <token>". Unless
-// requireTLS is false (WithInsecureToken), gRPC refuses to send it over a
-// connection without transport security.
-type tokenCreds struct {
-	token      string
-	requireTLS bool
-}
-
-// GetRequestMetadata implements credentials.PerRPCCredentials.
-func (c tokenCreds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer " + c.token}, nil
-}
-
-// RequireTransportSecurity implements credentials.PerRPCCredentials.
-func (c tokenCreds) RequireTransportSecurity() bool { return c.requireTLS }
 
 // Cap returns the effective cap of a gRPC service (full name):
 // Min(pin, floor). ok is false when the service has no pin and no live

@@ -173,26 +173,9 @@ func TestRegistrationMovesWhenItsPindCrashes(t *testing.T) {
 		WithRegistration(Registration{ID: "inst-1", Services: []string{svcA}, Manifest: mustManifest(t, "acme.volume.v1=1.3")}))
 	waitSync(t, cl)
 
-	etcd := c.Client(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*waitFor)
-	defer cancel()
-	key := "/rollpin/instances/" + svcA + "/inst-1"
-	var got *clientv3.GetResponse
-	eventually(t, "instance key written", func() bool {
-		r, err := etcd.Get(ctx, key)
-		got = r
-		return err == nil && len(r.Kvs) == 1
-	})
-	lease0 := clientv3.LeaseID(got.Kvs[0].Lease)
-
+	key := keyOf(t, c, "inst-1")
 	p0.crash() // its lease, and the instance's key on it, live on until the TTL
-	eventually(t, "the instance registered through pind-1 on its own lease", func() bool {
-		r, err := etcd.Get(ctx, key)
-		return err == nil && len(r.Kvs) == 1 && clientv3.LeaseID(r.Kvs[0].Lease) != lease0 && cl.Err() == nil
-	})
-	if r, err := etcd.TimeToLive(ctx, lease0); err != nil || r.TTL == -1 {
-		t.Errorf("the key moved only after the crashed pind's lease expired (TTL %d, %v): want it taken over while that lease lives", r.TTL, err)
-	}
+	key.movedBeforeExpiry(t, cl)
 	if n := g.registers.Load(); n != 2 {
 		t.Errorf("Register sent %d times, want 2 (pind-0, then pind-1 taking the key over)", n)
 	}
@@ -214,27 +197,10 @@ func TestRegistrationMovesWhenItsPindFallsSilent(t *testing.T) {
 		WithRegistration(Registration{ID: "inst-1", Services: []string{svcA}, Manifest: mustManifest(t, "acme.volume.v1=1.3")}))
 	waitSync(t, cl)
 
-	etcd := c.Client(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*waitFor)
-	defer cancel()
-	key := "/rollpin/instances/" + svcA + "/inst-1"
-	var got *clientv3.GetResponse
-	eventually(t, "instance key written through pind-0", func() bool {
-		r, err := etcd.Get(ctx, key)
-		got = r
-		return err == nil && len(r.Kvs) == 1
-	})
-	lease0 := clientv3.LeaseID(got.Kvs[0].Lease)
-
+	key := keyOf(t, c, "inst-1")
 	proxy.Partition() // the client's connection to pind-0 stays open, silent
 	p0.crash()        // and pind-0 is gone: its lease lives on until the TTL
-	eventually(t, "the instance registered through pind-1 on its own lease", func() bool {
-		r, err := etcd.Get(ctx, key)
-		return err == nil && len(r.Kvs) == 1 && clientv3.LeaseID(r.Kvs[0].Lease) != lease0 && cl.Err() == nil
-	})
-	if r, err := etcd.TimeToLive(ctx, lease0); err != nil || r.TTL == -1 {
-		t.Errorf("the key moved only after the silent pind's lease expired (TTL %d, %v): want it taken over while that lease lives", r.TTL, err)
-	}
+	key.movedBeforeExpiry(t, cl)
 }
 
 // The default probe leaves a silent pind well within pind's default lease
@@ -243,4 +209,50 @@ func TestDefaultProbeWellUnderLeaseTTL(t *testing.T) {
 	if d := DefaultProbeInterval + DefaultProbeTimeout; 2*d > pinsvc.DefaultLeaseTTL {
 		t.Errorf("a silent pind is noticed after up to %v, want at most half pind's default lease TTL %v", d, pinsvc.DefaultLeaseTTL)
 	}
+}
+
+// instanceKey is the etcd key of a registered instance of svcA and the
+// lease it was first seen on.
+type instanceKey struct {
+	etcd  *clientv3.Client
+	key   string
+	lease clientv3.LeaseID
+}
+
+// keyOf waits for instance id of svcA to be registered and returns its key.
+func keyOf(t *testing.T, c *etcdtest.Cluster, id string) *instanceKey {
+	t.Helper()
+	k := &instanceKey{etcd: c.Client(t), key: "/rollpin/instances/" + svcA + "/" + id}
+	ctx := ctxT(t)
+	eventually(t, "instance key written", func() bool {
+		r, err := k.etcd.Get(ctx, k.key)
+		if err != nil || len(r.Kvs) != 1 {
+			return false
+		}
+		k.lease = clientv3.LeaseID(r.Kvs[0].Lease)
+		return true
+	})
+	return k
+}
+
+// movedBeforeExpiry waits for the key to be on another lease, registered
+// by cl, and checks that the first lease still lived then: the instance
+// never left the floor.
+func (k *instanceKey) movedBeforeExpiry(t *testing.T, cl *Client) {
+	t.Helper()
+	ctx := ctxT(t)
+	eventually(t, "the instance registered through another pind on its own lease", func() bool {
+		r, err := k.etcd.Get(ctx, k.key)
+		return err == nil && len(r.Kvs) == 1 && clientv3.LeaseID(r.Kvs[0].Lease) != k.lease && cl.Err() == nil
+	})
+	if r, err := k.etcd.TimeToLive(ctx, k.lease); err != nil || r.TTL == -1 {
+		t.Errorf("the key moved only after the first pind's lease expired (TTL %d, %v): want it taken over while that lease lives", r.TTL, err)
+	}
+}
+
+// ctxT returns a context bounded by waitFor, cancelled when the test ends.
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	t.Cleanup(cancel)
+	return ctx
 }
