@@ -87,12 +87,8 @@ func (s *Server) checkContracts(ctx context.Context, service string, cur, next b
 		return err
 	}
 	for _, e := range next.Entries() {
-		m := marks[e.Track]
+		m := markAbove(marks, e)
 		if m == nil {
-			continue
-		}
-		mv, err := backport.ParseVersion(m.GetVersion())
-		if err != nil || !e.Version.Less(mv) {
 			continue
 		}
 		if cv, ok := cur.Get(e.Track); ok && !e.Version.Less(cv) {
@@ -104,6 +100,19 @@ func (s *Server) checkContracts(ctx context.Context, service string, cur, next b
 			map[string]string{refusal.KeyService: service, refusal.KeyTrack: e.Track, refusal.KeyMigration: m.GetMigration()})
 	}
 	return nil
+}
+
+// markAbove returns the contract mark of e's track when e's version is
+// below it, nil otherwise.
+func markAbove(marks map[string]*rollpinv1.ContractMark, e backport.Entry) *rollpinv1.ContractMark {
+	m := marks[e.Track]
+	if m == nil {
+		return nil
+	}
+	if mv, err := backport.ParseVersion(m.GetVersion()); err != nil || !e.Version.Less(mv) {
+		return nil
+	}
+	return m
 }
 
 // fenceContracts refuses an instance whose manifest is below a contract
@@ -118,12 +127,8 @@ func (s *Server) fenceContracts(reg *registration, marks map[string]*rollpinv1.C
 	}
 	snap := s.Snapshot()
 	for _, e := range reg.manifest.Entries() {
-		m := marks[e.Track]
+		m := markAbove(marks, e)
 		if m == nil {
-			continue
-		}
-		mv, err := backport.ParseVersion(m.GetVersion())
-		if err != nil || !e.Version.Less(mv) {
 			continue
 		}
 		for _, svc := range reg.services {

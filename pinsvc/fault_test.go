@@ -8,7 +8,6 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -30,37 +29,7 @@ func startPindOn(t testing.TB, endpoints []string, name string, opts ...Option) 
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:   endpoints,
-		DialTimeout: 5 * time.Second,
-		DialOptions: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())},
-		Logger:      zap.NewNop(),
-	})
-	if err != nil {
-		t.Fatalf("etcd client: %v", err)
-	}
-	opts = append([]Option{WithName(name), WithServerLogger(quietLog)}, opts...)
-	srv, err := NewServer(cli, opts...)
-	if err != nil {
-		t.Fatalf("NewServer: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-	defer cancel()
-	if err := srv.Start(ctx); err != nil {
-		t.Fatalf("Server.Start: %v", err)
-	}
-	gs := grpc.NewServer()
-	rollpinv1.RegisterPinServiceServer(gs, srv)
-	hs := health.NewServer()
-	healthpb.RegisterHealthServer(gs, hs)
-	srv.ReportHealth(hs)
-	p := &testPind{t: t, srv: srv, gs: gs, cli: cli, addr: lis.Addr().String(), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		gs.Serve(lis)
-	}()
-	t.Cleanup(p.stop)
-	return p, hs
+	return servePind(t, lis, endpoints, append([]Option{WithName(name), WithServerLogger(quietLog)}, opts...), true)
 }
 
 func healthOf(t testing.TB, p *testPind) healthpb.HealthCheckResponse_ServingStatus {

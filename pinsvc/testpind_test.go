@@ -12,6 +12,8 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/rollpin/rollpin/internal/etcdtest"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
@@ -55,8 +57,18 @@ func startPind(t testing.TB, c *etcdtest.Cluster, name, addr string, tune ...Opt
 	if err != nil {
 		t.Fatalf("listen %s: %v", addr, err)
 	}
+	opts := append([]Option{WithSettle(testSettle), WithLeaseTTL(testTTL), WithName(name), WithServerLogger(quietLog)}, tune...)
+	p, _ := servePind(t, lis, c.Endpoints(), opts, false)
+	return p
+}
+
+// servePind starts a pind with opts on its own etcd client for endpoints
+// (so that crash can cut it off), behind a real gRPC server on lis, and,
+// with withHealth, a health server the Server reports to.
+func servePind(t testing.TB, lis net.Listener, endpoints []string, opts []Option, withHealth bool) (*testPind, *health.Server) {
+	t.Helper()
 	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:   c.Endpoints(),
+		Endpoints:   endpoints,
 		DialTimeout: 5 * time.Second,
 		DialOptions: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())},
 		Logger:      zap.NewNop(),
@@ -64,7 +76,6 @@ func startPind(t testing.TB, c *etcdtest.Cluster, name, addr string, tune ...Opt
 	if err != nil {
 		t.Fatalf("etcd client: %v", err)
 	}
-	opts := append([]Option{WithSettle(testSettle), WithLeaseTTL(testTTL), WithName(name), WithServerLogger(quietLog)}, tune...)
 	srv, err := NewServer(cli, opts...)
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
@@ -76,13 +87,19 @@ func startPind(t testing.TB, c *etcdtest.Cluster, name, addr string, tune ...Opt
 	}
 	gs := grpc.NewServer()
 	rollpinv1.RegisterPinServiceServer(gs, srv)
+	var hs *health.Server
+	if withHealth {
+		hs = health.NewServer()
+		healthpb.RegisterHealthServer(gs, hs)
+		srv.ReportHealth(hs)
+	}
 	p := &testPind{t: t, srv: srv, gs: gs, cli: cli, addr: lis.Addr().String(), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		gs.Serve(lis)
 	}()
 	t.Cleanup(p.stop)
-	return p
+	return p, hs
 }
 
 // stop shuts the pind down cleanly (its registrations leave at once).
