@@ -36,6 +36,23 @@ func (a *app) migrateContext(ctx context.Context, cmd *cobra.Command) (context.C
 	return context.WithTimeout(ctx, a.timeout)
 }
 
+// withRunner is the RunE of a migrate command on DIR (its one argument):
+// fn runs with the command's context (see migrateContext) and a Runner on
+// the database and pind, closed when fn returns; errors are reported as
+// migrate errors.
+func (a *app) withRunner(f *migrateFlags, fn func(ctx context.Context, r *dbgate.Runner) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		ctx, cancel := a.migrateContext(cmd.Context(), cmd)
+		defer cancel()
+		r, closeAll, err := a.openRunner(ctx, args[0], f)
+		if err != nil {
+			return a.migrateError(err)
+		}
+		defer closeAll()
+		return fn(ctx, r)
+	}
+}
+
 // openRunner connects to the database and pind and loads DIR.
 func (a *app) openRunner(ctx context.Context, dir string, f *migrateFlags) (*dbgate.Runner, func(), error) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
@@ -106,15 +123,9 @@ Exit code 0 when every gate holds (or none is pending), 1 otherwise.`,
 		Example: `  pindctl migrate gate db/migrations --dsn postgres://app@db:5432/app
   pindctl migrate gate db/migrations --dsn "$DSN" --wait --timeout 30m`,
 		Args: exactArgs(1, "the migrations directory (DIR)"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := a.migrateContext(cmd.Context(), cmd)
-			defer cancel()
-			r, closeAll, err := a.openRunner(ctx, args[0], &f)
-			if err != nil {
-				return a.migrateError(err)
-			}
-			defer closeAll()
+		RunE: a.withRunner(&f, func(ctx context.Context, r *dbgate.Runner) error {
 			var res []dbgate.GateResult
+			var err error
 			if f.wait {
 				res, err = r.WaitGate(ctx)
 			} else {
@@ -138,7 +149,7 @@ Exit code 0 when every gate holds (or none is pending), 1 otherwise.`,
 				return fmt.Errorf("%d contract migration(s) may not run yet; wait for the blocking instances to upgrade and the pins to rise (--wait)", closed)
 			}
 			return nil
-		},
+		}),
 	}
 	f.register(cmd)
 	return cmd
@@ -164,14 +175,7 @@ fails records no mark.`,
 		Example: `  pindctl migrate up db/migrations --dsn postgres://app@db:5432/app
   pindctl migrate up db/migrations --dsn "$DSN" --wait --timeout 1h`,
 		Args: exactArgs(1, "the migrations directory (DIR)"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := a.migrateContext(cmd.Context(), cmd)
-			defer cancel()
-			r, closeAll, err := a.openRunner(ctx, args[0], &f)
-			if err != nil {
-				return a.migrateError(err)
-			}
-			defer closeAll()
+		RunE: a.withRunner(&f, func(ctx context.Context, r *dbgate.Runner) error {
 			done, err := r.Up(ctx)
 			if err != nil {
 				return a.migrateError(err)
@@ -180,7 +184,7 @@ fails records no mark.`,
 				fmt.Fprintln(a.Out, "nothing to apply: the database is up to date")
 			}
 			return nil
-		},
+		}),
 	}
 	f.register(cmd)
 	return cmd
