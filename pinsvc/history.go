@@ -101,10 +101,14 @@ func (s *Server) recordHistoryOnce(ctx context.Context, of string) error {
 	if err != nil {
 		return fmt.Errorf("pinsvc: read history cursor: %w", err)
 	}
-	start := resp.Header.Revision + 1
+	// With no cursor yet, the history starts at the oldest revision etcd
+	// still holds: the changes accepted before this recorder first read the
+	// cursor (by this pind, which serves before its recorder runs, or by
+	// earlier ones) belong to it too.
+	start, fresh := int64(1), true
 	if len(resp.Kvs) == 1 {
-		if rev, err := strconv.ParseInt(string(resp.Kvs[0].Value), 10, 64); err == nil && rev > 0 {
-			start = rev + 1
+		if rev, err := strconv.ParseInt(string(resp.Kvs[0].Value), 10, 64); err == nil && rev >= 0 {
+			start, fresh = rev+1, false
 		}
 	}
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
@@ -112,7 +116,11 @@ func (s *Server) recordHistoryOnce(ctx context.Context, of string) error {
 	prefix := s.keys.prefix + of + "/"
 	for wr := range s.cli.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithPrevKV(), clientv3.WithRev(start)) {
 		if errors.Is(wr.Err(), rpctypes.ErrCompacted) {
-			s.log.Warn("history has a gap: etcd compacted changes before they were recorded", "watching", of, "from", start, "compacted", wr.CompactRevision)
+			if fresh {
+				s.log.Info("history starts at the oldest revision etcd holds", "watching", of, "revision", wr.CompactRevision)
+			} else {
+				s.log.Warn("history has a gap: etcd compacted changes before they were recorded", "watching", of, "from", start, "compacted", wr.CompactRevision)
+			}
 			_, err := s.cli.Put(ctx, cursorKey, strconv.FormatInt(wr.CompactRevision-1, 10))
 			if err != nil {
 				return fmt.Errorf("pinsvc: move history cursor past a compaction: %w", err)

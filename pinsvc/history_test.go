@@ -214,3 +214,26 @@ func FuzzParsePageToken(f *testing.F) {
 		}
 	})
 }
+
+// TestHistoryRecordsChangesBeforeTheFirstRecorder: on an etcd where no pind
+// has recorded history yet, changes already made (by a pind that serves
+// before its recorder first runs, or before any pind ran) are recorded too,
+// not skipped because the recorder started after them.
+func TestHistoryRecordsChangesBeforeTheFirstRecorder(t *testing.T) {
+	cli := etcdtest.Start(t).Client(t)
+	const svc = "acme.volume.v1.VolumeService"
+	k := keys{prefix: DefaultPrefix}
+	for _, p := range []*rollpinv1.Pin{
+		{Manifest: "acme.volume.v1=1.0", UpdatedBy: "ops", Reason: "first", UpdatedAt: timestamppb.Now()},
+		{Manifest: "acme.volume.v1=1.1", UpdatedBy: "ops", Reason: "second", UpdatedAt: timestamppb.Now()},
+	} {
+		if _, err := cli.Put(ctxT(t), k.pin(svc), marshal(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts := startServer(t, cli)
+	es := waitHistory(t, ts.cli, "the change made before the first pind", lastReason("second"))
+	if got := reasons(es); len(got) != 2 || got[0] != "first" {
+		t.Errorf("history reasons = %v, want [first second]", got)
+	}
+}
