@@ -41,6 +41,8 @@ const (
 // put-if-absent transaction keyed by the etcd revision of the change, so
 // several pinds recording the same change write it once, and a pind that
 // restarts picks up the changes it missed (unless etcd compacted them).
+// Before any cursor exists, recording starts at etcd's oldest revision, so
+// changes made before the first recorder ran are in the history too.
 func (k keys) history() string                { return k.prefix + "history/" }
 func (k keys) historyCursor(of string) string { return k.prefix + "historycursor/" + of }
 func historyKey(prefix string, rev int64, i int) string {
