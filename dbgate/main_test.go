@@ -4,20 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
-	"github.com/rollpin/rollpin/internal/etcdtest"
 	"github.com/rollpin/rollpin/internal/pgtest"
+	"github.com/rollpin/rollpin/internal/pindtest"
 	"github.com/rollpin/rollpin/pinsvc"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
@@ -46,60 +40,15 @@ const volumeSvc = "acme.volume.v1.VolumeService"
 // a client; everything stops with the test.
 func startPind(t testing.TB) (rollpinv1.PinServiceClient, *pinsvc.Server) {
 	t.Helper()
-	cli := etcdtest.Start(t).Client(t)
-	srv, err := pinsvc.NewServer(cli, pinsvc.WithSettle(time.Hour), pinsvc.WithLeaseTTL(4*time.Second), pinsvc.WithServerLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	rollpinv1.RegisterPinServiceServer(gs, srv)
-	go gs.Serve(lis)
-	conn, err := grpc.NewClient("passthrough:///"+lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		srv.Close()
-		gs.Stop()
-	})
-	return rollpinv1.NewPinServiceClient(conn), srv
+	p := pindtest.Start(t)
+	return p.Client, p.Server
 }
 
 // registerInstance keeps an instance registered until leave is called or
 // the test ends.
 func registerInstance(t testing.TB, c rollpinv1.PinServiceClient, id, manifest string) (leave func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	st, err := c.Register(ctx, &rollpinv1.RegisterRequest{Instance: &rollpinv1.Instance{Id: id, Manifest: manifest, Build: "test"}, Services: []string{volumeSvc}})
-	if err == nil {
-		_, err = st.Recv()
-	}
-	if err != nil {
-		cancel()
-		t.Fatalf("Register(%s): %v", id, err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			if _, err := st.Recv(); err != nil {
-				return
-			}
-		}
-	}()
-	leave = func() { cancel(); <-done }
-	t.Cleanup(leave)
-	return leave
+	return pindtest.Register(t, context.Background(), c, &rollpinv1.RegisterRequest{Instance: &rollpinv1.Instance{Id: id, Manifest: manifest, Build: "test"}, Services: []string{volumeSvc}})
 }
 
 func setPin(t testing.TB, c rollpinv1.PinServiceClient, v string) {

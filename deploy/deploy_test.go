@@ -3,8 +3,6 @@ package deploy
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -21,9 +19,8 @@ import (
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/rollpin/rollpin/internal/etcdtest"
+	"github.com/rollpin/rollpin/internal/pindtest"
 	"github.com/rollpin/rollpin/pinsvc"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
@@ -41,44 +38,20 @@ type metricPind struct {
 func startMetricPind(t *testing.T) *metricPind {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	srv, err := pinsvc.NewServer(etcdtest.Start(t).Client(t), pinsvc.WithSettle(time.Hour), pinsvc.WithLeaseTTL(4*time.Second), pinsvc.WithRegisterer(reg),
-		pinsvc.WithServerLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
 	gm := grpcprom.NewServerMetrics()
 	reg.MustRegister(gm)
-	gs := grpc.NewServer(grpc.ChainUnaryInterceptor(gm.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(gm.StreamServerInterceptor()))
-	rollpinv1.RegisterPinServiceServer(gs, srv)
-	gm.InitializeMetrics(gs)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go gs.Serve(lis)
+	pind := pindtest.Start(t,
+		pindtest.WithServerOptions(pinsvc.WithRegisterer(reg)),
+		pindtest.WithGRPCServerOptions(grpc.ChainUnaryInterceptor(gm.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(gm.StreamServerInterceptor())),
+		pindtest.WithBeforeServe(func(gs *grpc.Server) { gm.InitializeMetrics(gs) }))
 	hl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
 	go hs.Serve(hl)
-	conn, err := grpc.NewClient("passthrough:///"+lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		hs.Close()
-		srv.Close()
-		gs.Stop()
-	})
-	return &metricPind{cli: rollpinv1.NewPinServiceClient(conn), metrics: "http://" + hl.Addr().String() + "/metrics"}
+	t.Cleanup(func() { hs.Close() })
+	return &metricPind{cli: pind.Client, metrics: "http://" + hl.Addr().String() + "/metrics"}
 }
 
 // scrape reads /metrics as Prometheus would.
@@ -100,22 +73,7 @@ func (p *metricPind) scrape(t *testing.T) map[string]*dto.MetricFamily {
 // register keeps an instance registered until the test ends.
 func (p *metricPind) register(t *testing.T, id, manifest string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	st, err := p.cli.Register(ctx, &rollpinv1.RegisterRequest{Instance: &rollpinv1.Instance{Id: id, Manifest: manifest}, Services: []string{volSvc}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Recv(); err != nil {
-		t.Fatalf("Register(%s): %v", id, err)
-	}
-	go func() {
-		for {
-			if _, err := st.Recv(); err != nil {
-				return
-			}
-		}
-	}()
+	pindtest.Register(t, context.Background(), p.cli, &rollpinv1.RegisterRequest{Instance: &rollpinv1.Instance{Id: id, Manifest: manifest}, Services: []string{volSvc}})
 }
 
 // series returns the value of the series of fam whose labels include want,

@@ -2,11 +2,7 @@ package main
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,10 +10,10 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/rollpin/rollpin/internal/etcdtest"
+	"github.com/rollpin/rollpin/internal/pindtest"
 	"github.com/rollpin/rollpin/pinsvc"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
@@ -59,58 +55,30 @@ func startPindOn(t *testing.T, cli *clientv3.Client) *testPind {
 // test's own client connects with clientCreds.
 func startPindWith(t *testing.T, cli *clientv3.Client, opts []pinsvc.Option, creds, clientCreds credentials.TransportCredentials) *testPind {
 	t.Helper()
-	opts = append([]pinsvc.Option{
-		pinsvc.WithSettle(time.Hour),
-		pinsvc.WithLeaseTTL(2 * time.Second),
-		pinsvc.WithServerLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-	}, opts...)
-	opts = append(opts, pinsvc.WithName("pind-test"))
-	srv, err := pinsvc.NewServer(cli, opts...)
-	if err != nil {
-		t.Fatalf("pinsvc.NewServer: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := srv.Start(ctx); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	p := &testPind{srv: srv}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.addr = lis.Addr().String()
-	sopts := []grpc.ServerOption{}
-	if creds != nil {
-		sopts = append(sopts, grpc.Creds(creds))
-	}
-	if clientCreds == nil {
-		clientCreds = insecure.NewCredentials()
-	}
-	gs := grpc.NewServer(append(sopts, grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	p := &testPind{}
+	sopts := []grpc.ServerOption{grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		if r, ok := req.(*rollpinv1.SetPinRequest); ok && r.GetReason() == "race" {
 			if fn := p.sneak.Swap(nil); fn != nil {
 				(*fn)(ctx)
 			}
 		}
 		return h(ctx, req)
-	}))...)
-	rollpinv1.RegisterPinServiceServer(gs, srv)
-	go gs.Serve(lis)
-	conn, err := grpc.NewClient("passthrough:///"+p.addr, grpc.WithTransportCredentials(clientCreds))
-	if err != nil {
-		t.Fatal(err)
+	})}
+	if creds != nil {
+		sopts = append(sopts, grpc.Creds(creds))
 	}
-	p.cli = rollpinv1.NewPinServiceClient(conn)
-	var once sync.Once
-	p.stop = func() {
-		once.Do(func() {
-			conn.Close()
-			srv.Close()
-			gs.Stop()
-		})
+	popts := []pindtest.Option{
+		pindtest.WithEtcd(cli),
+		pindtest.WithServerOptions(pinsvc.WithLeaseTTL(2 * time.Second)),
+		pindtest.WithServerOptions(opts...),
+		pindtest.WithServerOptions(pinsvc.WithName("pind-test")),
+		pindtest.WithGRPCServerOptions(sopts...),
 	}
-	t.Cleanup(p.stop)
+	if clientCreds != nil {
+		popts = append(popts, pindtest.WithClientCredentials(clientCreds))
+	}
+	pind := pindtest.Start(t, popts...)
+	p.addr, p.srv, p.cli, p.stop = pind.Addr, pind.Server, pind.Client, pind.Stop
 	return p
 }
 
@@ -119,35 +87,12 @@ func startPindWith(t *testing.T, cli *clientv3.Client, opts []pinsvc.Option, cre
 // the returned function is called.
 func (p *testPind) register(t *testing.T, id, manifest, service string) (leave func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	// pind has an admin token, so registration needs credentials too.
-	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+testToken)
-	stream, err := p.cli.Register(ctx, &rollpinv1.RegisterRequest{
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+testToken)
+	leave = pindtest.Register(t, ctx, p.cli, &rollpinv1.RegisterRequest{
 		Instance: &rollpinv1.Instance{Id: id, Manifest: manifest, Build: "build-" + manifest[strings.IndexByte(manifest, '=')+1:], Address: id + ":9000"},
 		Services: []string{service},
 	})
-	if err != nil {
-		cancel()
-		t.Fatalf("Register(%s): %v", id, err)
-	}
-	if _, err := stream.Recv(); err != nil {
-		cancel()
-		t.Fatalf("Register(%s): first update: %v", id, err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			if _, err := stream.Recv(); err != nil {
-				return
-			}
-		}
-	}()
-	leave = func() {
-		cancel()
-		<-done
-	}
-	t.Cleanup(leave)
 	p.waitFor(t, "instance "+id, func(r *rollpinv1.GetPinsResponse) bool {
 		for _, s := range r.GetServices() {
 			for _, in := range s.GetInstances() {

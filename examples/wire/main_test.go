@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -15,7 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/rollpin/rollpin/internal/etcdtest"
+	"github.com/rollpin/rollpin/internal/pindtest"
 	"github.com/rollpin/rollpin/pinsvc"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
@@ -24,24 +23,8 @@ import (
 // address and server.
 func startPind(t *testing.T) (string, *pinsvc.Server) {
 	t.Helper()
-	cli := etcdtest.Start(t).Client(t)
-	ps, err := pinsvc.NewServer(cli, pinsvc.WithSettle(time.Second), pinsvc.WithLeaseTTL(2*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ps.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ps.Close() })
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	rollpinv1.RegisterPinServiceServer(gs, ps)
-	go gs.Serve(lis)
-	t.Cleanup(gs.Stop)
-	return lis.Addr().String(), ps
+	p := pindtest.Start(t, pindtest.WithServerOptions(pinsvc.WithSettle(time.Second), pinsvc.WithLeaseTTL(2*time.Second)))
+	return p.Addr, p.Server
 }
 
 // waitPin waits until pind's state holds the service's pin at manifest.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -17,12 +16,10 @@ import (
 
 	"github.com/chromedp/chromedp"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/rollpin/rollpin/internal/etcdtest"
+	"github.com/rollpin/rollpin/internal/pindtest"
 	"github.com/rollpin/rollpin/pinsvc"
 	"github.com/rollpin/rollpin/pinsvc/statuspage"
 	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
@@ -42,61 +39,24 @@ type page struct {
 
 func startPage(t *testing.T) *page {
 	t.Helper()
-	etcd := etcdtest.Start(t).Client(t)
-	srv, err := pinsvc.NewServer(etcd, pinsvc.WithSettle(time.Hour), pinsvc.WithLeaseTTL(4*time.Second), pinsvc.WithServerLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	rollpinv1.RegisterPinServiceServer(gs, srv)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go gs.Serve(lis)
+	pind := pindtest.Start(t)
 	hl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: statuspage.New(srv), ReadHeaderTimeout: 5 * time.Second}
+	hs := &http.Server{Handler: statuspage.New(pind.Server), ReadHeaderTimeout: 5 * time.Second}
 	go hs.Serve(hl)
-	conn, err := grpc.NewClient("passthrough:///"+lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
-		conn.Close()
-		srv.Close() // ends the event streams
+		pind.Stop() // ends the event streams
 		hs.Close()
-		gs.Stop()
 	})
-	return &page{url: "http://" + hl.Addr().String(), cli: rollpinv1.NewPinServiceClient(conn), etcd: etcd}
+	return &page{url: "http://" + hl.Addr().String(), cli: pind.Client, etcd: pind.Etcd}
 }
 
 // register keeps an instance registered until the test ends.
 func (p *page) register(t *testing.T, id, manifest string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	st, err := p.cli.Register(ctx, &rollpinv1.RegisterRequest{Instance: &rollpinv1.Instance{Id: id, Manifest: manifest}, Services: []string{volSvc}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Recv(); err != nil {
-		t.Fatalf("Register(%s): %v", id, err)
-	}
-	go func() {
-		for {
-			if _, err := st.Recv(); err != nil {
-				return
-			}
-		}
-	}()
+	pindtest.Register(t, context.Background(), p.cli, &rollpinv1.RegisterRequest{Instance: &rollpinv1.Instance{Id: id, Manifest: manifest}, Services: []string{volSvc}})
 }
 
 // fleet starts a page over a fleet mid-upgrade: vol-a on 1.3, vol-b on 1.4,

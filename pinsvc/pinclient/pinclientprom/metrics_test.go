@@ -4,19 +4,15 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
-	"google.golang.org/grpc"
 
-	"github.com/rollpin/rollpin/internal/etcdtest"
-	"github.com/rollpin/rollpin/pinsvc"
+	"github.com/rollpin/rollpin/internal/pindtest"
 	"github.com/rollpin/rollpin/pinsvc/pinclient"
-	rollpinv1 "github.com/rollpin/rollpin/proto/rollpin/v1"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -24,33 +20,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // startPind serves a real pinsvc.Server on an embedded etcd on loopback.
 func startPind(t *testing.T) (addr string, stop func()) {
 	t.Helper()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ps, err := pinsvc.NewServer(etcdtest.Start(t).Client(t), pinsvc.WithServerLogger(quiet))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ps.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	rollpinv1.RegisterPinServiceServer(gs, ps)
-	done := make(chan struct{})
-	go func() { defer close(done); gs.Serve(lis) }()
-	stopped := false
-	stop = func() {
-		if !stopped {
-			stopped = true
-			gs.Stop()
-			ps.Close()
-			<-done
-		}
-	}
-	t.Cleanup(stop)
-	return lis.Addr().String(), stop
+	p := pindtest.Start(t)
+	return p.Addr, p.Stop
 }
 
 func eventually(t *testing.T, what string, cond func() bool) {
