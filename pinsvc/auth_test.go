@@ -108,19 +108,11 @@ func (p *testPKI) issue(t testing.TB, cn string, server bool) tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
-func TestWriteWithClientCertificateIdentity(t *testing.T) {
-	t.Parallel()
-	cli := etcdtest.Start(t).Client(t)
-	srv, err := NewServer(cli, WithWriterIdentities("ops"), WithServerLogger(quietLogger()), WithLeaseTTL(2*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.SetController(nil)
-	if err := srv.Start(ctxT(t)); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	pki := newTestPKI(t)
+// serveMTLS serves srv over TLS on a loopback port, with a certificate of
+// pki and client certificates verified against it when given; dial returns
+// a client presenting certs.
+func serveMTLS(t testing.TB, srv *Server, pki *testPKI) (dial func(certs ...tls.Certificate) rollpinv1.PinServiceClient) {
+	t.Helper()
 	gs := grpc.NewServer(grpc.Creds(credentials.NewTLS(&tls.Config{
 		Certificates: []tls.Certificate{pki.issue(t, "pind", true)},
 		ClientCAs:    pki.pool,
@@ -134,7 +126,7 @@ func TestWriteWithClientCertificateIdentity(t *testing.T) {
 	}
 	go gs.Serve(lis)
 	t.Cleanup(gs.Stop)
-	dial := func(certs ...tls.Certificate) rollpinv1.PinServiceClient {
+	return func(certs ...tls.Certificate) rollpinv1.PinServiceClient {
 		conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{
 			RootCAs: pki.pool, Certificates: certs, MinVersion: tls.VersionTLS12,
 		})))
@@ -144,6 +136,22 @@ func TestWriteWithClientCertificateIdentity(t *testing.T) {
 		t.Cleanup(func() { conn.Close() })
 		return rollpinv1.NewPinServiceClient(conn)
 	}
+}
+
+func TestWriteWithClientCertificateIdentity(t *testing.T) {
+	t.Parallel()
+	cli := etcdtest.Start(t).Client(t)
+	srv, err := NewServer(cli, WithWriterIdentities("ops"), WithServerLogger(quietLogger()), WithLeaseTTL(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetController(nil)
+	if err := srv.Start(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	pki := newTestPKI(t)
+	dial := serveMTLS(t, srv, pki)
 	req := &rollpinv1.SetPinRequest{Service: testSvc, Manifest: "1.3", Force: true}
 	_, err = dial().SetPin(ctxT(t), req)
 	wantCode(t, "SetPin without a client certificate", err, codes.Unauthenticated)

@@ -4,15 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -138,27 +135,7 @@ func TestRegisterWithCertificateIdentity(t *testing.T) {
 	}
 	t.Cleanup(func() { srv.Close() })
 	pki := newTestPKI(t)
-	gs := grpc.NewServer(grpc.Creds(credentials.NewTLS(&tls.Config{
-		Certificates: []tls.Certificate{pki.issue(t, "pind", true)},
-		ClientCAs:    pki.pool, ClientAuth: tls.VerifyClientCertIfGiven, MinVersion: tls.VersionTLS12,
-	})))
-	rollpinv1.RegisterPinServiceServer(gs, srv)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go gs.Serve(lis)
-	t.Cleanup(gs.Stop)
-	dial := func(certs ...tls.Certificate) rollpinv1.PinServiceClient {
-		conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{
-			RootCAs: pki.pool, Certificates: certs, MinVersion: tls.VersionTLS12,
-		})))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		return rollpinv1.NewPinServiceClient(conn)
-	}
+	dial := serveMTLS(t, srv, pki)
 	const types = "acme.types.v1.TypeService"
 	for i, tc := range []struct {
 		cn   string
